@@ -1,0 +1,3 @@
+"""calibrate: trustworthy scoring of educator micro-credentials."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,51 @@
+"""One exception family for everything a user can get wrong.
+
+The CLI and the dashboard turn a :class:`CalibrateError` into one clear line (or a list of lines for
+a :class:`ValidationError`); anything else reaching them is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CalibrateError(Exception):
+    """Base class: a problem with the user's input or request, stated as the broken rule."""
+
+
+class StatisticsError(CalibrateError, ValueError):
+    """Input that a statistic cannot be computed on (e.g. no unit rated twice)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where it is and what rule it breaks.
+
+    ``line`` is 1-based in the source file where the parser knows it; ``field`` is a dotted path
+    (``criteria[2].descriptors.3``) or a CSV column name.
+    """
+
+    source: str
+    message: str
+    line: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        field = f" [{self.field}]" if self.field else ""
+        return f"{where}{field}: {self.message}"
+
+
+class ValidationError(CalibrateError):
+    """An input file (rubric, anchor set, ratings) broke one or more rules; nothing was written."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        if not problems:
+            raise ValueError("ValidationError needs at least one problem")
+        self.problems = problems
+        head = f"{len(problems)} problem(s) found; nothing was written"
+        super().__init__(head + "\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class StoreError(CalibrateError):
+    """The store refused a request (unknown rubric version, conflicting content, bad URL...)."""

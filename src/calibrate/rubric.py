@@ -1,0 +1,359 @@
+"""Rubrics: ordered levels, criteria with a descriptor per level, optional parts, and a pass rule.
+
+A rubric is read from a reviewed YAML file (format: ``docs/formats.md``) into a frozen
+:class:`Rubric`. Validation reports every problem at once, each with file, line and field path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import ValidationError as PydanticValidationError
+
+from calibrate.errors import Problem, ValidationError
+from calibrate.yamlfile import Locator, format_path, pydantic_message, read_yaml
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+MAX_CRITERIA = 8
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Level(_Model):
+    """One ordered score of the rubric's scale."""
+
+    score: StrictInt
+    label: StrictStr = Field(min_length=1)
+
+
+class Part(_Model):
+    """A group of criteria (e.g. *Research and plan*)."""
+
+    id: StrictStr = Field(pattern=ID_PATTERN)
+    title: StrictStr = Field(min_length=1)
+
+
+class Criterion(_Model):
+    """One scored criterion with a descriptor for every level score."""
+
+    id: StrictStr = Field(pattern=ID_PATTERN)
+    title: StrictStr = Field(min_length=1)
+    part: StrictStr | None = None
+    descriptors: dict[int, StrictStr]
+
+
+class PassRule(_Model):
+    """Conditions a submission must all meet to pass (at least one is given).
+
+    ``every_criterion_at_least`` is the conjunctive rule issuers use; ``criteria_at_least`` names
+    criteria with their minimum level; ``total_at_least`` bounds the sum of criterion scores. Levels
+    are given as a label or a score and stored as scores.
+    """
+
+    every_criterion_at_least: int | None = None
+    criteria_at_least: dict[str, int] = Field(default_factory=dict)
+    total_at_least: int | None = None
+
+
+class _RubricFile(_Model):
+    id: StrictStr = Field(pattern=ID_PATTERN)
+    version: StrictInt = Field(ge=1)
+    title: StrictStr = Field(min_length=1)
+    competency: StrictStr = Field(min_length=1)
+    levels: list[Level] = Field(min_length=2)
+    parts: list[Part] = Field(default_factory=list)
+    criteria: list[Criterion] = Field(min_length=1, max_length=MAX_CRITERIA)
+    pass_rule: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """A validated rubric version.
+
+    Attributes
+    ----------
+    id, version, title, competency
+        Identity and statement of the competency certified.
+    levels : tuple of Level
+        Ordered lowest first; scores are consecutive integers.
+    parts : tuple of Part
+        Optional grouping of criteria.
+    criteria : tuple of Criterion
+        1 to 8 criteria, in the order of the file.
+    pass_rule : PassRule
+        Scores, not labels.
+    """
+
+    id: str
+    version: int
+    title: str
+    competency: str
+    levels: tuple[Level, ...]
+    parts: tuple[Part, ...]
+    criteria: tuple[Criterion, ...]
+    pass_rule: PassRule
+
+    @property
+    def key(self) -> str:
+        """``id@version``, the form used in ratings files and messages."""
+        return f"{self.id}@{self.version}"
+
+    @property
+    def scores(self) -> tuple[int, ...]:
+        return tuple(level.score for level in self.levels)
+
+    @property
+    def criterion_ids(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.criteria)
+
+    def label(self, score: int) -> str:
+        """The label of a level score."""
+        return next(level.label for level in self.levels if level.score == score)
+
+    def passes(
+        self, scores: NDArray[np.integer[Any]] | Sequence[Sequence[int]]
+    ) -> NDArray[np.bool_]:
+        """Apply the pass rule to criterion scores.
+
+        Parameters
+        ----------
+        scores : array of shape (m, n_criteria)
+            One row per scored submission, columns in the order of :attr:`criteria`.
+
+        Returns
+        -------
+        passed : bool array of shape (m,)
+        """
+        s = np.asarray(scores)
+        if s.ndim != 2 or s.shape[1] != len(self.criteria):
+            raise ValueError(f"scores must have shape (m, {len(self.criteria)}), got {s.shape}")
+        rule = self.pass_rule
+        ok = np.ones(s.shape[0], dtype=bool)
+        if rule.every_criterion_at_least is not None:
+            ok &= (s >= rule.every_criterion_at_least).all(axis=1)
+        for cid, minimum in rule.criteria_at_least.items():
+            ok &= s[:, self.criterion_ids.index(cid)] >= minimum
+        if rule.total_at_least is not None:
+            ok &= s.sum(axis=1) >= rule.total_at_least
+        return ok
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rubric as plain data, in the shape of the YAML file (levels as scores)."""
+        rule: dict[str, Any] = {}
+        if self.pass_rule.every_criterion_at_least is not None:
+            rule["every_criterion_at_least"] = self.pass_rule.every_criterion_at_least
+        if self.pass_rule.criteria_at_least:
+            rule["criteria_at_least"] = dict(self.pass_rule.criteria_at_least)
+        if self.pass_rule.total_at_least is not None:
+            rule["total_at_least"] = self.pass_rule.total_at_least
+        return {
+            "id": self.id,
+            "version": self.version,
+            "title": self.title,
+            "competency": self.competency,
+            "levels": [lv.model_dump() for lv in self.levels],
+            "parts": [p.model_dump() for p in self.parts],
+            "criteria": [
+                {
+                    **c.model_dump(exclude={"descriptors"}),
+                    "descriptors": {str(k): v for k, v in c.descriptors.items()},
+                }
+                for c in self.criteria
+            ],
+            "pass_rule": rule,
+        }
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical content: equal hashes mean the same rubric version."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def load_rubric(path: str | Path) -> Rubric:
+    """Read and validate one rubric file.
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem with file, line and field path.
+    """
+    path = Path(path)
+    data, locate = read_yaml(path)
+    return rubric_from_data(data, source=str(path), locate=locate)
+
+
+def load_rubrics(directory: str | Path) -> list[Rubric]:
+    """Read every ``*.yaml`` rubric in ``directory``; all problems are reported together."""
+    rubrics: list[Rubric] = []
+    problems: list[Problem] = []
+    for path in sorted(Path(directory).glob("*.yaml")):
+        try:
+            rubrics.append(load_rubric(path))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    seen: dict[tuple[str, int], str] = {}
+    for r in rubrics:
+        if (r.id, r.version) in seen:
+            problems.append(Problem(str(directory), f"rubric {r.key} defined twice", field="id"))
+        seen[(r.id, r.version)] = r.key
+    if problems:
+        raise ValidationError(problems)
+    return rubrics
+
+
+def rubric_from_data(data: Any, *, source: str, locate: Locator | None = None) -> Rubric:
+    """Validate already-parsed rubric data (see :func:`load_rubric`)."""
+    where = locate or (lambda _path: None)
+
+    def problem(path: Sequence[str | int], message: str) -> Problem:
+        return Problem(source, message, where(path), format_path(path) or None)
+
+    if not isinstance(data, dict):
+        raise ValidationError([problem((), "a rubric file must be a mapping of fields")])
+    try:
+        raw = _RubricFile.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationError(
+            [problem(e["loc"], pydantic_message(e)) for e in exc.errors()]
+        ) from None
+
+    problems: list[Problem] = []
+    scores = [lv.score for lv in raw.levels]
+    if len(set(scores)) != len(scores):
+        dup = sorted({s for s in scores if scores.count(s) > 1})
+        problems.append(problem(("levels",), f"duplicate level score(s) {dup}"))
+    elif scores != list(range(min(scores), min(scores) + len(scores))):
+        problems.append(
+            problem(
+                ("levels",),
+                f"level scores must be consecutive integers listed lowest first, got {scores}",
+            )
+        )
+    labels = [lv.label for lv in raw.levels]
+    for label in sorted({x for x in labels if labels.count(x) > 1}):
+        problems.append(problem(("levels",), f"duplicate level label {label!r}"))
+
+    part_ids = [p.id for p in raw.parts]
+    for pid in sorted({x for x in part_ids if part_ids.count(x) > 1}):
+        problems.append(problem(("parts",), f"duplicate part id {pid!r}"))
+    crit_ids = [c.id for c in raw.criteria]
+    for i, c in enumerate(raw.criteria):
+        if crit_ids.index(c.id) != i:
+            problems.append(problem(("criteria", i, "id"), f"duplicate criterion id {c.id!r}"))
+        if raw.parts and c.part is None:
+            problems.append(
+                problem(
+                    ("criteria", i, "part"),
+                    "criterion must name its part when the rubric has parts",
+                )
+            )
+        if c.part is not None and c.part not in part_ids:
+            problems.append(problem(("criteria", i, "part"), f"unknown part {c.part!r}"))
+        for s in scores:
+            if s not in c.descriptors:
+                problems.append(
+                    problem(
+                        ("criteria", i, "descriptors"),
+                        f"missing descriptor for level {s} ({labels[scores.index(s)]})",
+                    )
+                )
+        for s in c.descriptors:
+            if s not in scores:
+                problems.append(
+                    problem(
+                        ("criteria", i, "descriptors", str(s)), f"descriptor for unknown level {s}"
+                    )
+                )
+        for s, text in c.descriptors.items():
+            if s in scores and not text.strip():
+                problems.append(
+                    problem(("criteria", i, "descriptors", str(s)), "descriptor is empty")
+                )
+
+    rule, rule_problems = _pass_rule(raw.pass_rule, raw.levels, crit_ids, problem)
+    problems += rule_problems
+    if problems:
+        raise ValidationError(problems)
+    return Rubric(
+        id=raw.id,
+        version=raw.version,
+        title=raw.title,
+        competency=raw.competency,
+        levels=tuple(raw.levels),
+        parts=tuple(raw.parts),
+        criteria=tuple(raw.criteria),
+        pass_rule=rule,
+    )
+
+
+def _pass_rule(
+    data: dict[str, Any], levels: list[Level], criteria: list[str], problem: Any
+) -> tuple[PassRule, list[Problem]]:
+    problems: list[Problem] = []
+    known = {"every_criterion_at_least", "criteria_at_least", "total_at_least"}
+    for key in data:
+        if key not in known:
+            problems.append(
+                problem(
+                    ("pass_rule", key),
+                    f"unknown pass-rule condition (known: {', '.join(sorted(known))})",
+                )
+            )
+    if not known & set(data):
+        problems.append(problem(("pass_rule",), "pass rule needs at least one condition"))
+
+    def level(value: Any, path: tuple[str | int, ...]) -> int | None:
+        for lv in levels:
+            if (isinstance(value, int) and not isinstance(value, bool) and value == lv.score) or (
+                isinstance(value, str) and value.strip().casefold() == lv.label.casefold()
+            ):
+                return lv.score
+        names = ", ".join(f"{lv.score} ({lv.label})" for lv in levels)
+        problems.append(problem(path, f"unknown level {value!r}; levels are {names}"))
+        return None
+
+    every = None
+    if data.get("every_criterion_at_least") is not None:
+        every = level(data["every_criterion_at_least"], ("pass_rule", "every_criterion_at_least"))
+    named: dict[str, int] = {}
+    raw_named = data.get("criteria_at_least") or {}
+    if not isinstance(raw_named, dict):
+        problems.append(
+            problem(("pass_rule", "criteria_at_least"), "must map criterion ids to levels")
+        )
+        raw_named = {}
+    for cid, value in raw_named.items():
+        path = ("pass_rule", "criteria_at_least", str(cid))
+        if cid not in criteria:
+            problems.append(problem(path, f"unknown criterion {cid!r}"))
+            continue
+        score = level(value, path)
+        if score is not None:
+            named[cid] = score
+    total = data.get("total_at_least")
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
+        problems.append(problem(("pass_rule", "total_at_least"), "must be an integer"))
+        total = None
+    if total is not None and levels and not problems:
+        top = max(lv.score for lv in levels)
+        if total > top * len(criteria):
+            problems.append(
+                problem(
+                    ("pass_rule", "total_at_least"),
+                    f"no submission can meet this pass rule: total {total} is above the maximum "
+                    f"{top * len(criteria)} ({len(criteria)} criteria x top level {top})",
+                )
+            )
+    return PassRule(
+        every_criterion_at_least=every, criteria_at_least=named, total_at_least=total
+    ), problems

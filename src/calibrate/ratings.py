@@ -1,0 +1,394 @@
+"""Ratings files: long and wide CSV in, coded long arrays out.
+
+The long format has one rating per row::
+
+    submission,assessor,criterion,score[,timestamp,attempt,rubric,context,earner,round]
+
+The wide format holds one criterion: a unit column, then one column per assessor (empty cell =
+not rated). Reading checks everything that can be checked without a rubric and reports every bad
+row at once (file, line, column, reason); :mod:`calibrate.store` checks the rest against the
+rubric version before writing anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from calibrate.errors import Problem, ValidationError
+
+Context = Literal["practice", "qualification", "live", "validity"]
+CONTEXTS: tuple[Context, ...] = ("practice", "qualification", "live", "validity")
+ANCHOR_CONTEXTS: tuple[Context, ...] = ("practice", "qualification", "validity")
+REQUIRED = ("submission", "assessor", "criterion", "score")
+OPTIONAL = ("timestamp", "attempt", "rubric", "context", "earner", "round")
+MAX_PROBLEMS = 1000
+
+ObjectArray = NDArray[np.object_]
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class RatingRows:
+    """Rows of a ratings file, checked for form, before coding.
+
+    Attributes
+    ----------
+    source : str
+        File name, for messages.
+    line : int array, shape (n,)
+        1-based line on which each row starts.
+    submission, assessor, criterion : str arrays, shape (n,)
+    score : float array, shape (n,)
+    columns : dict of str -> str array, shape (n,)
+        The other columns present, as text (``timestamp`` normalised to UTC ISO 8601; ``context``
+        filled with ``"live"`` where empty).
+    timestamp : datetime64[us] array, shape (n,), or None
+        Parsed UTC timestamps (NaT where the cell is empty).
+    """
+
+    source: str
+    line: NDArray[np.int64]
+    submission: ObjectArray
+    assessor: ObjectArray
+    criterion: ObjectArray
+    score: NDArray[np.float64]
+    columns: dict[str, ObjectArray] = field(default_factory=dict)
+    timestamp: NDArray[np.datetime64] | None = None
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def column(self, name: str, default: str = "") -> ObjectArray:
+        """An optional column, or ``default`` repeated when the file does not have it."""
+        if name in self.columns:
+            return self.columns[name]
+        return np.full(len(self), default, dtype=object)
+
+    def encode(self) -> Ratings:
+        """Code labels as integers (sorted labels) for the statistics core."""
+        units, unit = np.unique(self.submission.astype(str), return_inverse=True)
+        raters, rater = np.unique(self.assessor.astype(str), return_inverse=True)
+        criteria, criterion = np.unique(self.criterion.astype(str), return_inverse=True)
+        return Ratings(
+            unit=unit.astype(np.int64),
+            rater=rater.astype(np.int64),
+            criterion=criterion.astype(np.int64),
+            value=self.score,
+            units=tuple(units.tolist()),
+            raters=tuple(raters.tolist()),
+            criteria=tuple(criteria.tolist()),
+            columns=dict(self.columns),
+        )
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """Long-format ratings coded for the statistics core.
+
+    Attributes
+    ----------
+    unit, rater, criterion : int64 arrays, shape (n,)
+        Codes indexing ``units``, ``raters``, ``criteria``.
+    value : float64 array, shape (n,)
+        The scores.
+    units, raters, criteria : tuple of str
+        Labels of the codes.
+    columns : dict of str -> array, shape (n,)
+        Other columns of the source (e.g. ``attempt``, ``timestamp``, ``context``), as text.
+    """
+
+    unit: NDArray[np.int64]
+    rater: NDArray[np.int64]
+    criterion: NDArray[np.int64]
+    value: NDArray[np.float64]
+    units: tuple[str, ...]
+    raters: tuple[str, ...]
+    criteria: tuple[str, ...]
+    columns: dict[str, ObjectArray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def for_criterion(self, code: int) -> Ratings:
+        """The ratings of one criterion (codes and labels of units and raters kept)."""
+        keep = self.criterion == code
+        return replace(
+            self,
+            unit=self.unit[keep],
+            rater=self.rater[keep],
+            criterion=np.zeros(int(keep.sum()), dtype=np.int64),
+            value=self.value[keep],
+            criteria=(self.criteria[code],),
+            columns={k: v[keep] for k, v in self.columns.items()},
+        )
+
+
+def read_ratings_csv(
+    path: str | Path,
+    *,
+    wide: bool = False,
+    criterion: str | None = None,
+    progress: Progress | None = None,
+) -> Ratings:
+    """Read a long (or, with ``wide=True``, wide) ratings CSV into coded arrays.
+
+    Raises
+    ------
+    ValidationError
+        Every bad row, with line, column and reason.
+    """
+    return read_rating_rows(path, wide=wide, criterion=criterion, progress=progress).encode()
+
+
+def read_rating_rows(
+    path: str | Path,
+    *,
+    wide: bool = False,
+    criterion: str | None = None,
+    progress: Progress | None = None,
+) -> RatingRows:
+    """Read and check a ratings CSV (see :func:`read_ratings_csv`) without coding it."""
+    path = Path(path)
+    source = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValidationError([Problem(source, "file not found")]) from None
+    except IsADirectoryError:
+        raise ValidationError([Problem(source, "is a directory, not a CSV file")]) from None
+    return parse_ratings(data, source=source, wide=wide, criterion=criterion, progress=progress)
+
+
+def parse_ratings(
+    data: bytes,
+    *,
+    source: str,
+    wide: bool = False,
+    criterion: str | None = None,
+    progress: Progress | None = None,
+) -> RatingRows:
+    """Parse ratings CSV bytes (UTF-8 with or without BOM, any newline convention)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValidationError(
+            [Problem(source, f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", line)]
+        ) from None
+    if not text.strip():
+        raise ValidationError([Problem(source, "the file is empty; expected a header row")])
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise ValidationError([Problem(source, f"unreadable CSV: {exc}", 1)]) from None
+    header = [h.strip().lower() for h in header]
+    total = text.count("\n")
+    rows, lines, problems = _read_rows(reader, len(header), source, total, progress)
+    if wide:
+        return _wide(header, rows, lines, problems, source, criterion or "score")
+    return _long(header, rows, lines, problems, source)
+
+
+def _read_rows(
+    reader: Any, width: int, source: str, total: int, progress: Progress | None
+) -> tuple[list[list[str]], list[int], list[Problem]]:
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    problems: list[Problem] = []
+    start = reader.line_num + 1
+    step = max(total // 100, 50_000)
+    try:
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                if len(row) != width:
+                    problems.append(
+                        Problem(source, f"expected {width} fields, found {len(row)}", start)
+                    )
+                else:
+                    rows.append(row)
+                    lines.append(start)
+            start = reader.line_num + 1
+            if progress is not None and len(rows) % step == 0:
+                progress(start, total, "reading")
+    except csv.Error as exc:
+        problems.append(Problem(source, f"unreadable CSV: {exc}", reader.line_num))
+    return rows, lines, problems
+
+
+def _long(
+    header: list[str],
+    rows: list[list[str]],
+    lines: list[int],
+    problems: list[Problem],
+    source: str,
+) -> RatingRows:
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        found = ", ".join(repr(h) for h in header)
+        raise ValidationError(
+            [
+                Problem(
+                    source,
+                    f"missing column; the first line must be a header naming "
+                    f"{', '.join(REQUIRED)} (found {found})",
+                    1,
+                    c,
+                )
+                for c in missing
+            ]
+        )
+    dups = sorted({h for h in header if header.count(h) > 1})
+    if dups:
+        raise ValidationError([Problem(source, "column appears twice", 1, d) for d in dups])
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+    table = {name: np.array(col, dtype=object) for name, col in zip(header, cols, strict=True)}
+    line = np.asarray(lines, dtype=np.int64)
+    return _check(table, line, problems, source)
+
+
+def _wide(
+    header: list[str],
+    rows: list[list[str]],
+    lines: list[int],
+    problems: list[Problem],
+    source: str,
+    criterion: str,
+) -> RatingRows:
+    if len(header) < 3:
+        raise ValidationError(
+            [Problem(source, "wide format needs a unit column and at least two rater columns", 1)]
+        )
+    raters = header[1:]
+    empty = [i + 2 for i, r in enumerate(raters) if not r]
+    if empty:
+        raise ValidationError(
+            [Problem(source, f"rater column {i} has no name", 1, f"column {i}") for i in empty]
+        )
+    dups = sorted({r for r in raters if raters.count(r) > 1})
+    if dups:
+        raise ValidationError([Problem(source, "column appears twice", 1, d) for d in dups])
+    cells = np.array(rows, dtype=object).reshape(len(rows), len(header))
+    filled = np.char.strip(cells[:, 1:].astype(str)) != ""
+    r_idx, c_idx = np.nonzero(filled)
+    table = {
+        "submission": cells[r_idx, 0],
+        "assessor": np.asarray(raters, dtype=object)[c_idx],
+        "criterion": np.full(len(r_idx), criterion, dtype=object),
+        "score": cells[r_idx, c_idx + 1],
+    }
+    line = np.asarray(lines, dtype=np.int64)[r_idx]
+    return _check(table, line, problems, source, wide_columns=raters)
+
+
+def _check(
+    table: dict[str, ObjectArray],
+    line: NDArray[np.int64],
+    problems: list[Problem],
+    source: str,
+    wide_columns: Sequence[str] | None = None,
+) -> RatingRows:
+    def report(mask: NDArray[np.bool_], column: str, reason: Callable[[int], str]) -> None:
+        for i in np.flatnonzero(mask)[: max(MAX_PROBLEMS - len(problems), 0)]:
+            col = column if wide_columns is None else str(table["assessor"][i])
+            problems.append(Problem(source, reason(int(i)), int(line[i]), col))
+
+    for name in table:
+        table[name] = np.char.strip(table[name].astype(str)).astype(object)
+    for name in ("submission", "assessor", "criterion"):
+        report(table[name] == "", name, lambda i: "empty value")
+    score_text = table["score"]
+    score = pd.to_numeric(pd.Series(score_text), errors="coerce").to_numpy(dtype=np.float64)
+    report(score_text == "", "score", lambda i: "empty score")
+    report(
+        ~np.isfinite(score) & (score_text != ""),
+        "score",
+        lambda i: f"score {score_text[i]!r} is not a number",
+    )
+    report(
+        np.isfinite(score) & (score != np.round(score)),
+        "score",
+        lambda i: f"score {score_text[i]!r} is not a whole number (scores are rubric levels)",
+    )
+
+    columns = {k: v for k, v in table.items() if k not in REQUIRED}
+    timestamp = None
+    if "timestamp" in columns:
+        raw = columns["timestamp"]
+        parsed = pd.to_datetime(pd.Series(raw), utc=True, errors="coerce", format="ISO8601")
+        report(
+            parsed.isna().to_numpy() & (raw != ""),
+            "timestamp",
+            lambda i: f"unparseable timestamp {raw[i]!r} (use ISO 8601, e.g. 2026-03-01T14:05:00Z)",
+        )
+        timestamp = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    if "attempt" in columns:
+        att = columns["attempt"]
+        num = pd.to_numeric(pd.Series(att), errors="coerce").to_numpy(dtype=np.float64)
+        report(
+            (att != "") & ~((num >= 1) & (num == np.round(num))),
+            "attempt",
+            lambda i: f"attempt {att[i]!r} is not a whole number >= 1",
+        )
+    if "context" in columns:
+        ctx = np.char.lower(columns["context"].astype(str)).astype(object)
+        ctx[ctx == ""] = "live"
+        report(
+            ~np.isin(ctx, CONTEXTS),
+            "context",
+            lambda i: f"unknown context {columns['context'][i]!r} (one of {', '.join(CONTEXTS)})",
+        )
+        columns["context"] = ctx
+
+    key_cols = [table["submission"], table["assessor"], table["criterion"]]
+    if "context" in columns:
+        key_cols.append(columns["context"])
+    if "round" in columns:
+        key_cols.append(columns["round"])
+    first = _first_of_duplicates(key_cols)
+    report(
+        first >= 0,
+        "criterion",
+        lambda i: (
+            f"duplicate rating: same submission, assessor and criterion as line {line[first[i]]}"
+        ),
+    )
+    if problems:
+        problems.sort(key=lambda p: p.line or 0)
+        raise ValidationError(problems)
+    return RatingRows(
+        source=source,
+        line=line,
+        submission=table["submission"],
+        assessor=table["assessor"],
+        criterion=table["criterion"],
+        score=score,
+        columns=columns,
+        timestamp=timestamp,
+    )
+
+
+def _first_of_duplicates(columns: Sequence[ObjectArray]) -> NDArray[np.int64]:
+    """For each row, the index of an earlier row with the same key, else -1."""
+    n = len(columns[0])
+    key = np.zeros(n, dtype=np.int64)
+    for col in columns:
+        _, codes = np.unique(col.astype(str), return_inverse=True)
+        combined = key * (int(codes.max(initial=0)) + 1) + codes
+        key = np.unique(combined, return_inverse=True)[1].astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    same = np.r_[False, sorted_key[1:] == sorted_key[:-1]]
+    group_start = np.maximum.accumulate(np.where(same, 0, np.arange(n)))
+    first = np.full(n, -1, dtype=np.int64)
+    first[order[same]] = order[group_start[same]]
+    return first

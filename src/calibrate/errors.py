@@ -43,7 +43,7 @@ class ValidationError(CalibrateError):
         if not problems:
             raise ValueError("ValidationError needs at least one problem")
         self.problems = problems
-        head = f"{len(problems)} problem(s) found; nothing was written"
+        head = f"{len(problems)} problem(s) found:"
         super().__init__(head + "\n" + "\n".join(f"  {p}" for p in problems))
 
 

@@ -1,0 +1,163 @@
+"""Tables of the store (SQLModel). Schema changes go through Alembic migrations.
+
+Ratings are append-only: a correction is a new row with ``revision`` + 1 that ``supersedes`` the
+old one, which is kept with who changed it and when. Earners and assessors are pseudonymous keys.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = False) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class RubricVersion(SQLModel, table=True):
+    """One rubric version; ``definition`` holds it whole as JSON, so old versions stay readable."""
+
+    __tablename__ = "rubric_version"
+    __table_args__ = (UniqueConstraint("rubric_key", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    rubric_key: str = Field(max_length=100, index=True)
+    version: int
+    title: str
+    content_hash: str = Field(max_length=64)
+    definition: str
+    imported_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Level(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("rubric_version_id", "score"),)
+    id: int | None = Field(default=None, primary_key=True)
+    rubric_version_id: int = Field(foreign_key="rubric_version.id")
+    score: int
+    label: str
+
+
+class Criterion(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("rubric_version_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    rubric_version_id: int = Field(foreign_key="rubric_version.id")
+    key: str = Field(max_length=100)
+    title: str
+    part: str | None = None
+    position: int
+
+
+class AnchorSet(SQLModel, table=True):
+    __tablename__ = "anchor_set"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100, unique=True)
+    rubric_version_id: int = Field(foreign_key="rubric_version.id")
+    title: str
+    content_hash: str = Field(max_length=64)
+    definition: str
+    imported_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Anchor(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("rubric_version_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    anchor_set_id: int = Field(foreign_key="anchor_set.id")
+    rubric_version_id: int = Field(foreign_key="rubric_version.id")
+    key: str = Field(max_length=100)
+    purpose: str = Field(max_length=20)
+    title: str
+
+
+class AnchorScore(SQLModel, table=True):
+    """The expert consensus score of an anchor on one criterion, with its rationale."""
+
+    __tablename__ = "anchor_score"
+    __table_args__ = (UniqueConstraint("anchor_id", "criterion_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    anchor_id: int = Field(foreign_key="anchor.id")
+    criterion_id: int = Field(foreign_key="criterion.id")
+    score: int
+    rationale: str
+
+
+class Assessor(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Earner(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100, unique=True)
+
+
+class Submission(SQLModel, table=True):
+    """An earner's attempt at a credential; ``previous_id`` links to the attempt before."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100, unique=True)
+    rubric_version_id: int = Field(foreign_key="rubric_version.id")
+    earner_id: int | None = Field(default=None, foreign_key="earner.id")
+    attempt: int | None = None
+    previous_id: int | None = Field(default=None, foreign_key="submission.id")
+
+
+class CalibrationAttempt(SQLModel, table=True):
+    """One practice or qualification round of an assessor on anchors of a rubric version."""
+
+    __tablename__ = "calibration_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100, unique=True)
+    assessor_id: int = Field(foreign_key="assessor.id")
+    rubric_version_id: int = Field(foreign_key="rubric_version.id")
+    purpose: str = Field(max_length=20)
+    started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    passed: bool | None = None
+
+
+class ImportBatch(SQLModel, table=True):
+    """One import: what file, its SHA-256, how many rows it had and wrote, when and by whom."""
+
+    __tablename__ = "import_batch"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    source: str
+    sha256: str = Field(max_length=64, index=True)
+    n_rows: int
+    n_written: int
+    imported_by: str = Field(max_length=100)
+    imported_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Rating(SQLModel, table=True):
+    """One score of one assessor on one criterion of a submission or an anchor.
+
+    Append-only: a correction is a new row (``revision`` + 1, ``supersedes_id`` -> the old row)
+    recorded with ``recorded_by`` and ``recorded_at``; the current rating of a key is the one no
+    other row supersedes.
+    """
+
+    __table_args__ = (
+        CheckConstraint("(submission_id IS NULL) <> (anchor_id IS NULL)", name="rating_one_target"),
+        Index("ix_rating_target", "submission_id", "anchor_id", "criterion_id", "assessor_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    assessor_id: int = Field(foreign_key="assessor.id", index=True)
+    submission_id: int | None = Field(default=None, foreign_key="submission.id")
+    anchor_id: int | None = Field(default=None, foreign_key="anchor.id")
+    criterion_id: int = Field(foreign_key="criterion.id")
+    score: int
+    context: str = Field(max_length=20)
+    rated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    calibration_attempt_id: int | None = Field(default=None, foreign_key="calibration_attempt.id")
+    revision: int = 1
+    supersedes_id: int | None = Field(default=None, foreign_key="rating.id", unique=True)
+    reason: str | None = None
+    recorded_by: str = Field(max_length=100)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    import_batch_id: int | None = Field(default=None, foreign_key="import_batch.id")

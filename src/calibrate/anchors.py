@@ -201,6 +201,8 @@ def load_anchor_sets(
 
     Anchor ids must be unique across the sets of a rubric.
     """
+    if not Path(directory).is_dir():
+        raise ValidationError([Problem(str(directory), "no such folder")])
     sets: list[AnchorSet] = []
     problems: list[Problem] = []
     for path in sorted(Path(directory).glob("*/*.yaml")):

@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from calibrate.errors import CalibrateError
+from calibrate.anchors import load_anchor_sets
+from calibrate.errors import CalibrateError, ValidationError
+from calibrate.rubric import load_rubrics
+from calibrate.store import (
+    ImportReport,
+    correct_rating,
+    counts,
+    import_definition_dirs,
+    import_ratings_file,
+    open_store,
+    rating_history,
+)
 
 app = typer.Typer(
     name="calibrate",
@@ -39,10 +52,165 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def progress_printer(label: str = "") -> Callable[[int, int, str], None]:
+    """A progress callback that redraws one line on stderr: ``stage done/total (pct)``."""
+
+    def show(done: int, total: int, stage: str) -> None:
+        pct = f" ({100 * done / total:.0f}%)" if total else ""
+        end = "\n" if done >= total else ""
+        typer.echo(f"\r{label}{stage} {done:,}/{total:,}{pct}", err=True, nl=False)
+        if end:
+            typer.echo("", err=True)
+
+    return show
+
+
+# --- store: import, correct, status ----------------------------------------------------------
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        envvar="CALIBRATE_DATABASE_URL",
+        help="Database URL (default: SQLite file var/calibrate.db; postgresql://... for a server).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+ByOption = Annotated[str, typer.Option("--by", help="Who records this (kept with every row).")]
+
+import_app = typer.Typer(help="Import rubrics, anchor sets and ratings (all or nothing).")
+app.add_typer(import_app, name="import")
+
+
+def _report(report: ImportReport, as_json: bool) -> None:
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        typer.echo(
+            f"{report.source}: {report.n_rows} read, {report.n_written} written, "
+            f"{report.n_unchanged} already stored"
+        )
+
+
+@import_app.command("rubrics")
+def import_rubrics_cmd(
+    rubrics: Annotated[Path, typer.Argument(help="Folder of rubric YAML files.")],
+    anchors: Annotated[
+        Path | None, typer.Option("--anchors", help="Folder of anchor sets (<rubric-id>/*.yaml).")
+    ] = None,
+    database: DatabaseOption = None,
+    by: ByOption = "cli",
+    as_json: JsonOption = False,
+) -> None:
+    """Validate and store every rubric (and anchor set); a changed rubric needs a new version."""
+    engine = open_store(database)
+    _report(import_definition_dirs(rubrics, anchors, engine=engine, imported_by=by), as_json)
+
+
+@import_app.command("ratings")
+def import_ratings_cmd(
+    path: Annotated[Path, typer.Argument(help="Ratings CSV (long format unless --wide).")],
+    rubric: Annotated[
+        str | None, typer.Option("--rubric", help="ID[@VERSION] for rows without a rubric column.")
+    ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Unit column + one column per assessor.")
+    ] = False,
+    criterion: Annotated[
+        str | None, typer.Option("--criterion", help="The criterion a wide file holds.")
+    ] = None,
+    database: DatabaseOption = None,
+    by: ByOption = "cli",
+    as_json: JsonOption = False,
+) -> None:
+    """Check a ratings CSV against its rubric version and store it, all or nothing."""
+    if wide and not criterion:
+        raise CalibrateError("--wide needs --criterion: a wide file holds one criterion")
+    engine = open_store(database)
+    report = import_ratings_file(
+        path,
+        engine=engine,
+        rubric=rubric,
+        wide=wide,
+        criterion=criterion,
+        imported_by=by,
+        progress=progress_printer() if len(path.name) and _large(path) else None,
+    )
+    _report(report, as_json)
+
+
+def _large(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 5_000_000
+
+
+@app.command("correct")
+def correct_cmd(
+    rating_id: Annotated[int, typer.Argument(help="Id of the rating to correct.")],
+    score: Annotated[int, typer.Argument(help="The corrected score (a level of the rubric).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the score changes.")],
+    by: ByOption = "cli",
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a corrected score; the old revision is kept with who changed it and when."""
+    engine = open_store(database)
+    new_id = correct_rating(rating_id, score, engine=engine, recorded_by=by, reason=reason)
+    if as_json:
+        emit_json({"rating": new_id, "supersedes": rating_id})
+    else:
+        typer.echo(f"rating {new_id} supersedes rating {rating_id}")
+
+
+@app.command("history")
+def history_cmd(
+    rating_id: Annotated[int, typer.Argument(help="Id of any revision of the rating.")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show every revision of a rating, oldest first."""
+    chain = rating_history(rating_id, engine=open_store(database))
+    if as_json:
+        emit_json([{k: str(v) if k.endswith("_at") else v for k, v in r.items()} for r in chain])
+        return
+    for r in chain:
+        typer.echo(
+            f"#{r['id']} rev {r['revision']}: score {r['score']} recorded {r['recorded_at']} "
+            f"by {r['recorded_by']}" + (f" ({r['reason']})" if r["reason"] else "")
+        )
+
+
+@app.command("status")
+def status_cmd(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
+    """Row counts of the store (creating and migrating it if needed)."""
+    rows = counts(engine=open_store(database))
+    if as_json:
+        emit_json(rows)
+    else:
+        for table, n in rows.items():
+            typer.echo(f"{table:<22}{n:>10,}")
+
+
+@app.command("validate")
+def validate_cmd(
+    rubrics: Annotated[Path, typer.Argument(help="Folder of rubric YAML files.")],
+    anchors: Annotated[
+        Path | None, typer.Option("--anchors", help="Folder of anchor sets.")
+    ] = None,
+) -> None:
+    """Check rubric and anchor-set files without storing anything."""
+    found = load_rubrics(rubrics)
+    sets = load_anchor_sets(anchors, {(r.id, r.version): r for r in found}) if anchors else []
+    typer.echo(f"ok: {len(found)} rubric(s), {len(sets)} anchor set(s)")
+
+
 def main() -> None:
     """Entry point: run the app, turning user mistakes into one clear message and exit status 1."""
     try:
         app(standalone_mode=False)
+    except ValidationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        typer.echo("nothing was written", err=True)
+        sys.exit(1)
     except CalibrateError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)

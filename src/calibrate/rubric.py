@@ -192,19 +192,27 @@ def load_rubric(path: str | Path) -> Rubric:
     return rubric_from_data(data, source=str(path), locate=locate)
 
 
-def load_rubrics(directory: str | Path) -> list[Rubric]:
-    """Read every ``*.yaml`` rubric in ``directory``; all problems are reported together."""
+def load_rubrics(path: str | Path) -> list[Rubric]:
+    """Read one rubric file, or every ``*.yaml`` rubric in a folder; all problems reported together."""
+    path = Path(path)
+    if path.is_file():
+        return [load_rubric(path)]
+    if not path.is_dir():
+        raise ValidationError([Problem(str(path), "no such file or folder")])
+    files = sorted(path.glob("*.yaml"))
+    if not files:
+        raise ValidationError([Problem(str(path), "no rubric files (*.yaml) in this folder")])
     rubrics: list[Rubric] = []
     problems: list[Problem] = []
-    for path in sorted(Path(directory).glob("*.yaml")):
+    for file in files:
         try:
-            rubrics.append(load_rubric(path))
+            rubrics.append(load_rubric(file))
         except ValidationError as exc:
             problems.extend(exc.problems)
     seen: dict[tuple[str, int], str] = {}
     for r in rubrics:
         if (r.id, r.version) in seen:
-            problems.append(Problem(str(directory), f"rubric {r.key} defined twice", field="id"))
+            problems.append(Problem(str(path), f"rubric {r.key} defined twice", field="id"))
         seen[(r.id, r.version)] = r.key
     if problems:
         raise ValidationError(problems)

@@ -203,6 +203,68 @@ def validate_cmd(
     typer.echo(f"ok: {len(found)} rubric(s), {len(sets)} anchor set(s)")
 
 
+# --- dashboard and demo ------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve_cmd(
+    database: DatabaseOption = None,
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8501,
+    headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")] = False,
+) -> None:
+    """Serve the dashboard on the store (Ctrl-C to stop)."""
+    import os
+    import subprocess
+
+    import calibrate.dashboard
+
+    env = dict(os.environ)
+    if database:
+        env["CALIBRATE_DATABASE_URL"] = database
+    script = Path(calibrate.dashboard.__file__).parent / "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
+    if headless:
+        cmd += ["--server.headless", "true"]
+    cmd += ["--browser.gatherUsageStats", "false"]
+    typer.echo(f"serving the dashboard on http://localhost:{port}", err=True)
+    sys.exit(subprocess.call(cmd, env=env))
+
+
+@app.command("demo")
+def demo_cmd(
+    database: DatabaseOption = None,
+    size: Annotated[
+        str, typer.Option("--size", help="Programme size: classroom, pilot or state.")
+    ] = "classroom",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation.")] = 2026,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for ratings.csv and truth.json.")
+    ] = Path("var/demo"),
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the dashboard afterwards.")
+    ] = True,
+    port: Annotated[int, typer.Option("--port", help="Dashboard port.")] = 8501,
+    as_json: JsonOption = False,
+) -> None:
+    """Build the demo programme in the store (rubrics, anchors, simulated ratings), then serve."""
+    from calibrate.demo import build_demo
+
+    report = build_demo(
+        engine=open_store(database), out=out, size=size, seed=seed, progress=progress_printer()
+    )
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        d, r = report.definitions, report.ratings
+        typer.echo(f"rubrics and anchor sets: {d.n_written} stored, {d.n_unchanged} already there")
+        typer.echo(
+            f"ratings: {r.n_written:,} stored, {r.n_unchanged:,} already there "
+            f"({report.ratings_csv})"
+        )
+    if serve:
+        serve_cmd(database=database, port=port, headless=False)
+
+
 def main() -> None:
     """Entry point: run the app, turning user mistakes into one clear message and exit status 1."""
     try:

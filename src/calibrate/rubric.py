@@ -252,8 +252,9 @@ def rubric_from_data(data: Any, *, source: str, locate: Locator | None = None) -
         problems.append(problem(("levels",), f"duplicate level label {label!r}"))
 
     part_ids = [p.id for p in raw.parts]
-    for pid in sorted({x for x in part_ids if part_ids.count(x) > 1}):
-        problems.append(problem(("parts",), f"duplicate part id {pid!r}"))
+    for i, pid in enumerate(part_ids):
+        if part_ids.index(pid) != i:
+            problems.append(problem(("parts", i, "id"), f"duplicate part id {pid!r}"))
     crit_ids = [c.id for c in raw.criteria]
     for i, c in enumerate(raw.criteria):
         if crit_ids.index(c.id) != i:

@@ -1,0 +1,5 @@
+"""Streamlit entry point: ``streamlit run app.py`` (or ``calibrate serve``)."""
+
+from calibrate.dashboard import run
+
+run()

@@ -1,0 +1,16 @@
+"""The Streamlit dashboard: a router (:func:`run`) over thin pages that call the library."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from calibrate.dashboard import overview
+
+
+def run() -> None:
+    """Build the navigation and run the selected page."""
+    st.set_page_config(page_title="calibrate", layout="wide")
+    page = st.navigation(
+        [st.Page(overview.render, title="Overview", url_path="overview", default=True)]
+    )
+    page.run()

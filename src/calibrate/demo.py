@@ -1,0 +1,68 @@
+"""The demo programme: shipped rubrics and anchor sets plus a simulated programme, in the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from calibrate.anchors import load_anchor_sets
+from calibrate.errors import CalibrateError
+from calibrate.rubric import load_rubrics
+from calibrate.simulate import simulate_programme
+from calibrate.store import ImportReport, import_definitions, import_ratings_file
+
+ROOT = Path(__file__).resolve().parents[2]
+RUBRICS = ROOT / "rubrics"
+ANCHOR_SETS = ROOT / "anchor_sets"
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    definitions: ImportReport
+    ratings: ImportReport
+    ratings_csv: Path
+    truth_json: Path
+    summary: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "definitions": self.definitions.to_dict(),
+            "ratings": self.ratings.to_dict(),
+            "ratings_csv": str(self.ratings_csv),
+            "truth_json": str(self.truth_json),
+            "programme": self.summary,
+        }
+
+
+def build_demo(
+    *,
+    engine: Engine,
+    out: Path,
+    size: str = "classroom",
+    seed: int = 2026,
+    rubrics_dir: Path = RUBRICS,
+    anchors_dir: Path = ANCHOR_SETS,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> DemoReport:
+    """Store the shipped rubrics and anchor sets, simulate a programme on them and import it.
+
+    The simulated ratings go through the same all-or-nothing import as any scoring platform's
+    export (``out/ratings.csv``); the planted truth is written beside it (``out/truth.json``).
+    Running it again on the same store adds nothing.
+    """
+    if not rubrics_dir.is_dir():
+        raise CalibrateError(f"rubric folder {rubrics_dir} not found (run from a checkout)")
+    rubrics = load_rubrics(rubrics_dir)
+    sets = load_anchor_sets(anchors_dir, {(r.id, r.version): r for r in rubrics})
+    definitions = import_definitions(rubrics, sets, engine=engine, source=str(rubrics_dir))
+    programme = simulate_programme(rubrics, sets, size=size, seed=seed, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, truth_path = out / "ratings.csv", out / "truth.json"
+    programme.write_csv(csv_path)
+    programme.write_truth(truth_path)
+    ratings = import_ratings_file(csv_path, engine=engine, imported_by="demo", progress=progress)
+    return DemoReport(definitions, ratings, csv_path, truth_path, programme.summary())

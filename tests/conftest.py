@@ -1,0 +1,96 @@
+"""Shared fixtures: a store on each backend, the shipped rubrics, small files to import."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from calibrate import store
+from calibrate.rubric import Rubric, load_rubric
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_URL = os.environ.get("CALIBRATE_TEST_POSTGRES_URL")
+REQUIRE_POSTGRES = os.environ.get("CALIBRATE_REQUIRE_POSTGRES") == "1"
+
+DEMO_RUBRIC = """\
+id: demo
+version: 1
+title: Demo credential
+competency: The educator plans and reflects.
+levels:
+  - {score: 1, label: Not met}
+  - {score: 2, label: Progressing}
+  - {score: 3, label: Demonstrated}
+parts:
+  - {id: plan, title: Research and plan}
+  - {id: reflect, title: Share and reflect}
+criteria:
+  - id: plan
+    title: Plans
+    part: plan
+    descriptors: {1: No plan., 2: A plan without evidence., 3: A plan built on evidence.}
+  - id: reflect
+    title: Reflects
+    part: reflect
+    descriptors: {1: No reflection., 2: Describes events., 3: Draws lessons for practice.}
+pass_rule:
+  every_criterion_at_least: Demonstrated
+"""
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(store.normalise_url(url))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database: a SQLite file, and PostgreSQL when a server is given."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("CALIBRATE_REQUIRE_POSTGRES=1 but CALIBRATE_TEST_POSTGRES_URL is not set")
+        pytest.skip("set CALIBRATE_TEST_POSTGRES_URL to run the PostgreSQL tests")
+    _reset_postgres(POSTGRES_URL)
+    yield POSTGRES_URL
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated store on each backend."""
+    eng = store.open_store(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def demo_rubric_file(tmp_path: Path) -> Path:
+    folder = tmp_path / "rubrics"
+    folder.mkdir()
+    path = folder / "demo.yaml"
+    path.write_text(DEMO_RUBRIC, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def demo_rubric(demo_rubric_file: Path) -> Rubric:
+    return load_rubric(demo_rubric_file)
+
+
+@pytest.fixture
+def loaded(engine: Engine, demo_rubric: Rubric) -> Engine:
+    """A store holding the demo rubric."""
+    store.import_definitions([demo_rubric], engine=engine)
+    return engine

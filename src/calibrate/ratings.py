@@ -387,7 +387,8 @@ def _first_of_duplicates(columns: Sequence[ObjectArray]) -> NDArray[np.int64]:
         key = np.unique(combined, return_inverse=True)[1].astype(np.int64)
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
-    same = np.r_[False, sorted_key[1:] == sorted_key[:-1]]
+    same = np.zeros(n, dtype=bool)
+    same[1:] = sorted_key[1:] == sorted_key[:-1]
     group_start = np.maximum.accumulate(np.where(same, 0, np.arange(n)))
     first = np.full(n, -1, dtype=np.int64)
     first[order[same]] = order[group_start[same]]

@@ -1,0 +1,140 @@
+"""Ratings CSV files: encodings, quoting, and one test per kind of bad row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calibrate.errors import ValidationError
+from calibrate.ratings import parse_ratings, read_ratings_csv
+
+HEADER = "submission,assessor,criterion,score"
+
+
+def problems(text: str | bytes, **kw: object) -> list[tuple[int | None, str | None, str]]:
+    data = text.encode() if isinstance(text, str) else text
+    with pytest.raises(ValidationError) as info:
+        parse_ratings(data, source="r.csv", **kw)  # type: ignore[arg-type]
+    return [(p.line, p.field, p.message) for p in info.value.problems]
+
+
+def test_long_format_codes_labels() -> None:
+    rows = parse_ratings(
+        f"{HEADER}\nS2,A1,plan,3\nS1,A2,plan,2\nS1,A1,reflect,1\n".encode(), source="r.csv"
+    )
+    r = rows.encode()
+    assert r.units == ("S1", "S2") and r.raters == ("A1", "A2")
+    assert r.criteria == ("plan", "reflect")
+    assert r.unit.tolist() == [1, 0, 0] and r.rater.tolist() == [0, 1, 0]
+    assert r.value.tolist() == [3.0, 2.0, 1.0]
+    assert rows.line.tolist() == [2, 3, 4]
+    assert r.for_criterion(0).value.tolist() == [3.0, 2.0]
+
+
+def test_bom_crlf_and_quoted_fields() -> None:
+    text = (
+        "\ufeff" + HEADER + ",context\r\n"
+        '"S,1",A1,plan,3,live\r\n'
+        '"S\n2",A1,plan,2,\r\n'
+        "S3,A1,plan,1,validity\r\n"
+    )
+    rows = parse_ratings(text.encode("utf-8"), source="r.csv")
+    assert rows.submission.tolist() == ["S,1", "S\n2", "S3"]
+    # a quoted field spanning two lines: the next row starts on line 5
+    assert rows.line.tolist() == [2, 3, 5]
+    assert rows.columns["context"].tolist() == ["live", "live", "validity"]
+
+
+def test_wide_format() -> None:
+    r = parse_ratings(
+        b"unit,r1,r2,r3\nu1,1,2,\nu2,3,,3\n", source="w.csv", wide=True, criterion="plan"
+    ).encode()
+    assert r.units == ("u1", "u2") and r.raters == ("r1", "r2", "r3")
+    assert sorted(zip(r.unit.tolist(), r.rater.tolist(), r.value.tolist(), strict=True)) == [
+        (0, 0, 1.0),
+        (0, 1, 2.0),
+        (1, 0, 3.0),
+        (1, 2, 3.0),
+    ]
+    assert r.criteria == ("plan",)
+    assert problems(b"unit,r1,r1\nu1,1,2\n", wide=True) == [(1, "r1", "column appears twice")]
+    assert problems(b"unit,r1,r2\nu1,1,x\n", wide=True) == [(2, "r2", "score 'x' is not a number")]
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "field", "words"),
+    [
+        ("S1,A1,plan,x", 2, "score", "is not a number"),
+        ("S1,A1,plan,2.5", 2, "score", "not a whole number"),
+        ("S1,A1,plan,", 2, "score", "empty score"),
+        (",A1,plan,2", 2, "submission", "empty value"),
+        ("S1,A1,plan", 2, None, "expected 4 fields, found 3"),
+        ("S1,A1,plan,2\nS1,A1,plan,3", 3, "criterion", "duplicate rating"),
+    ],
+)
+def test_bad_rows(body: str, line: int, field: str | None, words: str) -> None:
+    found = problems(f"{HEADER}\n{body}\n")
+    assert any(ln == line and f == field and words in msg for ln, f, msg in found), found
+
+
+def test_bad_optional_columns() -> None:
+    found = problems(
+        f"{HEADER},timestamp,attempt,context\n"
+        "S1,A1,plan,2,2026-02-30T10:00Z,1,live\n"
+        "S2,A1,plan,2,2026-02-01T10:00Z,0,live\n"
+        "S3,A1,plan,2,2026-02-01,2,scoring\n"
+    )
+    assert (
+        2,
+        "timestamp",
+        "unparseable timestamp '2026-02-30T10:00Z' (use ISO 8601, e.g. 2026-03-01T14:05:00Z)",
+    ) in found
+    assert (3, "attempt", "attempt '0' is not a whole number >= 1") in found
+    assert any(ln == 4 and f == "context" for ln, f, _ in found)
+
+
+def test_every_bad_row_is_listed() -> None:
+    body = "\n".join(f"S{i},A1,plan,{'x' if i % 2 else 2}" for i in range(10))
+    found = problems(f"{HEADER}\n{body}\n")
+    assert [ln for ln, _, _ in found] == [3, 5, 7, 9, 11]
+
+
+def test_missing_column_and_no_header() -> None:
+    assert problems(b"submission,assessor,score\nS1,A1,2\n") == [
+        (
+            1,
+            "criterion",
+            "missing column; the first line must be a header naming submission, "
+            "assessor, criterion, score (found 'submission', 'assessor', 'score')",
+        )
+    ]
+    found = problems(b"S1,A1,plan,2\nS2,A1,plan,3\n")
+    assert {f for _, f, _ in found} == {"submission", "assessor", "criterion", "score"}
+
+
+def test_empty_and_non_utf8_files() -> None:
+    assert problems(b"") == [(None, None, "the file is empty; expected a header row")]
+    assert problems(b"  \r\n") == [(None, None, "the file is empty; expected a header row")]
+    found = problems(f"{HEADER}\nS1,Andr\xe9,plan,2\n".encode("latin-1"))
+    assert found[0][0] == 2 and "not UTF-8" in found[0][2]
+
+
+def test_timestamps_are_utc(tmp_path: Path) -> None:
+    rows = parse_ratings(
+        f"{HEADER},timestamp\nS1,A1,plan,2,2026-03-01T14:05:00+02:00\nS2,A1,plan,2,\n".encode(),
+        source="r.csv",
+    )
+    assert rows.timestamp is not None
+    assert rows.timestamp[0] == np.datetime64("2026-03-01T12:05:00")
+    assert np.isnat(rows.timestamp[1])
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="file not found"):
+        read_ratings_csv(tmp_path / "nope.csv")
+
+
+def test_header_only() -> None:
+    assert problems(f"{HEADER}\n") == [(1, None, "no ratings: the file has a header but no rows")]

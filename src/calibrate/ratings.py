@@ -362,6 +362,8 @@ def _check(
             f"duplicate rating: same submission, assessor and criterion as line {line[first[i]]}"
         ),
     )
+    if not problems and len(line) == 0:
+        problems.append(Problem(source, "no ratings: the file has a header but no rows", 1))
     if problems:
         problems.sort(key=lambda p: p.line or 0)
         raise ValidationError(problems)

@@ -1,0 +1,221 @@
+"""The store on SQLite and PostgreSQL: migrations, round trips, all-or-nothing, idempotence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine
+from sqlmodel import SQLModel
+
+from calibrate import models as m
+from calibrate import store
+from calibrate.anchors import load_anchor_sets
+from calibrate.errors import StoreError, ValidationError
+from calibrate.rubric import Rubric, load_rubric, load_rubrics
+from tests.conftest import DEMO_RUBRIC, ROOT
+
+GOOD = (
+    "submission,assessor,criterion,score,timestamp,earner,attempt\n"
+    "S1,A1,plan,3,2026-01-05T10:00:00Z,E1,1\n"
+    "S1,A2,plan,2,2026-01-05T11:00:00Z,E1,1\n"
+    "S1,A1,reflect,1,,E1,1\n"
+    "S2,A1,plan,3,,E1,2\n"
+)
+
+
+def write(tmp_path: Path, text: str, name: str = "ratings.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_migrations_reach_head_and_match_models(engine: Engine) -> None:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn)
+        assert context.get_current_revision() == "0001"
+        assert compare_metadata(context, SQLModel.metadata) == []
+    store.migrate(engine)  # running again is a no-op
+    assert store.counts(engine=engine)["rating"] == 0
+
+
+def test_shipped_definitions_round_trip(engine: Engine) -> None:
+    report = store.import_definition_dirs(ROOT / "rubrics", ROOT / "anchor_sets", engine=engine)
+    rubrics = load_rubrics(ROOT / "rubrics")
+    sets = load_anchor_sets(ROOT / "anchor_sets", {(r.id, r.version): r for r in rubrics})
+    assert report.n_written == len(rubrics) + len(sets)
+    assert {r.key: r for r in store.stored_rubrics(engine=engine)} == {r.key: r for r in rubrics}
+    assert {s.id: s for s in store.stored_anchor_sets(engine=engine)} == {s.id: s for s in sets}
+    n = store.counts(engine=engine)
+    assert n["anchor"] == sum(len(s.anchors) for s in sets)
+    again = store.import_definition_dirs(ROOT / "rubrics", ROOT / "anchor_sets", engine=engine)
+    assert (again.n_written, again.n_unchanged) == (0, len(rubrics) + len(sets))
+    assert store.counts(engine=engine) == n
+
+
+def test_changed_rubric_needs_new_version(
+    engine: Engine, demo_rubric: Rubric, tmp_path: Path
+) -> None:
+    store.import_definitions([demo_rubric], engine=engine)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(DEMO_RUBRIC.replace("No plan.", "No plan at all."))
+    with pytest.raises(ValidationError, match="must carry a new version"):
+        store.import_definitions([load_rubric(changed)], engine=engine)
+    changed.write_text(
+        DEMO_RUBRIC.replace("No plan.", "No plan at all.").replace("version: 1", "version: 2")
+    )
+    store.import_definitions([load_rubric(changed)], engine=engine)
+    versions = {r.key: r for r in store.stored_rubrics(engine=engine)}
+    assert set(versions) == {"demo@1", "demo@2"}
+    assert versions["demo@1"] == demo_rubric  # the old version stays readable
+
+
+def test_ratings_round_trip(loaded: Engine, tmp_path: Path) -> None:
+    report = store.import_ratings_file(write(tmp_path, GOOD), engine=loaded, rubric="demo@1")
+    assert (report.n_rows, report.n_written, report.n_unchanged) == (4, 4, 0)
+    r = store.load_ratings(engine=loaded)
+    assert r.units == ("S1", "S2") and r.raters == ("A1", "A2")
+    assert r.criteria == ("plan", "reflect")
+    got = sorted(
+        zip(
+            (r.units[u] for u in r.unit),
+            (r.raters[a] for a in r.rater),
+            (r.criteria[c] for c in r.criterion),
+            r.value.tolist(),
+            strict=True,
+        )
+    )
+    assert got == [
+        ("S1", "A1", "plan", 3.0),
+        ("S1", "A1", "reflect", 1.0),
+        ("S1", "A2", "plan", 2.0),
+        ("S2", "A1", "plan", 3.0),
+    ]
+    with loaded.connect() as conn:
+        subs = conn.execute(sa.text("SELECT key, attempt, previous_id, id FROM submission")).all()
+        rating = m.Rating.__table__  # type: ignore[attr-defined]
+        stamps = conn.execute(sa.select(rating.c.rated_at).order_by(rating.c.id)).scalars().all()
+    by_key = {k: (a, p, i) for k, a, p, i in subs}
+    assert by_key["S2"][1] == by_key["S1"][2]  # the 2nd attempt links to the 1st
+    assert stamps[0].replace(tzinfo=None) == datetime(2026, 1, 5, 10, 0)
+    assert stamps[2] is None
+
+
+def test_reimport_adds_nothing(loaded: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    store.import_ratings_file(path, engine=loaded, rubric="demo")
+    before = store.counts(engine=loaded)
+    again = store.import_ratings_file(path, engine=loaded, rubric="demo")
+    assert (again.n_written, again.n_unchanged) == (0, 4)
+    after = store.counts(engine=loaded)
+    assert after["rating"] == before["rating"] and after["submission"] == before["submission"]
+
+
+@pytest.mark.parametrize(
+    ("last_row", "field", "words"),
+    [
+        ("S9,A1,planning,2,demo@1", "criterion", "unknown criterion 'planning' for demo@1"),
+        ("S9,A1,plan,4,demo@1", "score", "score 4 is not a level of demo@1"),
+        ("S9,A1,plan,three,demo@1", "score", "not a number"),
+        ("S1,A1,plan,3,demo@1", "criterion", "duplicate rating"),
+        ("S9,A1,plan,2,demo@7", "rubric", "unknown rubric version 'demo@7'"),
+        ("S9,A1,plan,2,demo@1,2026-13-01", "timestamp", "unparseable timestamp"),
+        ("S9,A1,plan,2,demo@1,,validity", "submission", "unknown anchor 'S9'"),
+    ],
+)
+def test_bad_last_row_writes_nothing(
+    loaded: Engine, tmp_path: Path, last_row: str, field: str, words: str
+) -> None:
+    text = (
+        "submission,assessor,criterion,score,rubric,timestamp,context\n"
+        "S1,A1,plan,3,demo@1,,\nS1,A2,plan,2,demo@1,,\n"
+        + last_row
+        + "," * (6 - last_row.count(","))
+        + "\n"
+    )
+    before = store.counts(engine=loaded)
+    with pytest.raises(ValidationError) as info:
+        store.import_ratings_file(write(tmp_path, text), engine=loaded)
+    assert any(
+        p.line == 4 and p.field == field and words in p.message for p in info.value.problems
+    ), info.value
+    assert store.counts(engine=loaded) == before
+
+
+def test_missing_column_and_no_rubric(loaded: Engine, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="missing column"):
+        store.import_ratings_file(
+            write(tmp_path, "submission,assessor,score\nS1,A1,2\n"), engine=loaded
+        )
+    with pytest.raises(ValidationError, match="no rubric version"):
+        store.import_ratings_file(write(tmp_path, GOOD), engine=loaded)
+
+
+def test_conflict_found_late_rolls_back(loaded: Engine, tmp_path: Path) -> None:
+    """A conflict with a stored rating is found after new assessors were inserted: all undone."""
+    store.import_ratings_file(write(tmp_path, GOOD), engine=loaded, rubric="demo")
+    before = store.counts(engine=loaded)
+    text = "submission,assessor,criterion,score\nS7,A9,plan,2\nS1,A1,plan,1\n"
+    with pytest.raises(ValidationError, match="already stored with score 3") as info:
+        store.import_ratings_file(write(tmp_path, text, "b.csv"), engine=loaded, rubric="demo")
+    assert info.value.problems[0].line == 3
+    assert store.counts(engine=loaded) == before
+
+
+def test_submission_keeps_its_rubric(loaded: Engine, demo_rubric: Rubric, tmp_path: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text(DEMO_RUBRIC.replace("id: demo", "id: other"))
+    store.import_definitions([load_rubric(other)], engine=loaded)
+    store.import_ratings_file(write(tmp_path, GOOD), engine=loaded, rubric="demo")
+    text = "submission,assessor,criterion,score\nS1,A3,plan,2\n"
+    with pytest.raises(ValidationError, match="belongs to demo@1, not other@1"):
+        store.import_ratings_file(write(tmp_path, text, "o.csv"), engine=loaded, rubric="other")
+
+
+def test_anchor_ratings_and_rounds(engine: Engine, tmp_path: Path) -> None:
+    store.import_definition_dirs(ROOT / "rubrics", ROOT / "anchor_sets", engine=engine)
+    aset = store.stored_anchor_sets(engine=engine)[0]
+    anchor = aset.anchors[0]
+    rubric = {r.key: r for r in store.stored_rubrics(engine=engine)}[aset.rubric_key]
+    lines = [
+        f"{anchor.id},A1,{c},{anchor.scores[c]},{anchor.purpose},{aset.rubric_key},A1-r1"
+        for c in rubric.criterion_ids
+    ]
+    text = "submission,assessor,criterion,score,context,rubric,round\n" + "\n".join(lines) + "\n"
+    report = store.import_ratings_file(write(tmp_path, text), engine=engine)
+    assert report.n_written == len(rubric.criteria)
+    r = store.load_ratings(engine=engine, contexts=[anchor.purpose])
+    assert r.units == (f"anchor:{anchor.id}",)
+    assert store.counts(engine=engine)["calibration_attempt"] == 1
+
+
+def test_corrections_keep_history(loaded: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    store.import_ratings_file(path, engine=loaded, rubric="demo")
+    with loaded.connect() as conn:
+        first = conn.execute(sa.text("SELECT min(id) FROM rating")).scalar_one()
+    new = store.correct_rating(first, 2, engine=loaded, recorded_by="lead", reason="typo")
+    history = store.rating_history(new, engine=loaded)
+    assert [(h["revision"], h["score"]) for h in history] == [(1, 3), (2, 2)]
+    assert history[1]["recorded_by"] == "lead" and history[0]["recorded_by"] == "calibrate"
+    assert history[1]["reason"] == "typo" and history[1]["supersedes_id"] == first
+    assert sorted(store.load_ratings(engine=loaded).value.tolist()) == [1.0, 2.0, 2.0, 3.0]
+    # the original file still adds nothing after the correction
+    assert store.import_ratings_file(path, engine=loaded, rubric="demo").n_written == 0
+    with pytest.raises(StoreError, match="already corrected"):
+        store.correct_rating(first, 1, engine=loaded, recorded_by="lead", reason="again")
+    with pytest.raises(StoreError, match="not a level"):
+        store.correct_rating(new, 7, engine=loaded, recorded_by="lead", reason="bad")
+    with pytest.raises(StoreError, match="no rating with id"):
+        store.correct_rating(10_000, 1, engine=loaded, recorded_by="lead", reason="none")
+
+
+def test_bad_urls() -> None:
+    with pytest.raises(StoreError, match="not a database URL"):
+        store.create_store_engine("not a url")
+    with pytest.raises(StoreError, match="unsupported database"):
+        store.create_store_engine("mysql://localhost/x")

@@ -15,8 +15,10 @@ from typing import Annotated, Any
 
 import typer
 
+from calibrate.agreement_report import AgreementReport, agreement_report
 from calibrate.anchors import load_anchor_sets
 from calibrate.errors import CalibrateError, ValidationError
+from calibrate.ratings import read_ratings_csv
 from calibrate.rubric import load_rubrics
 from calibrate.store import (
     ImportReport,
@@ -203,6 +205,115 @@ def validate_cmd(
     typer.echo(f"ok: {len(found)} rubric(s), {len(sets)} anchor set(s)")
 
 
+# --- agreement among assessors ------------------------------------------------------------------
+
+
+@app.command("agreement")
+def agreement_cmd(
+    path: Annotated[Path, typer.Argument(help="Ratings CSV (long format unless --wide).")],
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Unit column + one column per assessor.")
+    ] = False,
+    criterion: Annotated[
+        str | None,
+        typer.Option("--criterion", help="Only this criterion (with --wide: the one it holds)."),
+    ] = None,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            "--bootstrap", min=0, metavar="N", help="Resamples of units for 95% intervals."
+        ),
+    ] = 0,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Bootstrap seed (same seed, same intervals).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Agreement among assessors, per criterion and pooled: percent agreement, kappas, alpha,
+    AC1/AC2, ICC."""
+    ratings = read_ratings_csv(path, wide=wide, criterion=criterion if wide else None)
+    report = agreement_report(
+        ratings,
+        criterion=None if wide else criterion,
+        n_boot=bootstrap,
+        seed=seed,
+        progress=progress_printer("bootstrap ") if bootstrap else None,
+    )
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        typer.echo(agreement_table(report, source=path.name))
+
+
+_AGREEMENT_ROWS = (
+    ("percent_exact", "percent exact"),
+    ("percent_adjacent", "percent adjacent"),
+    ("krippendorff_alpha.nominal", "alpha nominal"),
+    ("krippendorff_alpha.ordinal", "alpha ordinal"),
+    ("krippendorff_alpha.interval", "alpha interval"),
+    ("krippendorff_alpha.ratio", "alpha ratio"),
+    ("gwet_ac1", "Gwet AC1"),
+    ("gwet_ac2.linear", "Gwet AC2 linear"),
+    ("gwet_ac2.quadratic", "Gwet AC2 quadratic"),
+    ("fleiss_kappa", "Fleiss kappa"),
+    ("cohen_kappa.unweighted", "Cohen kappa"),
+    ("cohen_kappa.linear", "Cohen kappa linear"),
+    ("cohen_kappa.quadratic", "Cohen kappa quadratic"),
+    ("standardized_mean_difference", "std. mean difference"),
+    *((f"icc.{form}", form) for form in ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")),
+)
+
+
+def agreement_table(report: AgreementReport, *, source: str) -> str:
+    """The text form of ``calibrate agreement``: one row per statistic, one column per summary
+    (pooled first), ``value [low, high]`` with a bootstrap; ``-`` where a statistic is undefined.
+    """
+    summaries = [("pooled" if report.criteria else "all", report.pooled.to_dict())]
+    summaries += [(name, s.to_dict()) for name, s in report.criteria.items()]
+
+    def lookup(d: dict[str, Any], key: str) -> Any:
+        for part in key.split("."):
+            if not isinstance(d, dict) or part not in d:
+                return None
+            d = d[part]
+        return d
+
+    def cell(d: dict[str, Any], key: str) -> str:
+        v = lookup(d, key)
+        if v is None or v != v:
+            return "-"
+        ci = lookup(d, f"ci.{key}")
+        if ci is None:
+            return f"{v:.3f}"
+        low, high = ("-" if b is None or b != b else f"{b:.3f}" for b in ci)
+        return f"{v:.3f} [{low}, {high}]"
+
+    p = report.pooled
+    head = f"{source}: {p.n_ratings:,} ratings, {p.n_units:,} units, {p.n_raters:,} assessors"
+    rows = [["", *(name for name, _ in summaries)]]
+    rows.append(["units", *(f"{d['n_units']:,}" for _, d in summaries)])
+    rows.append(["ratings", *(f"{d['n_ratings']:,}" for _, d in summaries)])
+    for key, label in _AGREEMENT_ROWS:
+        if any(lookup(d, key) is not None for _, d in summaries):
+            rows.append([label, *(cell(d, key) for _, d in summaries)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    notes = []
+    if report.pooled.ci is not None:
+        ci = next(iter(report.pooled.ci.values()))
+        notes.append(
+            f"[low, high]: {ci.confidence:.0%} percentile bootstrap over units, "
+            f"{ci.n_boot:,} resamples"
+        )
+    return "\n".join([head, "", *(line.rstrip() for line in lines), *notes])
+
+
 # --- dashboard and demo ------------------------------------------------------------------------
 
 
@@ -266,9 +377,12 @@ def demo_cmd(
 
 
 def main() -> None:
-    """Entry point: run the app, turning user mistakes into one clear message and exit status 1."""
+    """Entry point: run the app, turning user mistakes into one clear message and exit status 1.
+
+    Usage errors (unknown option, missing argument) are reported by Typer with exit status 2.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except ValidationError as exc:
         typer.echo(f"error: {exc}", err=True)
         typer.echo("nothing was written", err=True)
@@ -276,13 +390,3 @@ def main() -> None:
     except CalibrateError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(1)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy import Engine
 
 from calibrate.agreement_report import AgreementReport, agreement_report
 from calibrate.anchors import load_anchor_sets
@@ -84,6 +86,16 @@ import_app = typer.Typer(help="Import rubrics, anchor sets and ratings (all or n
 app.add_typer(import_app, name="import")
 
 
+@contextmanager
+def store_engine(database: str | None) -> Iterator[Engine]:
+    """The migrated store for one command, its connections closed afterwards."""
+    engine = open_store(database)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def _report(report: ImportReport, as_json: bool) -> None:
     if as_json:
         emit_json(report.to_dict())
@@ -105,8 +117,9 @@ def import_rubrics_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Validate and store every rubric (and anchor set); a changed rubric needs a new version."""
-    engine = open_store(database)
-    _report(import_definition_dirs(rubrics, anchors, engine=engine, imported_by=by), as_json)
+    with store_engine(database) as engine:
+        report = import_definition_dirs(rubrics, anchors, engine=engine, imported_by=by)
+    _report(report, as_json)
 
 
 @import_app.command("ratings")
@@ -128,16 +141,16 @@ def import_ratings_cmd(
     """Check a ratings CSV against its rubric version and store it, all or nothing."""
     if wide and not criterion:
         raise CalibrateError("--wide needs --criterion: a wide file holds one criterion")
-    engine = open_store(database)
-    report = import_ratings_file(
-        path,
-        engine=engine,
-        rubric=rubric,
-        wide=wide,
-        criterion=criterion,
-        imported_by=by,
-        progress=progress_printer() if len(path.name) and _large(path) else None,
-    )
+    with store_engine(database) as engine:
+        report = import_ratings_file(
+            path,
+            engine=engine,
+            rubric=rubric,
+            wide=wide,
+            criterion=criterion,
+            imported_by=by,
+            progress=progress_printer() if _large(path) else None,
+        )
     _report(report, as_json)
 
 
@@ -155,8 +168,8 @@ def correct_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Record a corrected score; the old revision is kept with who changed it and when."""
-    engine = open_store(database)
-    new_id = correct_rating(rating_id, score, engine=engine, recorded_by=by, reason=reason)
+    with store_engine(database) as engine:
+        new_id = correct_rating(rating_id, score, engine=engine, recorded_by=by, reason=reason)
     if as_json:
         emit_json({"rating": new_id, "supersedes": rating_id})
     else:
@@ -170,7 +183,8 @@ def history_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Show every revision of a rating, oldest first."""
-    chain = rating_history(rating_id, engine=open_store(database))
+    with store_engine(database) as engine:
+        chain = rating_history(rating_id, engine=engine)
     if as_json:
         emit_json([{k: str(v) if k.endswith("_at") else v for k, v in r.items()} for r in chain])
         return
@@ -184,7 +198,8 @@ def history_cmd(
 @app.command("status")
 def status_cmd(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
     """Row counts of the store (creating and migrating it if needed)."""
-    rows = counts(engine=open_store(database))
+    with store_engine(database) as engine:
+        rows = counts(engine=engine)
     if as_json:
         emit_json(rows)
     else:
@@ -360,9 +375,10 @@ def demo_cmd(
     """Build the demo programme in the store (rubrics, anchors, simulated ratings), then serve."""
     from calibrate.demo import build_demo
 
-    report = build_demo(
-        engine=open_store(database), out=out, size=size, seed=seed, progress=progress_printer()
-    )
+    with store_engine(database) as engine:
+        report = build_demo(
+            engine=engine, out=out, size=size, seed=seed, progress=progress_printer()
+        )
     if as_json:
         emit_json(report.to_dict())
     else:

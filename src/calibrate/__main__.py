@@ -1,0 +1,5 @@
+"""``python -m calibrate``: the same entry point as the ``calibrate`` command."""
+
+from calibrate.cli import main
+
+main()

@@ -1,0 +1,149 @@
+"""The store's CLI doors: exit codes, one-line messages, JSON output, nothing written on failure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from calibrate.cli import main
+from tests.conftest import DEMO_RUBRIC, ROOT
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def calibrate(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Result]:
+    """Run ``calibrate ARGS`` in-process through the real entry point (exit code and streams)."""
+
+    def run(*args: str, db: str, cwd: Path) -> Result:
+        monkeypatch.setenv("CALIBRATE_DATABASE_URL", db)
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "argv", ["calibrate", *args])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        out = capsys.readouterr()
+        code = exit_info.value.code
+        return Result(code if isinstance(code, int) else 1, out.out, out.err)
+
+    return run
+
+
+def test_entry_point_runs_as_a_program(tmp_path: Path) -> None:
+    """The installed console script: a user mistake exits 1 with one line, no traceback."""
+    out = subprocess.run(
+        [sys.executable, "-m", "calibrate", "import", "rubrics", "missing"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={"CALIBRATE_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}", "PATH": "/usr/bin"},
+    )
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: 1 problem(s) found:\n  missing: no such file or folder")
+    assert "Traceback" not in out.stderr
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "rubrics").mkdir()
+    (tmp_path / "rubrics" / "demo.yaml").write_text(DEMO_RUBRIC)
+    return tmp_path
+
+
+def test_import_flow(calibrate: Callable[..., Result], workdir: Path, db_url: str) -> None:
+    out = calibrate("import", "rubrics", "rubrics", "--json", db=db_url, cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {
+        "kind": "definitions",
+        "source": "rubrics",
+        "rows": 1,
+        "written": 1,
+        "unchanged": 0,
+    }
+    (workdir / "r.csv").write_text(
+        "submission,assessor,criterion,score\nS1,A1,plan,3\nS1,A2,plan,2\n"
+    )
+    out = calibrate(
+        "import", "ratings", "r.csv", "--rubric", "demo", "--json", db=db_url, cwd=workdir
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["written"] == 2
+    out = calibrate("import", "ratings", "r.csv", "--rubric", "demo", db=db_url, cwd=workdir)
+    assert out.stdout.strip() == "r.csv: 2 read, 0 written, 2 already stored"
+    status = json.loads(calibrate("status", "--json", db=db_url, cwd=workdir).stdout)
+    assert status["rating"] == 2 and status["assessor"] == 2
+    out = calibrate(
+        "correct", "1", "1", "--reason", "typo", "--by", "lead", "--json", db=db_url, cwd=workdir
+    )
+    assert json.loads(out.stdout) == {"rating": 3, "supersedes": 1}
+    out = calibrate("history", "3", db=db_url, cwd=workdir)
+    assert "rev 1: score 3" in out.stdout and "rev 2: score 1" in out.stdout
+    assert "(typo)" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (
+            b"submission,assessor,criterion,score\nS1,A1,plan,9\n",
+            "r.csv:2 [score]: score 9 is not a level of demo@1",
+        ),
+        (
+            "submission,assessor,criterion,score\nS1,Andr\xe9,plan,2\n".encode("latin-1"),
+            "not UTF-8",
+        ),
+        (b"S1,A1,plan,2\n", "missing column"),
+    ],
+)
+def test_bad_files_fail_cleanly(
+    calibrate: Callable[..., Result], workdir: Path, content: bytes, message: str
+) -> None:
+    db = f"sqlite:///{workdir / 'store.db'}"
+    assert calibrate("import", "rubrics", "rubrics", db=db, cwd=workdir).returncode == 0
+    (workdir / "r.csv").write_bytes(content)
+    out = calibrate("import", "ratings", "r.csv", "--rubric", "demo", db=db, cwd=workdir)
+    assert out.returncode == 1
+    assert message in out.stderr
+    assert "nothing was written" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert json.loads(calibrate("status", "--json", db=db, cwd=workdir).stdout)["rating"] == 0
+
+
+def test_user_mistakes_never_trace(calibrate: Callable[..., Result], workdir: Path) -> None:
+    db = f"sqlite:///{workdir / 'store.db'}"
+    cases = [
+        (("import", "rubrics", "missing"), "no such file or folder"),
+        (("import", "ratings", "missing.csv", "--rubric", "demo"), "file not found"),
+        (("import", "ratings", "x.csv", "--wide"), "--wide needs --criterion"),
+        (("correct", "99", "2", "--reason", "x"), "no rating with id 99"),
+        (("status", "--database", "mysql://x/y"), "unsupported database"),
+        (("validate", "rubrics", "--anchors", "nowhere"), "no such folder"),
+        (("import", "ratings"), "Missing argument"),
+        (("agree",), "No such command"),
+    ]
+    for args, message in cases:
+        out = calibrate(*args, db=db, cwd=workdir)
+        assert out.returncode != 0, args
+        assert message in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+
+
+def test_validate_shipped_content(calibrate: Callable[..., Result]) -> None:
+    out = calibrate("validate", "rubrics", "--anchors", "anchor_sets", db="sqlite://", cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ok: 3 rubric(s)")

@@ -186,7 +186,7 @@ def coincidences(counts: IntArray, unit_weights: FloatArray) -> FloatArray:
     per_unit = c[:, :, None] * c[:, None, :]
     per_unit[:, np.arange(n_cat), np.arange(n_cat)] -= c
     per_unit /= (m[pairable] - 1)[:, None, None].astype(np.float64)
-    o: FloatArray = unit_weights[..., pairable] @ per_unit.reshape(-1, n_cat * n_cat)
+    o: FloatArray = unit_weights[..., pairable] @ per_unit.reshape(c.shape[0], n_cat * n_cat)
     return o.reshape(*unit_weights.shape[:-1], n_cat, n_cat)
 
 

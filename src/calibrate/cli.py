@@ -14,14 +14,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from sqlalchemy import Engine
 
 from calibrate.agreement_report import AgreementReport, agreement_report
 from calibrate.anchors import load_anchor_sets
 from calibrate.errors import CalibrateError, ValidationError
-from calibrate.ratings import read_ratings_csv
+from calibrate.ratings import Ratings, read_ratings_csv
 from calibrate.rubric import load_rubrics
+from calibrate.stats.rasch import BiasTerm, RaschResult, fit_mfrm
 from calibrate.store import (
     ImportReport,
     correct_rating,
@@ -327,6 +329,261 @@ def agreement_table(report: AgreementReport, *, source: str) -> str:
             f"{ci.n_boot:,} resamples"
         )
     return "\n".join([head, "", *(line.rstrip() for line in lines), *notes])
+
+
+# --- raters: many-facet Rasch model ------------------------------------------------------------
+
+
+@app.command("raters")
+def raters_cmd(
+    path: Annotated[Path, typer.Argument(help="Ratings CSV (long format).")],
+    model: Annotated[
+        str, typer.Option("--model", help="rating-scale (one scale) or partial-credit.")
+    ] = "rating-scale",
+    facet: Annotated[
+        str | None,
+        typer.Option(
+            "--facet", metavar="COLUMN", help="Extra facet from a CSV column (e.g. attempt, round)."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Rater effects by the many-facet Rasch model (FACETS conventions): assessor severity,
+    criterion difficulty, submission measures, fit, separation, thresholds, bias terms."""
+    ratings = read_ratings_csv(path)
+    codes, labels = None, ()
+    if facet is not None:
+        if facet not in ratings.columns:
+            have = ", ".join(sorted(ratings.columns)) or "none"
+            raise CalibrateError(f"--facet {facet!r}: no such column (other columns: {have})")
+        names, inverse = np.unique(ratings.columns[facet].astype(str), return_inverse=True)
+        codes, labels = inverse.astype(np.int64), tuple(names.tolist())
+
+    def show(iteration: int, change: float) -> None:
+        typer.echo(
+            f"\rraters: iteration {iteration}, largest change {change:.5f}", err=True, nl=False
+        )
+
+    result = fit_mfrm(
+        ratings.unit,
+        ratings.rater,
+        ratings.criterion,
+        ratings.value,
+        model=model,  # type: ignore[arg-type]  # checked by fit_mfrm
+        facet=codes,
+        facet_name=facet or "facet",
+        on_disconnected="flag",
+        progress=show,
+    )
+    typer.echo("", err=True)
+    payload = raters_payload(result, ratings, labels)
+    if not result.connected:
+        typer.echo(
+            f"warning: {len(result.subsets)} disconnected subsets of assessors; severities "
+            "compare only within a subset (see subsets)",
+            err=True,
+        )
+    if not result.converged:
+        typer.echo(
+            f"warning: no convergence in {result.iterations} iterations "
+            f"(largest change {result.max_change:.4f} logits)",
+            err=True,
+        )
+    if as_json:
+        emit_json(payload)
+    else:
+        typer.echo(raters_table(payload, source=path.name))
+
+
+def raters_payload(
+    result: RaschResult, ratings: Ratings, facet_labels: tuple[str, ...]
+) -> dict[str, Any]:
+    """The ``--json`` object of ``calibrate raters`` (labels in place of codes)."""
+    reports = {
+        "submissions": (result.submissions, ratings.units, "measure"),
+        "assessors": (result.assessors, ratings.raters, "severity"),
+        "criteria": (result.criteria, ratings.criteria, "measure"),
+    }
+    if result.facet is not None:
+        reports["facet"] = (result.facet, facet_labels, "measure")
+    out: dict[str, Any] = {
+        "model": result.model,
+        "n_ratings": result.n,
+        "n_estimation": result.n_estimation,
+        "converged": result.converged,
+        "iterations": result.iterations,
+    }
+    for key, (rep, names, measure) in reports.items():
+        out[key] = [
+            {
+                "id": names[e.code],
+                measure: e.measure,
+                "se": e.se,
+                "infit": e.infit,
+                "outfit": e.outfit,
+                "infit_z": e.infit_z,
+                "outfit_z": e.outfit_z,
+                "fair_average": e.fair_average,
+                "observed_average": e.observed_average,
+                "n": e.n,
+                "status": e.status,
+                "subset": e.subset,
+            }
+            for e in rep.elements
+        ]
+    if result.facet is not None:
+        out["facet_name"] = result.facet.name
+    summary = ("separation", "strata", "reliability", "rmse", "true_sd", "chi_square", "df", "p")
+    for stat in summary:
+        out[stat] = {key: getattr(rep, stat) for key, (rep, _, _) in reports.items()}
+    crit = ratings.criteria
+    out["thresholds"] = [
+        {**t.to_dict(), "criterion": None if t.criterion is None else crit[t.criterion]}
+        for t in result.thresholds
+    ]
+    out["categories"] = [c.to_dict() for c in result.categories]
+    out["disordered"] = result.disordered
+    out["bias"] = [
+        {"assessor": ratings.raters[b.assessor], "criterion": crit[b.other], **_cell(b)}
+        for b in result.bias_criterion
+    ]
+    out["bias_facet"] = [
+        {"assessor": ratings.raters[b.assessor], "element": facet_labels[b.other], **_cell(b)}
+        for b in result.bias_facet
+    ]
+    out["subsets"] = [
+        {**s.to_dict(), "assessors": [ratings.raters[j] for j in s.assessors]}
+        for s in result.subsets
+    ]
+    out["connected"] = result.connected
+    return out
+
+
+def _cell(b: BiasTerm) -> dict[str, Any]:
+    return {k: v for k, v in b.to_dict().items() if k not in ("assessor", "other")}
+
+
+def raters_table(payload: dict[str, Any], *, source: str) -> str:
+    """The text form of ``calibrate raters``: compact FACETS-style tables."""
+
+    def num(v: Any, fmt: str = ".2f") -> str:
+        return "-" if v is None or v != v else format(v, fmt)
+
+    def table(rows: list[list[str]]) -> list[str]:
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return [
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+            for r in rows
+        ]
+
+    def summary(key: str) -> str:
+        p = payload["p"][key]
+        p_text = "-" if p is None or p != p else ("< .001" if p < 0.001 else f"{p:.3f}")
+        return (
+            f"  separation {num(payload['separation'][key])}, "
+            f"strata {num(payload['strata'][key])}, "
+            f"reliability {num(payload['reliability'][key])}; fixed chi-square "
+            f"{num(payload['chi_square'][key], '.1f')} (df {payload['df'][key]}, p {p_text})"
+        )
+
+    def elements(key: str, measure: str, title: str) -> list[str]:
+        head = ["id", measure, "se", "infit", "outfit", "infit_z", "outfit_z", "fair", "obs", "n"]
+        rows = [head]
+        for e in sorted(
+            payload[key], key=lambda e: -(e[measure] if e[measure] == e[measure] else 0)
+        ):
+            rows.append(
+                [
+                    str(e["id"]) + ("" if e["status"] == "estimated" else f" ({e['status']})"),
+                    num(e[measure]),
+                    num(e["se"]),
+                    num(e["infit"]),
+                    num(e["outfit"]),
+                    num(e["infit_z"], ".1f"),
+                    num(e["outfit_z"], ".1f"),
+                    num(e["fair_average"]),
+                    num(e["observed_average"]),
+                    str(e["n"]),
+                ]
+            )
+        return [title, *table(rows), summary(key), ""]
+
+    n_sub = len(payload["submissions"])
+    extreme = sum(e["status"] != "estimated" for e in payload["submissions"])
+    lines = [
+        f"{source}: {payload['n_ratings']:,} ratings ({payload['n_estimation']:,} in estimation), "
+        f"{n_sub:,} submissions, {len(payload['assessors'])} assessors, "
+        f"{len(payload['criteria'])} criteria; {payload['model']} model, "
+        + (
+            f"converged in {payload['iterations']} iterations"
+            if payload["converged"]
+            else f"NOT converged after {payload['iterations']} iterations"
+        ),
+        "",
+    ]
+    lines += elements("assessors", "severity", "assessors (severity in logits, + = harsher)")
+    lines += elements("criteria", "measure", "criteria (difficulty in logits)")
+    if "facet" in payload:
+        lines += elements(
+            "facet", "measure", f"{payload['facet_name']} (logits, + = lower ratings)"
+        )
+    lines += [
+        f"submissions: {n_sub:,} ({extreme:,} extreme, estimated from score -/+ 0.3)",
+        summary("submissions"),
+        "",
+    ]
+    for t in payload["thresholds"]:
+        where = "rating scale" if t["criterion"] is None else f"criterion {t['criterion']}"
+        cats = t["categories"]
+        steps = ", ".join(
+            f"{cats[k]:g}->{cats[k + 1]:g} {num(tau)} ({num(se)})"
+            for k, (tau, se) in enumerate(zip(t["tau"], t["se"], strict=True))
+        )
+        flag = "  DISORDERED" if t["disordered"] else ""
+        lines.append(f"thresholds, {where}: {steps}{flag}")
+    rows = [["category", "count", "percent", "avg measure"]]
+    rows += [
+        [f"{c['category']:g}", str(c["count"]), num(c["percent"], ".1f"), num(c["average_measure"])]
+        for c in payload["categories"]
+    ]
+    lines += ["", *table(rows), ""]
+    flagged = sorted(
+        (b for b in payload["bias"] if b["t"] == b["t"] and abs(b["t"]) >= 2),
+        key=lambda b: -abs(b["t"]),
+    )
+    lines.append(
+        f"assessor x criterion bias, |t| >= 2: {len(flagged)} of {len(payload['bias'])} cells"
+        + (" (largest 10)" if len(flagged) > 10 else "")
+    )
+    if flagged:
+        rows = [["assessor", "criterion", "n", "obs", "exp", "bias", "se", "t", "p"]]
+        rows += [
+            [
+                str(b["assessor"]),
+                str(b["criterion"]),
+                str(b["n"]),
+                num(b["observed_average"]),
+                num(b["expected_average"]),
+                num(b["bias"]),
+                num(b["se"]),
+                num(b["t"], ".1f"),
+                num(b["p"], ".3f"),
+            ]
+            for b in flagged[:10]
+        ]
+        lines += table(rows)
+    subsets = payload["subsets"]
+    lines += [
+        "",
+        "design: connected (one subset)"
+        if payload["connected"]
+        else f"design: {len(subsets)} disconnected subsets; "
+        + "; ".join(f"{len(s['assessors'])} assessors" for s in subsets),
+    ]
+    return "\n".join(lines)
 
 
 # --- dashboard and demo ------------------------------------------------------------------------

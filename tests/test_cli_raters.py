@@ -1,0 +1,110 @@
+"""``calibrate raters``: the many-facet Rasch model from a ratings CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from calibrate.cli import app
+from calibrate.errors import CalibrateError, StatisticsError
+
+runner = CliRunner()
+
+
+def write_ratings(path: Path, *, n_units: int = 120, n_raters: int = 8, seed: int = 0) -> Path:
+    """A long ratings CSV from the rating-scale MFRM: assessor A7 harsh, A0 lenient."""
+    rng = np.random.default_rng(seed)
+    severity = np.linspace(-1.0, 1.0, n_raters)
+    tau = np.array([-1.2, 0.0, 1.2])
+    psi = np.concatenate([[0.0], np.cumsum(tau)])
+    rows = []
+    for u in range(n_units):
+        ability = rng.normal(0, 1.2)
+        for r in rng.choice(n_raters, 2, replace=False):
+            for c, difficulty in enumerate((-0.4, 0.0, 0.4)):
+                logits = np.arange(4) * (ability - difficulty - severity[r]) - psi
+                p = np.exp(logits - logits.max())
+                score = 1 + int(rng.choice(4, p=p / p.sum()))
+                rows.append([f"S{u:03d}", f"A{r}", f"C{c}", score, 1 + u % 2])
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["submission", "assessor", "criterion", "score", "attempt"])
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def ratings_csv(tmp_path: Path) -> Path:
+    return write_ratings(tmp_path / "ratings.csv")
+
+
+def test_json_has_the_documented_keys(ratings_csv: Path) -> None:
+    result = runner.invoke(app, ["raters", str(ratings_csv), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert {"assessors", "criteria", "submissions", "separation", "reliability"} <= set(out)
+    assert {"thresholds", "subsets", "bias", "categories", "connected"} <= set(out)
+    a = out["assessors"][0]
+    assert set(a) >= {"id", "severity", "se", "infit", "outfit", "infit_z", "outfit_z"}
+    assert set(a) >= {"fair_average", "n"}
+    assert "measure" in out["criteria"][0] and "measure" in out["submissions"][0]
+    assert set(out["separation"]) == {"submissions", "assessors", "criteria"}
+    assert out["connected"] and len(out["subsets"]) == 1
+    severity = {e["id"]: e["severity"] for e in out["assessors"]}
+    assert severity["A7"] > severity["A0"]  # planted: A7 harshest, A0 most lenient
+    assert out["thresholds"][0]["criterion"] is None
+    assert {b["criterion"] for b in out["bias"]} == {"C0", "C1", "C2"}
+
+
+def test_text_output_and_progress(ratings_csv: Path) -> None:
+    result = runner.invoke(app, ["raters", str(ratings_csv)])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert text.startswith("ratings.csv: 720 ratings")
+    assert "assessors (severity in logits, + = harsher)" in text
+    assert "thresholds, rating scale: 1->2" in text
+    assert "design: connected (one subset)" in text
+    assert "raters: iteration 1," in result.stderr
+
+
+def test_partial_credit_and_extra_facet(ratings_csv: Path) -> None:
+    args = ["raters", str(ratings_csv), "--model", "partial-credit", "--facet", "attempt"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [t["criterion"] for t in out["thresholds"]] == ["C0", "C1", "C2"]
+    assert out["facet_name"] == "attempt"
+    assert [e["id"] for e in out["facet"]] == ["1", "2"]
+    assert "facet" in out["separation"]
+
+
+def test_unknown_facet_column_is_one_clear_error(ratings_csv: Path) -> None:
+    result = runner.invoke(app, ["raters", str(ratings_csv), "--facet", "window"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, CalibrateError)
+    assert "--facet 'window': no such column (other columns: attempt)" in str(result.exception)
+
+
+def test_bad_model_is_one_clear_error(ratings_csv: Path) -> None:
+    result = runner.invoke(app, ["raters", str(ratings_csv), "--model", "graded"])
+    assert isinstance(result.exception, StatisticsError)
+    assert "model must be 'rating-scale' or 'partial-credit'" in str(result.exception)
+
+
+def test_disconnected_design_is_reported(tmp_path: Path) -> None:
+    a = write_ratings(tmp_path / "a.csv", seed=1).read_text().splitlines()
+    b = write_ratings(tmp_path / "b.csv", seed=2).read_text().splitlines()
+    moved = [line.replace("S", "T", 1).replace(",A", ",B", 1) for line in b[1:]]
+    both = tmp_path / "both.csv"
+    both.write_text("\n".join([*a, *moved]) + "\n")
+    result = runner.invoke(app, ["raters", str(both), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert not out["connected"]
+    assert [len(s["assessors"]) for s in out["subsets"]] == [8, 8]
+    assert "2 disconnected subsets" in result.stderr

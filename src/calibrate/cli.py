@@ -23,6 +23,7 @@ from calibrate.anchors import load_anchor_sets
 from calibrate.errors import CalibrateError, ValidationError
 from calibrate.ratings import Ratings, read_ratings_csv
 from calibrate.rubric import load_rubrics
+from calibrate.stats.gtheory import Design, GStudy, gstudy
 from calibrate.stats.rasch import BiasTerm, RaschResult, fit_mfrm
 from calibrate.store import (
     ImportReport,
@@ -647,6 +648,127 @@ def demo_cmd(
         )
     if serve:
         serve_cmd(database=database, port=port, headless=False)
+
+
+# --- generalizability theory: G and D studies --------------------------------------------------
+
+
+@app.command("gstudy")
+def gstudy_cmd(
+    path: Annotated[
+        Path, typer.Argument(help="Ratings CSV (long: submission, assessor, criterion, score).")
+    ],
+    design: Annotated[
+        Design | None,
+        typer.Option(
+            "--design",
+            help="crossed: the same assessors rated every submission (p x r x i); nested: each "
+            "submission has its own assessors ((r:p) x i). Default: crossed when every assessor "
+            "rated every submission, else nested.",
+        ),
+    ] = None,
+    target: Annotated[
+        float,
+        typer.Option("--target", min=0.0, max=1.0, help="Coefficient the assessor counts aim at."),
+    ] = 0.8,
+    max_assessors: Annotated[
+        int | None,
+        typer.Option(
+            "--max-assessors",
+            min=1,
+            metavar="K",
+            help="D study over 1..K assessors per submission (default: max(5, most seen)).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """G study and D study: variance components, G and Phi, and how many assessors per
+    submission reach the target."""
+    ratings = read_ratings_csv(path)
+    study = gstudy(
+        ratings.unit,
+        ratings.rater,
+        ratings.value,
+        ratings.criterion,
+        design=design,
+        target=target,
+        max_assessors=max_assessors,
+    )
+    if as_json:
+        emit_json(study.to_dict())
+    else:
+        typer.echo(gstudy_text(study, source=path.name, detected=design is None))
+
+
+def gstudy_text(study: GStudy, *, source: str, detected: bool) -> str:
+    """The text form of ``calibrate gstudy``: sizes, components, coefficients, D study."""
+    vc, obs = study.components, study.observed
+    how = " (detected)" if detected else ""
+    lines = [
+        f"{source}: {vc.n_ratings:,} ratings, {vc.n_submissions:,} submissions, "
+        f"{vc.n_assessors:,} assessors, {vc.n_criteria:,} criteria",
+        f"design: {vc.design}{how}, {vc.notation}; "
+        f"{'balanced' if vc.balanced else 'unbalanced'}, "
+        f"{vc.assessors_per_submission:.2f} assessors per submission (harmonic mean)",
+        f"estimator: {vc.estimator}; negative estimates set to 0 (raw kept)",
+        "",
+    ]
+    total = sum(c.estimate for c in vc.components)
+    rows = [["effect", "source", "raw", "estimate", "share"]]
+    for c in vc.components:
+        share = f"{100 * c.estimate / total:.1f}%" if total > 0 else "-"
+        rows.append([c.effect, c.source, f"{c.raw:.4f}", f"{c.estimate:.4f}", share])
+    lines += _columns(rows, left=2)
+
+    def number(x: float) -> str:
+        return "-" if x != x else f"{x:.3f}"
+
+    lines += [
+        "",
+        f"observed design ({obs.n_assessors:.2f} assessors, {obs.n_criteria:g} criteria): "
+        f"G (relative, E rho^2) {number(obs.g)}, Phi (absolute) {number(obs.phi)}",
+        "",
+        f"D study ({obs.n_criteria:g} criteria)",
+    ]
+    rows = [["assessors", "rel. error", "abs. error", "G", "Phi"]]
+    for row in study.d_study:
+        rows.append(
+            [
+                f"{row.n_assessors:g}",
+                f"{row.relative_error:.4f}",
+                f"{row.absolute_error:.4f}",
+                number(row.g),
+                number(row.phi),
+            ]
+        )
+    lines += _columns(rows, left=0)
+
+    def needed(n: int | None, limit: float) -> str:
+        if n is None:
+            return f"not reachable (at most {number(limit)} with {obs.n_criteria:g} criteria)"
+        return str(n)
+
+    lines += [
+        "",
+        f"assessors per submission to reach {study.target:g}:",
+        f"  on Phi (pass/not-yet decisions against the standard): "
+        f"{needed(study.assessors_needed_phi, study.limit.phi)}",
+        f"  on G (ranking submissions): {needed(study.assessors_needed_g, study.limit.g)}",
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _columns(rows: list[list[str]], *, left: int) -> list[str]:
+    """Align a table: the first ``left`` columns left-aligned, the others right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  "
+        + "  ".join(
+            c.ljust(w) if i < left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
 
 
 def main() -> None:

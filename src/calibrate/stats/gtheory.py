@@ -197,6 +197,13 @@ class VarianceComponents:
     criteria_per_assessment: float
     components: tuple[VarianceComponent, ...]
 
+    @property
+    def estimator(self) -> str:
+        """The estimator's name: ANOVA (EMS) on balanced data, else Henderson's Method 1."""
+        if self.balanced:
+            return "ANOVA (expected mean squares)"
+        return "Henderson Method 1 (analogous ANOVA)"
+
     def __getitem__(self, effect: str) -> VarianceComponent:
         for component in self.components:
             if component.effect == effect:
@@ -363,6 +370,7 @@ class VarianceComponents:
             "design": self.design,
             "notation": self.notation,
             "balanced": self.balanced,
+            "estimator": self.estimator,
             "n_ratings": self.n_ratings,
             "n_submissions": self.n_submissions,
             "n_assessors": self.n_assessors,
@@ -427,6 +435,9 @@ class GStudy:
     assessors_needed_phi, assessors_needed_g : int or None
         Smallest number of assessors per submission reaching ``target`` on Phi and on E rho^2
         (None: unreachable, see :meth:`VarianceComponents.assessors_needed`).
+    limit : Coefficients
+        The coefficients with infinitely many assessors per submission: the ceiling that the
+        criterion terms leave.
     """
 
     components: VarianceComponents
@@ -435,6 +446,7 @@ class GStudy:
     target: float
     assessors_needed_phi: int | None
     assessors_needed_g: int | None
+    limit: Coefficients
 
     @property
     def g(self) -> float:
@@ -461,6 +473,7 @@ class GStudy:
                 "phi": self.assessors_needed_phi,
                 "g": self.assessors_needed_g,
             },
+            "limit": {"phi": self.limit.phi, "g": self.limit.g},
         }
 
 
@@ -657,6 +670,7 @@ def gstudy(
         target=target,
         assessors_needed_phi=vc.assessors_needed(target, coefficient="phi"),
         assessors_needed_g=vc.assessors_needed(target, coefficient="g"),
+        limit=vc.coefficients(math.inf),
     )
 
 
@@ -740,14 +754,12 @@ class _Layout:
 
     def check_replication(self) -> None:
         """Refuse duplicated cells and data where no submission has two assessors."""
-        inverse, counts = self.cells(_P | _R | _I)
+        _, counts = self.cells(_P | _R | _I)
         if counts.max() > 1:
-            first = int(np.flatnonzero(counts[inverse] > 1)[0])
             raise StatisticsError(
                 "each submission x assessor x criterion cell must hold at most one rating; "
-                f"{int((counts > 1).sum())} cells hold more (first: unit code "
-                f"{self.codes[_P][first]}, rater code {self.codes[_R][first]}, criterion code "
-                f"{self.codes[_I][first]}); keep one rating per cell (e.g. one context or round)"
+                f"{int((counts > 1).sum())} cells hold more: keep one rating per cell (e.g. "
+                "ratings of one context or round)"
             )
         if self.assessors_by_submission().max() < 2:
             raise StatisticsError(

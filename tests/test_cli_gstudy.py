@@ -1,0 +1,181 @@
+"""``calibrate gstudy``: JSON and text output, design detection, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from calibrate.cli import main
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def calibrate(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Result]:
+    """Run ``calibrate ARGS`` in-process through the real entry point."""
+
+    def run(*args: str) -> Result:
+        monkeypatch.setattr(sys, "argv", ["calibrate", *args])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        out = capsys.readouterr()
+        code = exit_info.value.code
+        return Result(code if isinstance(code, int) else 1, out.out, out.err)
+
+    return run
+
+
+def write_ratings(path: Path, rows: list[tuple[str, str, str, int]]) -> Path:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["submission", "assessor", "criterion", "score"])
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def synthetic3(tmp_path: Path) -> Path:
+    """Brennan's Synthetic Data Set No. 3 as ratings: occasions assess, items are criteria."""
+    with (REFERENCE / "brennan2001_two_facet" / "synthetic3_p_x_i_x_o.csv").open() as f:
+        rows = [
+            (f"P{r['person']}", f"O{r['occasion']}", f"I{r['item']}", int(r["score"]))
+            for r in csv.DictReader(f)
+        ]
+    return write_ratings(tmp_path / "synthetic3.csv", rows)
+
+
+def test_json(calibrate: Callable[..., Result], synthetic3: Path) -> None:
+    out = calibrate("gstudy", str(synthetic3), "--json")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert (payload["design"], payload["notation"], payload["balanced"]) == (
+        "crossed",
+        "p x r x i",
+        True,
+    )
+    assert (payload["n_submissions"], payload["n_assessors"], payload["n_criteria"]) == (10, 2, 4)
+    components = {c["effect"]: c["estimate"] for c in payload["variance_components"]}
+    # Brennan (2001), ch. 3, Table 3.1: sigma^2(p) = .5528, sigma^2(pri,e) = .9352 (No. 3)
+    assert abs(components["p"] - 0.5528) <= 5e-5
+    assert abs(components["pri,e"] - 0.9352) <= 5e-5
+    # Brennan (2001), Synthetic Data Set No. 3: E rho^2 = .64, Phi = .55 for n'_i = 4, n'_o = 2
+    assert abs(payload["g"] - 0.64) <= 0.005
+    assert abs(payload["phi"] - 0.55) <= 0.005
+    assert [row["n_assessors"] for row in payload["d_study"]] == [1, 2, 3, 4, 5]
+    assert payload["d_study"][1]["phi"] == pytest.approx(payload["phi"])
+    assert payload["target"] == 0.8
+    assert payload["assessors_needed"] == {"phi": None, "g": None}
+    assert payload["limit"]["phi"] < 0.8
+
+
+def test_text(calibrate: Callable[..., Result], synthetic3: Path) -> None:
+    out = calibrate("gstudy", str(synthetic3), "--target", "0.6", "--max-assessors", "3")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "synthetic3.csv: 80 ratings, 10 submissions, 2 assessors, 4 criteria"
+    assert lines[1].startswith("design: crossed (detected), p x r x i; balanced")
+    assert "G (relative, E rho^2) 0.640, Phi (absolute) 0.554" in out.stdout
+    assert "  on Phi (pass/not-yet decisions against the standard): 4" in lines
+    assert "  on G (ranking submissions): 2" in lines
+    d_rows = [line.split() for line in lines if line.strip()[:1].isdigit()]
+    assert [row[0] for row in d_rows] == ["1", "2", "3"]
+
+
+def test_sparse_live_data_are_nested(calibrate: Callable[..., Result], tmp_path: Path) -> None:
+    rows = []
+    for s in range(30):
+        for a in (s % 7, (s + 3) % 7, (s + 5) % 7)[: 2 + s % 2]:
+            for c in ("plan", "implement"):
+                rows.append((f"S{s}", f"A{a}", c, 1 + (s * 7 + a * 3 + len(c)) % 4))
+    path = write_ratings(tmp_path / "live.csv", rows)
+    out = calibrate("gstudy", str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert (payload["design"], payload["notation"], payload["balanced"]) == (
+        "nested",
+        "(r:p) x i",
+        False,
+    )
+    assert payload["assessors_per_submission"] == pytest.approx(30 / (15 / 2 + 15 / 3))
+    crossed = calibrate("gstudy", str(path), "--design", "crossed", "--json")
+    assert crossed.returncode == 0, crossed.stderr
+    assert json.loads(crossed.stdout)["notation"] == "p x r x i"
+
+
+def test_constant_scores_give_null_coefficients(
+    calibrate: Callable[..., Result], tmp_path: Path
+) -> None:
+    rows = [(f"S{s}", f"A{a}", "c", 3) for s in range(4) for a in range(3)]
+    out = calibrate("gstudy", str(write_ratings(tmp_path / "flat.csv", rows)), "--json")
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    assert payload["g"] is None and payload["phi"] is None
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            [("S1", "A1", "c", 2), ("S1", "A2", "c", 3)],
+            "error: ratings must cover at least two submissions, got 1",
+        ),
+        (
+            [("S1", "A1", "c", 2), ("S2", "A1", "c", 3), ("S3", "A1", "c", 1)],
+            "error: at least one submission must be rated by two or more assessors",
+        ),
+        (
+            [("S1", "A1", "c", 2), ("S2", "A2", "c", 3), ("S3", "A3", "c", 1)],
+            "error: at least one submission must be rated by two or more assessors",
+        ),
+    ],
+)
+def test_bad_input_is_one_line(
+    calibrate: Callable[..., Result],
+    tmp_path: Path,
+    rows: list[tuple[str, str, str, int]],
+    message: str,
+) -> None:
+    out = calibrate("gstudy", str(write_ratings(tmp_path / "bad.csv", rows)))
+    assert out.returncode == 1
+    assert out.stderr.startswith(message)
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert out.stdout == ""
+
+
+def test_crossed_design_refused_when_no_assessor_is_shared(
+    calibrate: Callable[..., Result], tmp_path: Path
+) -> None:
+    rows = [(f"S{s}", f"A{s}{k}", "c", (s + k) % 4 + 1) for s in range(5) for k in range(2)]
+    out = calibrate("gstudy", str(write_ratings(tmp_path / "x.csv", rows)), "--design", "crossed")
+    assert out.returncode == 1
+    assert "use design='nested'" in out.stderr
+
+
+def test_usage_errors(calibrate: Callable[..., Result], synthetic3: Path) -> None:
+    assert calibrate("gstudy", str(synthetic3), "--design", "both").returncode == 2
+    assert calibrate("gstudy", str(synthetic3), "--target", "1.5").returncode == 2
+    out = calibrate("gstudy", str(synthetic3), "--target", "1")
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: target must be between 0 and 1")
+
+
+def test_missing_file(calibrate: Callable[..., Result], tmp_path: Path) -> None:
+    out = calibrate("gstudy", str(tmp_path / "none.csv"))
+    assert out.returncode == 1
+    assert "file not found" in out.stderr

@@ -44,7 +44,7 @@ def draw_categories(eta: FloatArray, psi: FloatArray, rng: np.random.Generator) 
     logits = np.multiply.outer(eta, k) - psi
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
-    u: FloatArray = rng.random(eta.shape[0])
+    u = rng.random((eta.shape[0],))
     drawn: IntArray = (p.cumsum(axis=1) < u[:, None]).sum(axis=1)
     return drawn
 

@@ -36,6 +36,9 @@ class Problem:
         return f"{where}{field}: {self.message}"
 
 
+SHOWN = 50  # problems listed in the message; all are kept in ``ValidationError.problems``
+
+
 class ValidationError(CalibrateError):
     """An input file (rubric, anchor set, ratings) broke one or more rules; nothing was written."""
 
@@ -44,7 +47,10 @@ class ValidationError(CalibrateError):
             raise ValueError("ValidationError needs at least one problem")
         self.problems = problems
         head = f"{len(problems)} problem(s) found:"
-        super().__init__(head + "\n" + "\n".join(f"  {p}" for p in problems))
+        shown = [f"  {p}" for p in problems[:SHOWN]]
+        if len(problems) > SHOWN:
+            shown.append(f"  ... and {len(problems) - SHOWN} more (see .problems)")
+        super().__init__("\n".join([head, *shown]))
 
 
 class StoreError(CalibrateError):

@@ -21,6 +21,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from numpy.typing import NDArray
 
 from calibrate.errors import Problem, ValidationError
@@ -75,17 +78,17 @@ class RatingRows:
 
     def encode(self) -> Ratings:
         """Code labels as integers (sorted labels) for the statistics core."""
-        units, unit = np.unique(self.submission.astype(str), return_inverse=True)
-        raters, rater = np.unique(self.assessor.astype(str), return_inverse=True)
-        criteria, criterion = np.unique(self.criterion.astype(str), return_inverse=True)
+        unit, units = factorize(self.submission)
+        rater, raters = factorize(self.assessor)
+        criterion, criteria = factorize(self.criterion)
         return Ratings(
-            unit=unit.astype(np.int64),
-            rater=rater.astype(np.int64),
-            criterion=criterion.astype(np.int64),
+            unit=unit,
+            rater=rater,
+            criterion=criterion,
             value=self.score,
-            units=tuple(units.tolist()),
-            raters=tuple(raters.tolist()),
-            criteria=tuple(criteria.tolist()),
+            units=units,
+            raters=raters,
+            criteria=criteria,
             columns=dict(self.columns),
         )
 
@@ -192,20 +195,73 @@ def parse_ratings(
     except csv.Error as exc:
         raise ValidationError([Problem(source, f"unreadable CSV: {exc}", 1)]) from None
     header = [h.strip().lower() for h in header]
-    total = text.count("\n")
-    rows, lines, problems = _read_rows(reader, len(header), source, total, progress)
+    fast = _arrow_columns(data, len(header), progress)
+    if fast is not None:
+        columns, lines = fast
+        problems: list[Problem] = []
+    else:
+        columns, lines, problems = _read_columns(reader, len(header), source, text, progress)
     if wide:
-        return _wide(header, rows, lines, problems, source, criterion or "score")
-    return _long(header, rows, lines, problems, source)
+        return _wide(header, columns, lines, problems, source, criterion or "score")
+    return _long(header, columns, lines, problems, source)
+
+
+def _arrow_columns(
+    data: bytes, width: int, progress: Progress | None
+) -> tuple[list[ObjectArray], NDArray[np.int64]] | None:
+    """Fast path: parse with Arrow's CSV reader when every record is one physical line.
+
+    Returns None (use the line-tracking reader instead) for anything unusual: blank lines,
+    quoted newlines, rows of the wrong width.
+    """
+    body = data.removeprefix(b"\xef\xbb\xbf")
+    n_lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if table.num_rows != n_lines - 1:
+        return None
+    if progress is not None:
+        progress(table.num_rows, table.num_rows, "reading")
+    columns = [
+        pc.utf8_trim_whitespace(table.column(i)).to_numpy(zero_copy_only=False)
+        for i in range(width)
+    ]
+    return columns, np.arange(2, table.num_rows + 2, dtype=np.int64)
+
+
+def _read_columns(
+    reader: Any, width: int, source: str, text: str, progress: Progress | None
+) -> tuple[list[ObjectArray], NDArray[np.int64], list[Problem]]:
+    """Line-tracking path (quoted newlines, blank lines, ragged rows): every problem located."""
+    rows, lines, problems = _read_rows(reader, width, source, text, progress)
+    columns = [
+        np.array([cell.strip() for cell in col], dtype=object)
+        for col in (zip(*rows, strict=True) if rows else [()] * width)
+    ]
+    return columns, np.asarray(lines, dtype=np.int64), problems
 
 
 def _read_rows(
-    reader: Any, width: int, source: str, total: int, progress: Progress | None
+    reader: Any, width: int, source: str, text: str, progress: Progress | None
 ) -> tuple[list[list[str]], list[int], list[Problem]]:
+    """Rows of the right width with the line each starts on; wrong widths become problems."""
     rows: list[list[str]] = []
     lines: list[int] = []
     problems: list[Problem] = []
     start = reader.line_num + 1
+    total = text.count("\n")
     step = max(total // 100, 50_000)
     try:
         for row in reader:
@@ -227,8 +283,8 @@ def _read_rows(
 
 def _long(
     header: list[str],
-    rows: list[list[str]],
-    lines: list[int],
+    columns: list[ObjectArray],
+    line: NDArray[np.int64],
     problems: list[Problem],
     source: str,
 ) -> RatingRows:
@@ -250,16 +306,14 @@ def _long(
     dups = sorted({h for h in header if header.count(h) > 1})
     if dups:
         raise ValidationError([Problem(source, "column appears twice", 1, d) for d in dups])
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in header]
-    table = {name: np.array(col, dtype=object) for name, col in zip(header, cols, strict=True)}
-    line = np.asarray(lines, dtype=np.int64)
+    table = dict(zip(header, columns, strict=True))
     return _check(table, line, problems, source)
 
 
 def _wide(
     header: list[str],
-    rows: list[list[str]],
-    lines: list[int],
+    columns: list[ObjectArray],
+    lines: NDArray[np.int64],
     problems: list[Problem],
     source: str,
     criterion: str,
@@ -277,17 +331,15 @@ def _wide(
     dups = sorted({r for r in raters if raters.count(r) > 1})
     if dups:
         raise ValidationError([Problem(source, "column appears twice", 1, d) for d in dups])
-    cells = np.array(rows, dtype=object).reshape(len(rows), len(header))
-    filled = np.char.strip(cells[:, 1:].astype(str)) != ""
-    r_idx, c_idx = np.nonzero(filled)
+    cells = np.stack(columns, axis=1) if len(lines) else np.empty((0, len(header)), dtype=object)
+    r_idx, c_idx = np.nonzero(cells[:, 1:] != "")
     table = {
         "submission": cells[r_idx, 0],
         "assessor": np.asarray(raters, dtype=object)[c_idx],
         "criterion": np.full(len(r_idx), criterion, dtype=object),
         "score": cells[r_idx, c_idx + 1],
     }
-    line = np.asarray(lines, dtype=np.int64)[r_idx]
-    return _check(table, line, problems, source, wide_columns=raters)
+    return _check(table, lines[r_idx], problems, source, wide_columns=raters)
 
 
 def _check(
@@ -302,8 +354,6 @@ def _check(
             col = column if wide_columns is None else str(table["assessor"][i])
             problems.append(Problem(source, reason(int(i)), int(line[i]), col))
 
-    for name in table:
-        table[name] = np.char.strip(table[name].astype(str)).astype(object)
     for name in ("submission", "assessor", "criterion"):
         report(table[name] == "", name, lambda i: "empty value")
     score_text = table["score"]
@@ -340,8 +390,8 @@ def _check(
             lambda i: f"attempt {att[i]!r} is not a whole number >= 1",
         )
     if "context" in columns:
-        ctx = np.char.lower(columns["context"].astype(str)).astype(object)
-        ctx[ctx == ""] = "live"
+        lower = pd.Series(columns["context"], dtype=object).str.lower().to_numpy(dtype=object)
+        ctx = np.where(lower == "", "live", lower).astype(object)
         report(
             ~np.isin(ctx, CONTEXTS),
             "context",
@@ -384,9 +434,8 @@ def _first_of_duplicates(columns: Sequence[ObjectArray]) -> NDArray[np.int64]:
     n = len(columns[0])
     key = np.zeros(n, dtype=np.int64)
     for col in columns:
-        _, codes = np.unique(col.astype(str), return_inverse=True)
-        combined = key * (int(codes.max(initial=0)) + 1) + codes
-        key = np.unique(combined, return_inverse=True)[1].astype(np.int64)
+        codes, uniques = pd.factorize(col)
+        key = pd.factorize(key * len(uniques) + codes)[0].astype(np.int64)
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
     same = np.zeros(n, dtype=bool)
@@ -395,3 +444,9 @@ def _first_of_duplicates(columns: Sequence[ObjectArray]) -> NDArray[np.int64]:
     first = np.full(n, -1, dtype=np.int64)
     first[order[same]] = order[group_start[same]]
     return first
+
+
+def factorize(labels: ObjectArray) -> tuple[NDArray[np.int64], tuple[str, ...]]:
+    """Integer codes for string labels, codes following the sorted labels (hash-based, fast)."""
+    codes, uniques = pd.factorize(labels, sort=True)
+    return codes.astype(np.int64), tuple(str(u) for u in uniques)

@@ -8,6 +8,7 @@ managed by Alembic migrations, applied by :func:`open_store`.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -473,12 +475,20 @@ def _resolve_rubrics(
     given = rows.column("rubric", "")
     if default:
         given = np.where(given == "", default, given)
+    if "rubric" not in rows.columns and not default:
+        return np.zeros(len(rows), dtype=np.int64), [
+            Problem(
+                rows.source,
+                "no rubric version: add a rubric column or pass --rubric ID[@VERSION]",
+                field="rubric",
+            )
+        ]
     latest: dict[str, _RubricInfo] = {}
     for candidate in infos.values():
         rid = candidate.rubric.id
         if rid not in latest or candidate.rubric.version > latest[rid].rubric.version:
             latest[rid] = candidate
-    names, inverse = np.unique(given.astype(str), return_inverse=True)
+    inverse, names = pd.factorize(given)
     ids = np.zeros(len(names), dtype=np.int64)
     problems: list[Problem] = []
     stored = ", ".join(sorted(infos)) or "none; import rubrics first"
@@ -583,8 +593,8 @@ def _row_problems(
 
 def _lookup(labels: NDArray[np.object_], ids: Mapping[str, int]) -> NDArray[np.int64]:
     """Map labels to ids (0 for unknown) with one dictionary lookup per distinct label."""
-    uniq, inverse = np.unique(labels.astype(str), return_inverse=True)
-    return np.array([ids.get(u, 0) for u in uniq.tolist()], dtype=np.int64)[inverse]
+    codes, uniq = pd.factorize(labels)
+    return np.array([ids.get(u, 0) for u in uniq.tolist()], dtype=np.int64)[codes]
 
 
 def _stored_keys(conn: Connection, model: Any, *extra: str) -> dict[str, tuple[int, ...]]:
@@ -600,7 +610,7 @@ def _ensure_keys(
     """Ids for the keys in ``labels``, inserting the keys not stored yet."""
     table = model.__table__
     stored = {k: v[0] for k, v in _stored_keys(conn, model).items()}
-    uniq, inverse = np.unique(labels.astype(str), return_inverse=True)
+    inverse, uniq = pd.factorize(labels)
     missing = [u for u in uniq.tolist() if u not in stored]
     if missing:
         conn.execute(table.insert(), [{"key": k, **defaults} for k in missing])
@@ -618,9 +628,9 @@ def _ensure_submissions(
     """Submission ids of the live rows; new submissions are created and linked to the previous
     attempt of the same earner at the same credential (rubric id, any version)."""
     table = m.Submission.__table__  # type: ignore[attr-defined]
-    keys = rows.submission[live].astype(str)
+    codes, uniq = pd.factorize(rows.submission[live])
+    first = _first_index(codes, len(uniq))
     stored = _stored_keys(conn, m.Submission)
-    uniq, first = np.unique(keys, return_index=True)
     new = [j for j, u in enumerate(uniq.tolist()) if u not in stored]
     if new:
         rows_live = np.flatnonzero(live)[first[new]]
@@ -647,7 +657,14 @@ def _ensure_submissions(
         _link_attempts(conn, infos)
         stored = _stored_keys(conn, m.Submission)
     ids = np.array([stored[u][0] for u in uniq.tolist()], dtype=np.int64)
-    return ids[np.searchsorted(uniq, keys)]
+    return ids[codes]
+
+
+def _first_index(codes: NDArray[np.intp], n: int) -> NDArray[np.intp]:
+    """Index of the first occurrence of each code ``0..n-1``."""
+    first = np.empty(n, dtype=np.intp)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    return first
 
 
 def _link_attempts(conn: Connection, infos: Mapping[str, _RubricInfo]) -> None:
@@ -695,7 +712,8 @@ def _ensure_attempts(
         return out
     table = m.CalibrationAttempt.__table__  # type: ignore[attr-defined]
     stored = _stored_keys(conn, m.CalibrationAttempt)
-    uniq, first = np.unique(rounds[has].astype(str), return_index=True)
+    codes, uniq = pd.factorize(rounds[has])
+    first = _first_index(codes, len(uniq))
     new = [
         (u, has[f]) for u, f in zip(uniq.tolist(), first.tolist(), strict=True) if u not in stored
     ]
@@ -868,19 +886,15 @@ def load_ratings(
 
     ``rubric`` is ``id@version`` (one version) or ``id`` (all its versions); ``contexts`` selects
     live, practice, qualification and/or validity ratings. Units are submissions, or anchors
-    (labelled ``anchor:<id>``) for anchor contexts.
+    (labelled ``anchor:<id>``) for anchor contexts. Rows are read with the database's bulk path
+    (``COPY TO STDOUT`` on PostgreSQL, one cursor fetch on SQLite).
     """
     rating = m.Rating.__table__  # type: ignore[attr-defined]
     crit = m.Criterion.__table__  # type: ignore[attr-defined]
     rv = m.RubricVersion.__table__  # type: ignore[attr-defined]
+    target = func.coalesce(rating.c.submission_id, -rating.c.anchor_id)
     query = (
-        sa.select(
-            rating.c.submission_id,
-            rating.c.anchor_id,
-            rating.c.assessor_id,
-            rating.c.criterion_id,
-            rating.c.score,
-        )
+        sa.select(target, rating.c.assessor_id, rating.c.criterion_id, rating.c.score)
         .join(crit, crit.c.id == rating.c.criterion_id)
         .join(rv, rv.c.id == crit.c.rubric_version_id)
         .where(rating.c.context.in_(list(contexts)), _current(rating))
@@ -892,30 +906,44 @@ def load_ratings(
         if version:
             query = query.where(rv.c.version == int(version))
     with engine.connect() as conn:
-        data = conn.execute(query).all()
-        arr = np.array(data, dtype=object).reshape(len(data), 5)
-        sub = np.where(arr[:, 0] == None, 0, arr[:, 0]).astype(np.int64)  # noqa: E711
-        anc = np.where(arr[:, 1] == None, 0, arr[:, 1]).astype(np.int64)  # noqa: E711
-        target = np.where(sub > 0, sub, -anc)
-        labels = {
-            **{i: k for k, (i,) in _stored_keys(conn, m.Submission).items()},
-        }
-        anchor_labels = {-i: f"anchor:{k}" for k, (i,) in _stored_keys(conn, m.Anchor).items()}
+        arr = _fetch_ints(conn, query, 4)
+        units = {i: k for k, (i,) in _stored_keys(conn, m.Submission).items()}
+        units.update({-i: f"anchor:{k}" for k, (i,) in _stored_keys(conn, m.Anchor).items()})
         assessors = {i: k for k, (i,) in _stored_keys(conn, m.Assessor).items()}
-        criteria = {i: k for i, k in conn.execute(sa.select(crit.c.id, crit.c.key))}
-    labels.update(anchor_labels)
-    unit_ids, unit = np.unique(target, return_inverse=True)
-    rater_ids, rater = np.unique(arr[:, 2].astype(np.int64), return_inverse=True)
-    crit_ids, criterion = np.unique(arr[:, 3].astype(np.int64), return_inverse=True)
+        criteria: dict[int, str] = {i: k for i, k in conn.execute(sa.select(crit.c.id, crit.c.key))}
+    unit_ids, unit = np.unique(arr[:, 0], return_inverse=True)
+    rater_ids, rater = np.unique(arr[:, 1], return_inverse=True)
+    crit_ids, criterion = np.unique(arr[:, 2], return_inverse=True)
     return Ratings(
         unit=unit.astype(np.int64),
         rater=rater.astype(np.int64),
         criterion=criterion.astype(np.int64),
-        value=arr[:, 4].astype(np.float64),
-        units=tuple(labels[i] for i in unit_ids.tolist()),
+        value=arr[:, 3].astype(np.float64),
+        units=tuple(units[i] for i in unit_ids.tolist()),
         raters=tuple(assessors[i] for i in rater_ids.tolist()),
         criteria=tuple(criteria[i] for i in crit_ids.tolist()),
     )
+
+
+def _fetch_ints(conn: Connection, query: sa.Select[Any], width: int) -> NDArray[np.int64]:
+    """Run a query of non-null integer columns into an array of shape (n, width), in bulk."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            buf = io.BytesIO()
+            with cursor.copy(f"COPY ({sql}) TO STDOUT") as copy:
+                for block in copy:
+                    buf.write(block)
+            flat = np.array(buf.getvalue().split(), dtype=np.int64)
+        else:
+            cursor.execute(sql)
+            flat = np.array(cursor.fetchall(), dtype=np.int64).ravel()
+    finally:
+        cursor.close()
+    return flat.reshape(-1, width)
 
 
 def correct_rating(

@@ -5,9 +5,12 @@ each), on SQLite and (with --postgres URL) PostgreSQL, this times:
 
 - ``import``: ``calibrate.store.import_ratings_file`` on an empty store: CSV parsing, validation
   against the rubric, key resolution, and the write, in one transaction;
-- its peer, the bulk path: the same CSV read with ``csv.reader`` and written as raw rows to a bare
-  table by ``executemany`` on one prepared INSERT (SQLite) or streamed with ``COPY FROM STDIN``
-  (PostgreSQL), no validation;
+- its peers, the database's bulk path with no validation: (a) "bare": the CSV read with
+  ``csv.reader`` and its raw text rows written to a bare table (no keys, no indexes) by
+  ``executemany`` on one prepared INSERT (SQLite) or the file streamed with ``COPY FROM STDIN``
+  (PostgreSQL); (b) "same table": the CSV read with ``csv.reader`` and the same rows, already
+  resolved to ids, written into the ``rating`` table itself (its foreign keys and indexes) by
+  ``executemany`` or ``COPY`` -- what an import costs the database with no checking at all;
 - ``load``: ``calibrate.store.load_ratings`` (current ratings as coded long arrays);
 - its peer: the raw rows read back with one SELECT + fetchall (SQLite) or ``COPY TO STDOUT``
   (PostgreSQL) into a NumPy array.
@@ -103,9 +106,10 @@ def bulk_import(engine: sa.Engine, path: Path) -> None:
         assert raw is not None
         cur = raw.cursor()
         if conn.dialect.name == "postgresql":
-            with path.open("rb") as f, cur.copy(
-                "COPY raw_rating FROM STDIN WITH (FORMAT csv, HEADER true)"
-            ) as copy:
+            with (
+                path.open("rb") as f,
+                cur.copy("COPY raw_rating FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+            ):
                 while data := f.read(1 << 20):
                     copy.write(data)
         else:
@@ -114,6 +118,42 @@ def bulk_import(engine: sa.Engine, path: Path) -> None:
                 next(reader)
                 cur.executemany("INSERT INTO raw_rating VALUES (?, ?, ?, ?, ?)", reader)
         cur.close()
+
+
+def bulk_same_table(engine: sa.Engine, path: Path, resolved: list[tuple[object, ...]]) -> None:
+    """Read the CSV with csv.reader, then write pre-resolved rows into ``rating`` in bulk."""
+    with path.open(newline="") as f:
+        n = sum(1 for _ in csv.reader(f)) - 1
+    assert n == len(resolved)
+    cols = (
+        "assessor_id, submission_id, criterion_id, score, context, rated_at, revision, "
+        "recorded_by, recorded_at"
+    )
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM rating")
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        cur = raw.cursor()
+        if conn.dialect.name == "postgresql":
+            with cur.copy(f"COPY rating ({cols}) FROM STDIN") as copy:
+                for row in resolved:
+                    copy.write_row(row)
+        else:
+            cur.executemany(
+                f"INSERT INTO rating ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", resolved
+            )
+        cur.close()
+
+
+def resolved_rows(engine: sa.Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.exec_driver_sql(
+                "SELECT assessor_id, submission_id, criterion_id, score, context, rated_at, "
+                "revision, recorded_by, recorded_at FROM rating"
+            )
+        ]
 
 
 def bulk_load(engine: sa.Engine) -> np.ndarray:
@@ -140,6 +180,33 @@ def bulk_load(engine: sa.Engine) -> np.ndarray:
         return out
 
 
+def measure(name: str, url: str, path: Path, n: int, repeat: int) -> None:
+    """Time ours and the peers on one backend and print one table row."""
+    engine = reset(url)
+
+    def ours() -> None:
+        with engine.begin() as c:
+            c.exec_driver_sql("DELETE FROM rating")
+            c.exec_driver_sql("DELETE FROM import_batch")
+        store.import_ratings_file(path, engine=engine, rubric="bench")
+
+    t_import = best(ours, repeat)
+    t_bulk = best(lambda: bulk_import(engine, path), repeat)
+    resolved = resolved_rows(engine)
+    t_same = best(lambda: bulk_same_table(engine, path, resolved), repeat)
+    ours()
+    assert len(store.load_ratings(engine=engine)) == n
+    t_load = best(lambda: store.load_ratings(engine=engine), repeat)
+    t_bulk_load = best(lambda: bulk_load(engine), repeat)
+    print(
+        f"{name:<11}{n:>10,}{t_import:>10.2f}{t_bulk:>8.2f}{t_import / t_bulk:>7.2f}"
+        f"{t_same:>8.2f}{t_import / t_same:>7.2f}"
+        f"{t_load:>9.2f}{t_bulk_load:>9.2f}{t_load / t_bulk_load:>7.2f}",
+        flush=True,
+    )
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000, 1_000_000])
@@ -150,30 +217,16 @@ def main() -> None:
     backends = [("sqlite", f"sqlite:///{tmp / 'bench.db'}")]
     if args.postgres:
         backends.append(("postgresql", args.postgres))
-    print(f"{'backend':<11}{'ratings':>10}{'import s':>10}{'bulk s':>9}{'ratio':>7}"
-          f"{'load s':>9}{'bulk s':>9}{'ratio':>7}")
+    print(
+        f"{'backend':<11}{'ratings':>10}{'import s':>10}{'bare s':>8}{'ratio':>7}"
+        f"{'same s':>8}{'ratio':>7}{'load s':>9}{'bulk s':>9}{'ratio':>7}"
+    )
     for n in args.sizes:
         path = tmp / f"ratings_{n}.csv"
         make_csv(path, n)
         repeat = args.repeat if n < 1_000_000 else 1
         for name, url in backends:
-            engine = reset(url)
-
-            def ours(engine: sa.Engine = engine) -> None:
-                with engine.begin() as c:
-                    c.exec_driver_sql("DELETE FROM rating")
-                    c.exec_driver_sql("DELETE FROM import_batch")
-                store.import_ratings_file(path, engine=engine, rubric="bench")
-
-            t_import = best(ours, repeat)
-            t_bulk = best(lambda engine=engine: bulk_import(engine, path), repeat)
-            loaded = store.load_ratings(engine=engine)
-            assert len(loaded) == n
-            t_load = best(lambda engine=engine: store.load_ratings(engine=engine), repeat)
-            t_bulk_load = best(lambda engine=engine: bulk_load(engine), repeat)
-            print(f"{name:<11}{n:>10,}{t_import:>10.2f}{t_bulk:>9.2f}{t_import / t_bulk:>7.2f}"
-                  f"{t_load:>9.2f}{t_bulk_load:>9.2f}{t_load / t_bulk_load:>7.2f}", flush=True)
-            engine.dispose()
+            measure(name, url, path, n, repeat)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import pytest
 from calibrate.errors import StatisticsError
 from calibrate.stats.gtheory import (
     Coefficient,
+    Design,
     GStudy,
     VarianceComponents,
     gstudy,
@@ -232,24 +233,38 @@ def test_unbalanced_nested_variance_components() -> None:
 
 # --- Shrout & Fleiss (1979): single-facet designs as ICCs ------------------------------------
 
-# Shrout & Fleiss (1979), Table 2: 6 targets x 4 judges
-SF = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]])
+
+def shrout_fleiss() -> np.ndarray:
+    """Shrout & Fleiss (1979) example: 6 targets x 4 judges."""
+    path = REFERENCE / "shrout_fleiss1979" / "sf_targets_by_judges.csv"
+    with path.open() as f:
+        return np.array([row[1:] for row in csv.reader(f)][1:], dtype=float)
 
 
-def test_single_facet_designs_are_the_shrout_fleiss_iccs() -> None:
+SF = shrout_fleiss()
+
+
+@pytest.mark.parametrize(
+    ("icc", "design", "n", "coefficient"),
+    [
+        ("ICC(2,1)", "crossed", 1, "phi"),
+        ("ICC(2,4)", "crossed", 4, "phi"),
+        ("ICC(3,1)", "crossed", 1, "g"),
+        ("ICC(3,4)", "crossed", 4, "g"),
+        ("ICC(1,1)", "nested", 1, "g"),
+        ("ICC(1,4)", "nested", 4, "phi"),
+    ],
+)
+def test_single_facet_designs_are_the_shrout_fleiss_iccs(
+    icc: str, design: Design, n: int, coefficient: str
+) -> None:
+    """ICC(2,k) is Phi and ICC(3,k) is E rho^2 of p x R; ICC(1,k) is E rho^2 = Phi of R:p."""
     p, r = np.indices(SF.shape)
-    crossed = variance_components(p.ravel(), r.ravel(), SF.ravel())
-    nested = variance_components(p.ravel(), r.ravel(), SF.ravel(), design="nested")
-    assert (crossed.notation, nested.notation) == ("p x r", "r:p")
-    # Shrout & Fleiss (1979), Table 4: ICC(2,1) = .29, ICC(2,4) = .62 (Phi of p x R)
-    assert abs(crossed.coefficients(1).phi - 0.29) <= 0.005
-    assert abs(crossed.coefficients(4).phi - 0.62) <= 0.005
-    # Shrout & Fleiss (1979), Table 4: ICC(3,1) = .71, ICC(3,4) = .91 (E rho^2 of p x R)
-    assert abs(crossed.coefficients(1).g - 0.71) <= 0.005
-    assert abs(crossed.coefficients(4).g - 0.91) <= 0.005
-    # Shrout & Fleiss (1979), Table 4: ICC(1,1) = .17, ICC(1,4) = .44 (E rho^2 = Phi of R:p)
-    assert abs(nested.coefficients(1).g - 0.17) <= 0.005
-    assert abs(nested.coefficients(4).phi - 0.44) <= 0.005
+    vc = variance_components(p.ravel(), r.ravel(), SF.ravel(), design=design)
+    assert vc.notation == ("p x r" if design == "crossed" else "r:p")
+    value, tol = published("shrout_fleiss1979", icc)
+    # Shrout & Fleiss (1979), Table 4
+    assert abs(getattr(vc.coefficients(n), coefficient) - value) <= tol
 
 
 # --- D studies -----------------------------------------------------------------------------

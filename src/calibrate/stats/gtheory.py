@@ -499,7 +499,11 @@ def variance_components(
         Criterion code of each rating; None for one criterion (a single-facet design).
     design : {"crossed", "nested"}, optional
         ``crossed`` (p x r x i) or ``nested`` ((r:p) x i). Default: ``crossed`` when every
-        assessor rated every submission, else ``nested``.
+        assessor rated every submission, else ``nested``. The nested model treats each
+        submission's assessors as a fresh sample, so assessor severity and the submission x
+        assessor interaction merge into sigma^2(r:p); when a few assessors share many
+        submissions, ``crossed`` also fits sparse data (missing cells allowed) and separates
+        them, and :meth:`VarianceComponents.coefficients` turns it into the nested D study.
 
     Returns
     -------
@@ -526,7 +530,7 @@ def variance_components(
     *Estimator.* For each effect :math:`\\alpha` with cells :math:`a` (``n_a`` ratings summing to
     ``S_a``), the T term (Brennan's "analogous T term") is :math:`T(\\alpha) = \\sum_a S_a^2/n_a`,
     and :math:`T(\\mu) = S^2/N`. Under the model (Henderson 1953, Method 1; Searle, Casella &
-    McCulloch 1992, sec. 5.3; Brennan 2001, sec. 7.1)
+    McCulloch 1992, ch. 5; Brennan 2001, ch. 7)
 
     .. math:: E\\,T(\\alpha) = N\\mu^2 + \\sum_\\beta k(\\beta, \\alpha)\\,\\sigma^2(\\beta),
               \\qquad k(\\beta, \\alpha) = \\sum_{c \\in \\alpha \\cup \\beta}
@@ -542,8 +546,8 @@ def variance_components(
     differently). All sums are ``np.bincount`` over cell codes: time O(N log N), memory O(N).
 
     *Negative estimates.* A negative solution (sampling error around a small component) is
-    kept as ``raw`` and set to 0 in ``estimate``, without changing the other estimates: the
-    convention Brennan (2001, ch. 3) recommends over Cronbach et al.'s (1972) re-estimation.
+    kept as ``raw`` and set to 0 in ``estimate``, without changing the other estimates (Brennan
+    2001, ch. 3; Cronbach et al. 1972 instead carry the zero into the other estimates' equations).
 
     References
     ----------

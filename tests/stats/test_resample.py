@@ -15,7 +15,7 @@ from calibrate.stats.agreement import (
     percent_agreement,
     summarize,
 )
-from calibrate.stats.alpha import alpha_of_coincidences, coincidences
+from calibrate.stats.alpha import alphas_of_coincidences, coincidences
 from calibrate.stats.gwet import gwet_ac_parts
 from calibrate.stats.percent_agreement import observed_agreement
 from calibrate.stats.resample import (
@@ -55,7 +55,7 @@ def test_pattern_resample_equals_explicit_resample_of_units() -> None:
                 v += scores.tolist()
                 next_unit += 1
         for level in ("nominal", "ordinal", "interval", "ratio"):
-            assert alpha_of_coincidences(o[b], table.categories, level) == pytest.approx(
+            assert alphas_of_coincidences(o[b], table.categories)[level] == pytest.approx(
                 krippendorff_alpha(u, v, level=level), abs=1e-12
             )
         assert ac1[b] == pytest.approx(gwet_ac(u, v).coefficient, abs=1e-12)
@@ -77,9 +77,9 @@ def test_interval_width_matches_naive_unit_bootstrap() -> None:
     ours = bootstrap_units(
         table.multiplicity,
         lambda w: {
-            "alpha": alpha_of_coincidences(
-                coincidences(table.counts, w), table.categories, "interval"
-            )
+            "alpha": alphas_of_coincidences(
+                coincidences(table.counts, w), table.categories, ("interval",)
+            )["interval"]
         },
         n_boot=2000,
         seed=0,

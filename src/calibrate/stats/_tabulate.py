@@ -158,7 +158,7 @@ def category_codes(value: FloatArray, levels: ArrayLike | None) -> tuple[FloatAr
         return np.empty(0), np.empty(0, dtype=np.int64)
     lo, hi = float(value.min()), float(value.max())
     as_int = value.astype(np.int64)
-    if hi - lo <= _DENSE_CODES * value.size + 1024 and np.array_equal(as_int, value):
+    if hi - lo <= _DENSE_CODES * value.size + 1024 and (as_int == value).all():
         # Integer scores (the rubric case): one bincount instead of a sort.
         shifted = as_int - int(lo)
         present = np.bincount(shifted) > 0
@@ -239,7 +239,7 @@ def tabulate(
         pair_cell = np.where((a >= 0) & (b >= 0), a * n_cat + b, -1)
         return UnitTable(categories, counts, mult[seen], pair_cell, raters, int(v.size))
     per_unit = np.bincount(u * n_cat + code, minlength=n_units * n_cat).reshape(n_units, n_cat)
-    counts, mult = _patterns(per_unit[per_unit.any(axis=1)])
+    counts, mult = _patterns(per_unit)
     return UnitTable(categories, counts, mult, None, None, int(v.size))
 
 
@@ -256,22 +256,23 @@ def _refuse_duplicates(unit: IntArray, rater: IntArray) -> None:
 
 
 def _patterns(per_unit: IntArray) -> tuple[IntArray, IntArray]:
-    """Distinct rows of ``per_unit`` (U, C) and how often each occurs."""
+    """Distinct non-empty rows of ``per_unit`` (U, C) and how often each occurs."""
     n_units, n_cat = per_unit.shape
-    if n_units == 0:
-        return per_unit, np.zeros(0, dtype=np.int64)
-    base = int(per_unit.max()) + 1
+    base = int(per_unit.max(initial=0)) + 1
     if n_cat * np.log2(base) >= 62:
-        rows, mult = np.unique(per_unit, axis=0, return_counts=True)
+        rows, mult = np.unique(per_unit[per_unit.any(axis=1)], axis=0, return_counts=True)
         return rows.astype(np.int64), mult.astype(np.int64)
+    # Each row read as a number in base `base`: one key per unit, 0 for a unit without ratings.
     powers = base ** np.arange(n_cat, dtype=np.int64)
     key = per_unit @ powers
     if base**n_cat <= _DENSE_CODES * n_units + 1024:
-        mult = np.bincount(key)
+        mult = np.bincount(key, minlength=1)
+        mult[0] = 0
         seen = np.flatnonzero(mult)
         mult = mult[seen]
     else:
         seen, mult = np.unique(key, return_counts=True)
+        seen, mult = seen[seen > 0], mult[seen > 0]
     rows = (seen[:, None] // powers) % base
     return rows.astype(np.int64), mult.astype(np.int64)
 

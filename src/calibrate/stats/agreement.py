@@ -33,7 +33,7 @@ from calibrate.stats.alpha import (
     ALPHA_LEVELS,
     AlphaLevel,
     Coincidences,
-    alpha_of_coincidences,
+    alphas_of_coincidences,
     coincidence_matrix,
     coincidences,
     krippendorff_alpha,
@@ -348,9 +348,8 @@ def _statistics(table: UnitTable, w: FloatArray) -> dict[str, FloatArray]:
         "percent_exact": observed_agreement(counts, w, within_weights(cats, 0.0)),
         "percent_adjacent": observed_agreement(counts, w, within_weights(cats, 1.0)),
     }
-    o = coincidences(counts, w)
-    for level in ALPHA_LEVELS:
-        out[f"krippendorff_alpha.{level}"] = alpha_of_coincidences(o, cats, level)
+    for level, alpha in alphas_of_coincidences(coincidences(counts, w), cats).items():
+        out[f"krippendorff_alpha.{level}"] = alpha
     out["gwet_ac1"] = gwet_ac_parts(counts, w, agreement_weights(cats, "unweighted"))[0]
     for scheme in WEIGHTED:
         out[f"gwet_ac2.{scheme}"] = gwet_ac_parts(counts, w, agreement_weights(cats, scheme))[0]

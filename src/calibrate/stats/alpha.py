@@ -6,6 +6,7 @@ the number of pairable values, ``delta`` the difference function.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -49,7 +50,14 @@ class Coincidences:
         is the same category, so there is no variation to be reliable about (Krippendorff 2011,
         p. 5 calls alpha undefined there).
         """
-        return float(alpha_of_coincidences(self.o, self.categories, level))
+        return self.alphas((level,))[level]
+
+    def alphas(self, levels: Sequence[AlphaLevel] = ALPHA_LEVELS) -> dict[AlphaLevel, float]:
+        """Alpha at each of ``levels`` (default all four), sharing the work between them."""
+        return {
+            level: float(a)
+            for level, a in alphas_of_coincidences(self.o, self.categories, levels).items()
+        }
 
 
 def coincidence_matrix(unit: ArrayLike, value: ArrayLike) -> Coincidences:
@@ -190,38 +198,44 @@ def coincidences(counts: IntArray, unit_weights: FloatArray) -> FloatArray:
     return o.reshape(*unit_weights.shape[:-1], n_cat, n_cat)
 
 
-def alpha_of_coincidences(o: FloatArray, categories: FloatArray, level: AlphaLevel) -> FloatArray:
-    """Alpha of coincidence matrices at ``level`` (formula in :func:`krippendorff_alpha`).
+def alphas_of_coincidences(
+    o: FloatArray, categories: FloatArray, levels: Sequence[AlphaLevel] = ALPHA_LEVELS
+) -> dict[AlphaLevel, FloatArray]:
+    """Alpha of coincidence matrices at each of ``levels`` (formula in :func:`krippendorff_alpha`).
 
     Parameters
     ----------
     o : ndarray, shape (..., C, C)
-        Coincidence matrices (:func:`coincidences`).
+        Coincidence matrices (:func:`coincidences`), e.g. one per bootstrap resample.
     categories : ndarray, shape (C,)
-    level : {'nominal', 'ordinal', 'interval', 'ratio'}
+    levels : sequence of {'nominal', 'ordinal', 'interval', 'ratio'}
 
     Returns
     -------
-    ndarray, shape (...)
+    dict of level to ndarray, shape (...)
         NaN where the expected disagreement is zero.
     """
     n_c = o.sum(axis=-1)
     n = n_c.sum(axis=-1)
-    if level == "nominal":
-        delta = 1.0 - np.eye(categories.size)
-    elif level == "ordinal":
-        mid = np.cumsum(n_c, axis=-1) - n_c / 2.0
-        delta = (mid[..., :, None] - mid[..., None, :]) ** 2
-    elif level == "interval":
-        delta = (categories[:, None] - categories[None, :]) ** 2
-    elif level == "ratio":
-        total = categories[:, None] + categories[None, :]
-        diff = categories[:, None] - categories[None, :]
-        delta = np.divide(diff, total, out=np.zeros_like(diff), where=total != 0) ** 2
-    else:
-        raise StatisticsError(f"level must be one of {list(ALPHA_LEVELS)}, got {level!r}")
-    observed = (o * delta).sum(axis=(-2, -1))
-    expected = (n_c[..., :, None] * n_c[..., None, :] * delta).sum(axis=(-2, -1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        alpha = 1.0 - (n - 1.0) * observed / expected
-    return np.asarray(np.where(expected > 0, alpha, np.nan), dtype=np.float64)
+    pairs = n_c[..., :, None] * n_c[..., None, :]
+    diff = categories[:, None] - categories[None, :]
+    out: dict[AlphaLevel, FloatArray] = {}
+    for level in levels:
+        if level == "nominal":
+            delta = 1.0 - np.eye(categories.size)
+        elif level == "ordinal":
+            mid = np.cumsum(n_c, axis=-1) - n_c / 2.0
+            delta = (mid[..., :, None] - mid[..., None, :]) ** 2
+        elif level == "interval":
+            delta = diff**2
+        elif level == "ratio":
+            total = categories[:, None] + categories[None, :]
+            delta = np.divide(diff, total, out=np.zeros_like(diff), where=total != 0) ** 2
+        else:
+            raise StatisticsError(f"level must be one of {list(ALPHA_LEVELS)}, got {level!r}")
+        observed = (o * delta).sum(axis=(-2, -1))
+        expected = (pairs * delta).sum(axis=(-2, -1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha = 1.0 - (n - 1.0) * observed / expected
+        out[level] = np.asarray(np.where(expected > 0, alpha, np.nan), dtype=np.float64)
+    return out

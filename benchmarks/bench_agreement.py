@@ -1,0 +1,235 @@
+"""Benchmark: agreement statistics on the sparse live design, against today's Python peers.
+
+Design (issue 3): submissions x 5 criteria; 824 assessors in 103 teams of 8; each submission
+goes to one team and is scored by 2 (78%) or 3 (22%) of its assessors on every criterion, on a
+1-4 scale (a unit = one submission x criterion). At 10^6 ratings: 90,000 submissions, 450,000
+units, 2,884 assessor pairs with overlap.
+
+For each size, in the same run and on the same data:
+
+- floor: one ``np.bincount`` over the ratings' (unit, score) keys, the least any method must do;
+- alpha, all four levels, from the long arrays (``coincidence_matrix`` + four ``.alpha``)
+  versus ``krippendorff.alpha`` (four calls) on its best input, a units x values count matrix
+  (built beforehand, untimed), and on its natural input, the assessors x units matrix (NaN =
+  missing; skipped above ``--max-dense-gb`` of matrix plus its internal boolean cube);
+- extra memory of our alpha (``tracemalloc`` peak, numpy buffers included);
+- a 1,000-resample percentile bootstrap of alpha at all four levels (tabulation included)
+  versus one alpha at all four levels;
+- Cohen's kappa of all assessor pairs with overlap (``cohen_kappa_pairs``) versus looping
+  ``sklearn.metrics.cohen_kappa_score`` over the pairs (their paired scores extracted
+  beforehand, untimed).
+
+Times are the best of ``--repeat`` runs (fewer for the slow peers at large sizes: 2 runs when a
+peer takes over 2 s). Results are checked to agree (alpha to 1e-9, kappa to 1e-12).
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_agreement.py                 # markdown table on stdout
+    .venv/bin/python benchmarks/bench_agreement.py --sizes 1000 10000 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import krippendorff
+import numpy as np
+import numpy.typing as npt
+from sklearn.metrics import cohen_kappa_score
+
+from calibrate.stats._tabulate import tabulate
+from calibrate.stats.agreement import ALPHA_LEVELS, cohen_kappa_pairs, coincidence_matrix
+from calibrate.stats.alpha import alphas_of_coincidences, coincidences
+from calibrate.stats.resample import bootstrap_units
+
+N_TEAMS, TEAM_SIZE, N_CRITERIA, N_LEVELS = 103, 8, 5, 4
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+def live_ratings(n_ratings: int, seed: int = 0) -> tuple[IntArray, IntArray, FloatArray]:
+    """About ``n_ratings`` ratings of the sparse live design: unit, rater, value (long arrays)."""
+    rng = np.random.default_rng(seed)
+    n_subs = max(2, round(n_ratings / (N_CRITERIA * 2.22)))
+    k = rng.choice([2, 3], size=n_subs, p=[0.78, 0.22])
+    team = rng.integers(0, N_TEAMS, n_subs)
+    sub = np.repeat(np.arange(n_subs), k)
+    # k distinct members of the team: a random permutation's first k entries.
+    order = np.argsort(rng.random((n_subs, TEAM_SIZE)), axis=1)
+    slot = np.arange(sub.size) - np.repeat(np.cumsum(k) - k, k)
+    rater = team[sub] * TEAM_SIZE + order[sub, slot]
+    severity = rng.normal(0, 0.3, N_TEAMS * TEAM_SIZE)
+    truth = rng.normal(2.5, 0.9, (n_subs, N_CRITERIA))
+    unit = (sub[:, None] * N_CRITERIA + np.arange(N_CRITERIA)).ravel()
+    rater_long = np.repeat(rater, N_CRITERIA)
+    score = truth.ravel()[unit] + severity[rater_long] + rng.normal(0, 0.5, unit.size)
+    value = np.clip(np.rint(score), 1, N_LEVELS)
+    return unit.astype(np.int64), rater_long.astype(np.int64), value
+
+
+def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Best wall time of ``repeat`` runs (at most 2 runs when one takes over 2 s)."""
+    times, out = [], None
+    for i in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+        if i >= 1 and min(times) > 2.0:
+            break
+    return min(times), out
+
+
+def peak_mib(fn: Callable[[], Any]) -> float:
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def our_alpha(unit: IntArray, value: FloatArray) -> list[float]:
+    return list(coincidence_matrix(unit, value).alphas(ALPHA_LEVELS).values())
+
+
+def our_bootstrap(unit: IntArray, value: FloatArray, n_boot: int) -> dict[str, Any]:
+    table = tabulate(unit, value)
+
+    def alphas(w: FloatArray) -> dict[str, FloatArray]:
+        return dict(alphas_of_coincidences(coincidences(table.counts, w), table.categories))
+
+    return bootstrap_units(table.multiplicity, alphas, n_boot=n_boot, seed=0)
+
+
+def sklearn_pairs(unit: IntArray, rater: IntArray, value: FloatArray) -> list[tuple[Any, Any]]:
+    """Paired scores of every assessor pair with overlap (the peer's input, built untimed)."""
+    order = np.lexsort((rater, unit))
+    u, r, v = unit[order], rater[order], value[order]
+    i, j = [], []
+    for d in (1, 2):
+        same = np.flatnonzero(u[d:] == u[:-d])
+        i.append(same)
+        j.append(same + d)
+    a, b = np.concatenate(i), np.concatenate(j)
+    key = r[a] * (int(r.max()) + 1) + r[b]
+    by_pair = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.diff(key[by_pair])) + 1
+    return [(v[a[g]], v[b[g]]) for g in np.split(by_pair, bounds)]
+
+
+def run(n_ratings: int, repeat: int, max_dense_gb: float, n_boot: int) -> dict[str, Any]:
+    unit, rater, value = live_ratings(n_ratings)
+    n_units = int(unit.max()) + 1
+    row: dict[str, Any] = {"ratings": unit.size, "units": n_units}
+
+    code = (value - 1).astype(np.int64)
+    row["floor"], _ = best(lambda: np.bincount(unit * N_LEVELS + code), repeat)
+    row["alpha"], ours = best(lambda: our_alpha(unit, value), repeat)
+    row["peak"] = peak_mib(lambda: our_alpha(unit, value))
+
+    counts = np.bincount(unit * N_LEVELS + code, minlength=n_units * N_LEVELS)
+    counts = counts.reshape(n_units, N_LEVELS)
+    domain = np.arange(1.0, N_LEVELS + 1)
+
+    def kripp_counts() -> list[float]:
+        return [
+            krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=lv)
+            for lv in ALPHA_LEVELS
+        ]
+
+    row["kripp_counts"], theirs = best(kripp_counts, repeat)
+    assert np.allclose(ours, theirs, atol=1e-9, rtol=0), (ours, theirs)
+
+    n_raters = int(rater.max()) + 1
+    dense_gb = n_raters * n_units * (8 + N_LEVELS) / 1e9  # float64 matrix + its bool cube
+    row["kripp_dense"] = None
+    if dense_gb <= max_dense_gb:
+        matrix = np.full((n_raters, n_units), np.nan)
+        matrix[rater, unit] = value
+
+        def kripp_dense() -> list[float]:
+            return [
+                krippendorff.alpha(reliability_data=matrix, level_of_measurement=lv)
+                for lv in ALPHA_LEVELS
+            ]
+
+        row["kripp_dense"], theirs = best(kripp_dense, repeat)
+        assert np.allclose(ours, theirs, atol=1e-9, rtol=0)
+        del matrix
+    else:
+        row["dense_skipped"] = f"needs ~{dense_gb:.1f} GB > --max-dense-gb {max_dense_gb:g}"
+
+    row["bootstrap"], _ = best(lambda: our_bootstrap(unit, value, n_boot), repeat)
+
+    row["pairs_kappa"], pk = best(lambda: cohen_kappa_pairs(unit, rater, value), repeat)
+    pairs = sklearn_pairs(unit, rater, value)
+    row["n_pairs"] = len(pairs)
+    assert len(pairs) == pk.kappa.size
+
+    def sklearn_loop() -> list[float]:
+        return [
+            cohen_kappa_score(x, y) if np.unique(np.r_[x, y]).size > 1 else np.nan for x, y in pairs
+        ]
+
+    row["sklearn_loop"], sk = best(sklearn_loop, min(repeat, 3))
+    assert np.allclose(np.sort(pk.kappa), np.sort(np.asarray(sk)), atol=1e-12, equal_nan=True)
+    return row
+
+
+def table(rows: list[dict[str, Any]], n_boot: int) -> str:
+    head = (
+        "| ratings | units | floor: 1 bincount (ms) | alpha x4 levels (ms) | / floor "
+        "| krippendorff, value counts (ms) | speed-up | krippendorff, assessors x units (ms) "
+        "| speed-up | peak extra memory (MiB) "
+        f"| bootstrap {n_boot:,} x4 levels (ms) | / one alpha | pairs | all-pairs kappa (ms) "
+        "| sklearn loop (ms) | speed-up |"
+    )
+    lines = [head, "|" + " ---: |" * (head.count("|") - 1)]
+    for r in rows:
+        ms = {
+            k: r[k] * 1e3
+            for k in ("floor", "alpha", "kripp_counts", "bootstrap", "pairs_kappa", "sklearn_loop")
+        }
+        dense = (
+            f"{r['kripp_dense'] * 1e3:,.0f} | {r['kripp_dense'] / r['alpha']:,.0f}x"
+            if r["kripp_dense"] is not None
+            else "skipped | -"
+        )
+        lines.append(
+            f"| {r['ratings']:,} | {r['units']:,} | {ms['floor']:.2f} | {ms['alpha']:.2f} "
+            f"| {r['alpha'] / r['floor']:.1f} | {ms['kripp_counts']:,.1f} "
+            f"| {r['kripp_counts'] / r['alpha']:.1f}x | {dense} | {r['peak']:.1f} "
+            f"| {ms['bootstrap']:,.1f} | {r['bootstrap'] / r['alpha']:.1f} | {r['n_pairs']:,} "
+            f"| {ms['pairs_kappa']:.1f} | {ms['sklearn_loop']:,.0f} "
+            f"| {r['sklearn_loop'] / r['pairs_kappa']:.0f}x |"
+        )
+    notes = [
+        f"- {r['ratings']:,} ratings: assessors x units matrix skipped, {r['dense_skipped']}"
+        for r in rows
+        if "dense_skipped" in r
+    ]
+    return "\n".join(lines + (["", *notes] if notes else []))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10**3, 10**4, 10**5, 10**6])
+    parser.add_argument("--repeat", type=int, default=5, help="best of N runs")
+    parser.add_argument("--max-dense-gb", type=float, default=8.0)
+    parser.add_argument("--n-boot", type=int, default=1000)
+    args = parser.parse_args()
+    rows = [run(n, args.repeat, args.max_dense_gb, args.n_boot) for n in args.sizes]
+    print(
+        f"Python {platform.python_version()}, numpy {np.__version__}, "
+        f"krippendorff {krippendorff.__version__ if hasattr(krippendorff, '__version__') else '?'}"
+        f", best of {args.repeat}\n"
+    )
+    print(table(rows, args.n_boot))
+
+
+if __name__ == "__main__":
+    main()

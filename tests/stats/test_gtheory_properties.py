@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import linalg, optimize
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from calibrate.stats.gtheory import Design, VarianceComponents, variance_components
 
@@ -159,14 +160,16 @@ def reml(y: np.ndarray, z: list[np.ndarray], start: np.ndarray) -> np.ndarray:
         return float(value), grad
 
     bounds = [(0.0, None)] * len(z) + [(1e-8, None)]
-    fit = optimize.minimize(
-        deviance,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 500},
-    )
+    # One BLAS thread: small dense solves only slow down when threads contend on 2 shared cores.
+    with threadpool_limits(1):
+        fit = optimize.minimize(
+            deviance,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 500},
+        )
     return np.asarray(fit.x)
 
 
@@ -222,10 +225,10 @@ def test_reml_and_method1_agree_on_unbalanced_data() -> None:
 
     Method 1 weights cells by counts, REML by the inverse covariance, so they part by sampling
     noise only. Monte Carlo SDs of the Method 1 estimates in this design are 0.04-0.17; the two
-    differ here by at most 0.013, and the test allows 0.03.
+    differ here by at most 0.009, and the test allows 0.03.
     """
     rng = np.random.default_rng(5)
-    k = rng.choice([1, 2, 3], size=60, p=[0.2, 0.5, 0.3])
+    k = rng.choice([1, 2, 3], size=45, p=[0.2, 0.5, 0.3])
     unit, rater, y, criterion = simulate_nested(rng, k, 40, 4, TRUE)
     vc = variance_components(unit, rater, y, criterion)
     assert not vc.balanced

@@ -10,13 +10,14 @@ from calibrate.dashboard import data
 def render() -> None:
     st.title("calibrate")
     st.caption("Scoring rigor for educator micro-credentials: agreement, rater effects, evidence.")
-    n = data.counts()
+    url = data.database_url()
+    n = data.counts(url)
     cols = st.columns(4)
     cols[0].metric("Rubric versions", n["rubric_version"])
     cols[1].metric("Anchors", n["anchor"])
     cols[2].metric("Assessors", n["assessor"])
     cols[3].metric("Ratings", f"{n['rating']:,}")
-    rubrics = data.rubrics()
+    rubrics = data.rubrics(url)
     if not rubrics:
         st.info("The store is empty. Load the demo programme with `calibrate demo`.")
         return

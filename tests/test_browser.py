@@ -1,0 +1,96 @@
+"""End to end in headless Chromium: the served dashboard on a store with the shipped rubrics."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from calibrate import store
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CALIBRATE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        if os.environ.get("CALIBRATE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"CALIBRATE_REQUIRE_BROWSER=1 but no Chromium at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'store.db'}"
+    engine = store.open_store(url)
+    store.import_definition_dirs(ROOT / "rubrics", ROOT / "anchor_sets", engine=engine)
+    engine.dispose()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env={**os.environ, "CALIBRATE_DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start within 60 s")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_overview_in_chromium(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(server)
+        page.get_by_text("Rubric versions").wait_for(timeout=30_000)
+        page.get_by_text("crsel-intro@1").first.wait_for(timeout=30_000)
+        body = page.inner_text("body")
+        page.screenshot(path=str(tmp_path / "overview.png"))
+        browser.close()
+    assert "Scoring rigor for educator micro-credentials" in body
+    assert "Introduction to Culturally Responsive" in body

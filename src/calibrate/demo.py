@@ -9,11 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from calibrate.anchors import load_anchor_sets
 from calibrate.errors import CalibrateError
-from calibrate.rubric import load_rubrics
-from calibrate.simulate import simulate_programme
-from calibrate.store import ImportReport, import_definitions, import_ratings_file
+from calibrate.simulate import simulate_files
+from calibrate.store import ImportReport, import_definition_dirs, import_ratings_file
 
 ROOT = Path(__file__).resolve().parents[2]
 RUBRICS = ROOT / "rubrics"
@@ -52,17 +50,16 @@ def build_demo(
 
     The simulated ratings go through the same all-or-nothing import as any scoring platform's
     export (``out/ratings.csv``); the planted truth is written beside it (``out/truth.json``).
-    Running it again on the same store adds nothing.
+    Running it again with the same seed on the same store adds nothing.
     """
     if not rubrics_dir.is_dir():
         raise CalibrateError(f"rubric folder {rubrics_dir} not found (run from a checkout)")
-    rubrics = load_rubrics(rubrics_dir)
-    sets = load_anchor_sets(anchors_dir, {(r.id, r.version): r for r in rubrics})
-    definitions = import_definitions(rubrics, sets, engine=engine, source=str(rubrics_dir))
-    programme = simulate_programme(rubrics, sets, size=size, seed=seed, progress=progress)
-    out.mkdir(parents=True, exist_ok=True)
+    definitions = import_definition_dirs(
+        rubrics_dir, anchors_dir, engine=engine, imported_by="demo"
+    )
+    programme = simulate_files(
+        rubrics_dir, anchors_dir, out, size=size, seed=seed, progress=progress
+    )
     csv_path, truth_path = out / "ratings.csv", out / "truth.json"
-    programme.write_csv(csv_path)
-    programme.write_truth(truth_path)
     ratings = import_ratings_file(csv_path, engine=engine, imported_by="demo", progress=progress)
-    return DemoReport(definitions, ratings, csv_path, truth_path, programme.summary())
+    return DemoReport(definitions, ratings, csv_path, truth_path, programme.summary().to_dict())

@@ -179,3 +179,32 @@ def test_missing_file(calibrate: Callable[..., Result], tmp_path: Path) -> None:
     out = calibrate("gstudy", str(tmp_path / "none.csv"))
     assert out.returncode == 1
     assert "file not found" in out.stderr
+
+
+def test_context_and_rubric_select_one_procedure(
+    calibrate: Callable[..., Result], tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["submission", "assessor", "criterion", "score", "context", "rubric"])
+        for context in ("live", "qualification"):
+            for rubric in ("ct@1", "sel@1"):
+                for s in range(4):
+                    for a in range(3):
+                        row = [f"{rubric}-S{s}", f"A{a}", "c1", 1 + (s + a) % 3]
+                        writer.writerow([*row, context, rubric])
+    mixed = calibrate("gstudy", str(path))
+    assert mixed.returncode == 1
+    assert mixed.stderr.strip() == (
+        "error: the ratings mix contexts (live, qualification): choose one with --context"
+    )
+    out = calibrate("gstudy", str(path), "--context", "LIVE")
+    assert out.stderr.strip() == (
+        "error: the ratings mix rubrics (ct@1, sel@1): choose one with --rubric"
+    )
+    out = calibrate("gstudy", str(path), "--context", "live", "--rubric", "ct@1", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["n_ratings"] == 12
+    out = calibrate("gstudy", str(path), "--rubric", "other@1", "--context", "live")
+    assert out.stderr.strip() == "error: no ratings with rubric 'other@1' (found: ct@1, sel@1)"

@@ -680,16 +680,31 @@ def gstudy_cmd(
             help="D study over 1..K assessors per submission (default: max(5, most seen)).",
         ),
     ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            help="Only ratings of this context (live, qualification...); needed when the file "
+            "mixes contexts.",
+        ),
+    ] = None,
+    rubric: Annotated[
+        str | None,
+        typer.Option(
+            "--rubric", help="Only ratings of this rubric; needed when the file mixes rubrics."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """G study and D study: variance components, G and Phi, and how many assessors per
     submission reach the target."""
     ratings = read_ratings_csv(path)
+    keep = _gstudy_rows(ratings, context=context, rubric=rubric)
     study = gstudy(
-        ratings.unit,
-        ratings.rater,
-        ratings.value,
-        ratings.criterion,
+        ratings.unit[keep],
+        ratings.rater[keep],
+        ratings.value[keep],
+        ratings.criterion[keep],
         design=design,
         target=target,
         max_assessors=max_assessors,
@@ -698,6 +713,25 @@ def gstudy_cmd(
         emit_json(study.to_dict())
     else:
         typer.echo(gstudy_text(study, source=path.name, detected=design is None))
+
+
+def _gstudy_rows(
+    ratings: Ratings, *, context: str | None, rubric: str | None
+) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """The rows of one context and one rubric: a G study is of one measurement procedure."""
+    keep = np.ones(len(ratings), dtype=bool)
+    for name, chosen in (("context", context and context.lower()), ("rubric", rubric)):
+        column = ratings.columns.get(name)
+        default = "live" if name == "context" else ""
+        values = np.full(len(ratings), default, dtype=object) if column is None else column
+        present = ", ".join(sorted({str(v) for v in values[keep]}))
+        if chosen is not None:
+            keep &= values == chosen
+            if not keep.any():
+                raise CalibrateError(f"no ratings with {name} {chosen!r} (found: {present})")
+        elif len(set(values[keep].tolist())) > 1:
+            raise CalibrateError(f"the ratings mix {name}s ({present}): choose one with --{name}")
+    return keep
 
 
 def gstudy_text(study: GStudy, *, source: str, detected: bool) -> str:

@@ -32,6 +32,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 from scipy import stats as sps
 from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import cg, splu
 
 from calibrate.errors import StatisticsError
 
@@ -56,6 +57,7 @@ EXTREME_ADJUSTMENT = 0.3
 """Score points by which an extreme score is pulled inward before estimation (FACETS Xtreme=)."""
 
 _MAX_STEP = 1.0  # largest Newton step in logits per iteration (FACETS-style damping)
+_DIRECT_LIMIT = 3000  # unknowns of the reduced Newton system solved by sparse LU
 
 
 @dataclass(frozen=True)
@@ -427,14 +429,19 @@ def fit_mfrm(
     and the extra facet are centred at 0, submissions float, and each scale's thresholds sum
     to 0.
 
-    *Estimation*: joint (unconditional) maximum likelihood. Each iteration takes one damped
-    Newton-Raphson step per facet in turn (elements of a facet are independent given the
-    others, so the step is :math:`\Delta_j = \pm\sum(x - E)/\sum W`, clipped to 1 logit), then
-    a full Newton step for the thresholds from the category-count equations, all over the long
-    arrays with segment sums (``numpy.bincount``); time and memory are linear in the number of
-    ratings. Like FACETS, no correction is made for the statistical bias of JMLE, which
-    spreads the measures of elements with few ratings by a factor of roughly
-    :math:`L/(L-1)`.
+    *Estimation*: joint (unconditional) maximum likelihood, as FACETS, but with a joint rather
+    than a facet-by-facet Newton-Raphson step for the measures: with residuals :math:`x - E` and
+    variances :math:`W`, the step solves :math:`(X^T W X)\,\Delta = X^T (x - E)` (``X`` the
+    signed design matrix). The submission block of :math:`X^T W X` is diagonal, so submissions
+    are eliminated (Schur complement) and the reduced sparse system over assessors, criteria
+    and the extra facet is solved by sparse LU, one element per facet held as reference and
+    the facets re-centred afterwards; the step is scaled so that nothing moves more than 1
+    logit. A full Newton step for the thresholds (category-count equations) follows. Joint
+    steps converge in a few iterations even in sparse designs where facet-by-facet steps crawl
+    along chains of assessors. All sums over ratings are segment sums (``numpy.bincount``) on
+    the long arrays, so time and memory grow linearly with the ratings. Like FACETS, no
+    correction is made for the statistical bias of JMLE, which spreads the measures by a factor
+    of roughly :math:`L/(L-1)` when submissions have :math:`L` ratings each.
 
     *Extreme scores*: an element all of whose ratings are in the lowest (highest) category has
     an infinite estimate. As in FACETS, such elements are found iteratively (setting them aside
@@ -480,9 +487,9 @@ def fit_mfrm(
     submission-assessor bipartite graph of the ratings that enter estimation
     (``scipy.sparse.csgraph.connected_components``). The criteria must also be linked (the
     submission-criterion and assessor-criterion graphs connected), otherwise a
-    :class:`~calibrate.errors.StatisticsError` is raised. These are necessary conditions for
-    the main-effect measures to be unique; like FACETS' own subset check they are not a full
-    rank test of the design.
+    :class:`~calibrate.errors.StatisticsError` is raised. Any other confounding of the main
+    effects makes the reduced information matrix singular, which the sparse LU detects (also
+    a :class:`~calibrate.errors.StatisticsError`).
 
     *Differences from FACETS*: convergence is on the largest change (``tol``, default
     0.0001 logits, stricter than FACETS' default 0.01); threshold SEs hold the other
@@ -801,7 +808,9 @@ class _Estimation:
         mean = tau.sum(axis=1, keepdims=True) / np.maximum(valid.sum(axis=1, keepdims=True), 1)
         return np.where(valid, tau - mean, 0.0)
 
-    def _centre(self, f: int) -> None:
+    def _centre(self, f: int, compensate: bool = False) -> None:
+        """Centre facet ``f`` at 0 over its estimated elements (assessors within each subset);
+        with ``compensate`` the submissions move too, so that no linear predictor changes."""
         if f == 0:
             return
         th = self.theta[f]
@@ -813,39 +822,31 @@ class _Estimation:
             for s in range(self.n_subsets):
                 m = est & (sub == s)
                 if m.any():
-                    th[sub == s] -= th[m].mean()
+                    shift = th[m].mean()
+                    th[sub == s] -= shift
+                    if compensate:
+                        self.theta[0][self.unit_subset == s] -= shift
         elif est.any():
-            th -= th[est].mean()
+            shift = th[est].mean()
+            th -= shift
+            if compensate:
+                self.theta[0] -= shift
 
     def fit(self, max_iter: int, tol: float, progress: Progress | None) -> None:
         self._start()
         a = self.active
         x = self.x[a]
-        idx = [ix[a] for ix in self.idx]
         group = self.group[a]
-        n_facets = len(self.idx) if self.facet_measured else 3
+        system = _NewtonSystem(self)
         obs_ge = np.zeros((self.n_groups, self.m - 1))
         for kk in range(1, self.m):
             obs_ge[:, kk - 1] = np.bincount(group, x >= kk, minlength=self.n_groups)
         for it in range(1, max_iter + 1):
-            change = 0.0
             eta = self._eta(a)
             psi = self._psi_rows(a)
-            for f in range(n_facets):
-                _, e, w = _moments(eta, psi, self.k)
-                i = idx[f]
-                res = np.bincount(i, x - e, minlength=self.size[f])
-                info = np.bincount(i, w, minlength=self.size[f])
-                step = np.zeros(self.size[f])
-                ok = info > 0
-                step[ok] = np.clip(res[ok] / info[ok], -_MAX_STEP, _MAX_STEP)
-                old = self.theta[f].copy()
-                self.theta[f] = old + self.sign[f] * step
-                self._centre(f)
-                delta = self.theta[f] - old
-                change = max(change, float(np.abs(delta).max()))
-                eta += self.sign[f] * delta[i]
-            p, _, _ = _moments(eta, psi, self.k)
+            _, e, w = _moments(eta, psi, self.k)
+            change = system.step(x - e, w)
+            p, _, _ = _moments(self._eta(a), psi, self.k)
             change = max(change, self._threshold_step(p, group, obs_ge))
             self.iterations, self.max_change = it, change
             if progress is not None:
@@ -884,7 +885,14 @@ class _Estimation:
         step = np.linalg.solve(h, g[..., None])[..., 0]
         step = np.clip(step, -_MAX_STEP, _MAX_STEP)
         new = self._centre_tau(self.tau + step)
-        change = float(np.abs(new - self.tau).max())
+        # F_k - c for all k equals a linear predictor lower by c: keep the predictions
+        shift = (self.tau + step - new)[:, 0]
+        if self.n_groups == 1:
+            self.theta[0] -= shift[0]
+        else:
+            self.theta[2] += shift
+            self._centre(2, compensate=True)
+        change = float(np.abs(step).max())
         self.tau = new
         return change
 
@@ -1022,6 +1030,7 @@ class _Estimation:
             status[self.extreme[f] > 0] = "extreme_max"
         no_fit = (status == "extreme_min") | (status == "extreme_max") | (na == 0)
         infit[no_fit] = outfit[no_fit] = np.nan
+        infit_z, outfit_z = _zstd(infit, q_in), _zstd(outfit, q_out)
         obs_avg = _div(np.bincount(ix, self.d.value, minlength=size), n_all.astype(np.float64))
         fair = self._fair(f, means)
         if f == 0:
@@ -1038,8 +1047,8 @@ class _Estimation:
                 se=float(se[j]),
                 infit=float(infit[j]),
                 outfit=float(outfit[j]),
-                infit_z=_zstd(infit[j], q_in[j]),
-                outfit_z=_zstd(outfit[j], q_out[j]),
+                infit_z=float(infit_z[j]),
+                outfit_z=float(outfit_z[j]),
                 observed_average=float(obs_avg[j]),
                 fair_average=float(fair[j]),
                 n=int(n_all[j]),
@@ -1185,6 +1194,144 @@ class _Estimation:
         )
 
 
+class _NewtonSystem:
+    """Joint Newton-Raphson step for all linear parameters (submissions eliminated).
+
+    The information matrix of the linear parameters is :math:`X^T W X` (``X`` the signed design
+    matrix). Its submission block is diagonal, so the submissions are eliminated (Schur
+    complement) and the reduced system over assessors, criteria and the extra facet is solved
+    by sparse LU, one reference element per facet (per subset of assessors) held fixed; the
+    submission steps follow by back-substitution. A singular reduced system means that the
+    design does not identify the measures.
+    """
+
+    def __init__(self, est: _Estimation) -> None:
+        self.est = est
+        a = est.active
+        self.u = est.idx[0][a]
+        self.nu = est.size[0]
+        facets = [1, 2] + ([3] if est.facet_measured else [])
+        self.facets = facets
+        self.var: list[IntArray] = []  # per facet: element -> variable (-1 when fixed)
+        self.obs_var: list[IntArray] = []  # per facet: rating -> variable (-1 when fixed)
+        self.free: list[NDArray[np.bool_]] = []
+        offset = 0
+        for f in facets:
+            ix = est.idx[f][a]
+            used = np.bincount(ix, minlength=est.size[f]) > 0
+            free = used.copy()
+            if f == 1:
+                for s in range(est.n_subsets):
+                    members = np.flatnonzero(used & (est.rater_subset == s))
+                    free[members[0]] = False
+            else:
+                free[np.flatnonzero(used)[0]] = False
+            var = np.full(est.size[f], -1, dtype=np.int64)
+            var[free] = offset + np.arange(int(free.sum()))
+            offset += int(free.sum())
+            self.var.append(var)
+            self.obs_var.append(var[ix])
+            self.free.append(free)
+        self.nq = offset
+        # fixed sparsity patterns: links submission-variable (C) and variable-variable across
+        # facets (upper triangle of A); values are re-summed each iteration with bincount
+        self.c_pattern = _Pattern(
+            np.concatenate([self.u[q >= 0] for q in self.obs_var]),
+            np.concatenate([q[q >= 0] for q in self.obs_var]),
+            (self.nu, self.nq),
+        )
+        self.c_mask = [q >= 0 for q in self.obs_var]
+        pairs = [
+            (fi, fj) for fi in range(len(self.obs_var)) for fj in range(fi + 1, len(self.obs_var))
+        ]
+        self.pair_mask = [(self.obs_var[i] >= 0) & (self.obs_var[j] >= 0) for i, j in pairs]
+        self.a_pattern = _Pattern(
+            np.concatenate(
+                [self.obs_var[i][m] for (i, _), m in zip(pairs, self.pair_mask, strict=True)]
+                or [np.zeros(0, np.int64)]
+            ),
+            np.concatenate(
+                [self.obs_var[j][m] for (_, j), m in zip(pairs, self.pair_mask, strict=True)]
+                or [np.zeros(0, np.int64)]
+            ),
+            (self.nq, self.nq),
+        )
+
+    def step(self, res: FloatArray, w: FloatArray) -> float:
+        """Apply one joint Newton step (scaled to move nothing by more than 1 logit);
+        return the largest change (logits)."""
+        est, u, nu, nq = self.est, self.u, self.nu, self.nq
+        g_u = np.bincount(u, res, minlength=nu)
+        d_u = np.bincount(u, w, minlength=nu)
+        g_q = np.zeros(nq)
+        diag = np.zeros(nq)
+        for q, ok in zip(self.obs_var, self.c_mask, strict=True):
+            g_q -= np.bincount(q[ok], res[ok], minlength=nq)
+            diag += np.bincount(q[ok], w[ok], minlength=nq)
+        c = self.c_pattern.matrix(-np.concatenate([w[ok] for ok in self.c_mask]))
+        upper = self.a_pattern.matrix(
+            np.concatenate([w[m] for m in self.pair_mask] or [np.zeros(0)])
+        )
+        inv_d = 1.0 / np.where(d_u > 0, d_u, np.inf)
+        cs = sparse.diags(np.sqrt(inv_d)) @ c
+        schur = (sparse.diags(diag) + upper + upper.T - cs.T @ cs).tocsc()
+        rhs = g_q - c.T @ (g_u * inv_d)
+        dq = _solve_spd(schur, rhs)
+        du = (g_u - c @ dq) * inv_d
+        largest = max(float(np.abs(dq).max(initial=0.0)), float(np.abs(du).max(initial=0.0)))
+        scale = min(1.0, _MAX_STEP / largest) if largest > 0 else 1.0
+        est.theta[0] += scale * du
+        change = scale * largest
+        for fi, f in enumerate(self.facets):
+            free = self.free[fi]
+            delta = np.zeros(est.size[f])
+            delta[free] = scale * dq[self.var[fi][free]]
+            est.theta[f] += delta  # dq is the parameter change itself (X = -1)
+            est._centre(f, compensate=True)
+        return change
+
+
+def _solve_spd(a: sparse.csc_matrix, b: FloatArray) -> FloatArray:
+    """Solve the reduced Newton system: sparse LU up to :data:`_DIRECT_LIMIT` unknowns (exact,
+    and it detects a singular design), Jacobi-preconditioned conjugate gradients above, where
+    LU fill-in would cost more than the iterations."""
+    n = b.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    if n <= _DIRECT_LIMIT:
+        try:
+            x: FloatArray = splu(a).solve(b)
+        except RuntimeError:
+            raise StatisticsError(
+                "the design does not identify the measures (singular information matrix): "
+                "some assessors, criteria or facet elements are confounded"
+            ) from None
+        return x
+    d = a.diagonal()
+    precond = sparse.diags(1.0 / np.where(d > 0, d, 1.0))
+    x, _ = cg(a, b, rtol=1e-10, maxiter=10 * n, M=precond)
+    if not np.all(np.isfinite(x)):
+        raise StatisticsError("the design does not identify the measures (the Newton step failed)")
+    return np.asarray(x, dtype=np.float64)
+
+
+class _Pattern:
+    """A sparse matrix pattern from (row, col) links, duplicates summed by ``matrix``."""
+
+    def __init__(self, row: IntArray, col: IntArray, shape: tuple[int, int]) -> None:
+        keys, self.inverse = np.unique(row * shape[1] + col, return_inverse=True)
+        self.n = keys.size
+        self.indices = keys % shape[1]
+        self.indptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(keys // shape[1], minlength=shape[0]))]
+        )
+        self.shape = shape
+
+    def matrix(self, values: FloatArray) -> sparse.csr_matrix:
+        data = np.bincount(self.inverse, values, minlength=self.n)
+        return sparse.csr_matrix((data, self.indices, self.indptr), shape=self.shape)
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -1205,11 +1352,11 @@ def _div(num: NDArray[Any] | float, den: NDArray[Any]) -> FloatArray:
     return out
 
 
-def _zstd(mnsq: float, q: float) -> float:
-    """Wilson-Hilferty standardization of a mean square (Wright & Masters 1982, p. 101)."""
-    if not np.isfinite(mnsq) or not np.isfinite(q) or q <= 0:
-        return float("nan")
-    return float((np.cbrt(mnsq) - 1.0) * (3.0 / q) + q / 3.0)
+def _zstd(mnsq: FloatArray, q: FloatArray) -> FloatArray:
+    """Wilson-Hilferty standardization of mean squares (Wright & Masters 1982, p. 101)."""
+    ok = np.isfinite(mnsq) & np.isfinite(q) & (q > 0)
+    qs = np.where(ok, q, 1.0)
+    return np.where(ok, (np.cbrt(np.where(ok, mnsq, 1.0)) - 1.0) * (3.0 / qs) + qs / 3.0, np.nan)
 
 
 def _summary(

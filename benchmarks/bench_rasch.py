@@ -84,9 +84,7 @@ def run(sizes: list[int], repeat: int) -> str:
             growth = "-"
         else:
             dn = math.log(n_actual / prev[0])
-            growth = (
-                f"{math.log(best / prev[1]) / dn:.2f} / {math.log(peak / prev[2]) / dn:.2f}"
-            )
+            growth = f"{math.log(best / prev[1]) / dn:.2f} / {math.log(peak / prev[2]) / dn:.2f}"
         rows.append(
             f"| {n_actual:,} | {n_actual // (2 * N_CRITERIA):,} | {iterations} | {best:.2f} "
             f"| {peak:,.0f} | {growth} |"

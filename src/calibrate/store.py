@@ -421,30 +421,31 @@ def import_ratings(
         new, conflicts = _against_stored(conn, keys, score, rows)
         if conflicts:
             raise ValidationError(conflicts)
-        table = m.ImportBatch.__table__  # type: ignore[attr-defined]
-        batch = conn.execute(
-            table.insert().returning(table.c.id),
-            {
-                "kind": "ratings",
-                "source": rows.source,
-                "sha256": sha256,
-                "n_rows": n,
-                "n_written": int(new.sum()),
-                "imported_by": imported_by,
-                "imported_at": datetime.now(UTC),
-            },
-        ).scalar_one()
-        _bulk_insert_ratings(
-            conn,
-            keys[new],
-            score[new],
-            context[new],
-            None if rows.timestamp is None else rows.timestamp[new],
-            recorded_by=imported_by,
-            batch=int(batch),
-            progress=progress,
-        )
-    written = int(new.sum())
+        written = int(new.sum())
+        if written:  # an import that adds nothing leaves no trace
+            table = m.ImportBatch.__table__  # type: ignore[attr-defined]
+            batch = conn.execute(
+                table.insert().returning(table.c.id),
+                {
+                    "kind": "ratings",
+                    "source": rows.source,
+                    "sha256": sha256,
+                    "n_rows": n,
+                    "n_written": written,
+                    "imported_by": imported_by,
+                    "imported_at": datetime.now(UTC),
+                },
+            ).scalar_one()
+            _bulk_insert_ratings(
+                conn,
+                keys[new],
+                score[new],
+                context[new],
+                None if rows.timestamp is None else rows.timestamp[new],
+                recorded_by=imported_by,
+                batch=int(batch),
+                progress=progress,
+            )
     return ImportReport("ratings", rows.source, n, written, n - written)
 
 
@@ -813,8 +814,6 @@ def _bulk_insert_ratings(
 ) -> None:
     """Insert ratings with the database's bulk path: COPY on PostgreSQL, executemany on SQLite."""
     n = len(score)
-    if n == 0:
-        return
     postgres = conn.dialect.name == "postgresql"
     none = r"\N" if postgres else None
     cols: list[list[Any]] = [

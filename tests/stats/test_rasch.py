@@ -452,3 +452,71 @@ def test_sparse_ring_design_converges() -> None:
     x = draw_categories(eta, np.array([0.0, -1.5, -3.0, -4.5]), rng)
     res = fit_mfrm(unit, rater, crit, x)
     assert res.converged and res.iterations < 30
+
+
+def naive_moments(eta: float, tau: tuple[float, ...]) -> tuple[FloatArray, float, float]:
+    """Category probabilities, expectation and variance of one rating, from the definition
+    P_k ∝ exp(sum_{j<=k} (eta - F_j)) (Andrich 1978; Wright & Masters 1982, Eq. 3.1.1)."""
+    psi = np.concatenate([[0.0], np.cumsum(tau)])
+    num = np.exp(np.arange(psi.size) * eta - psi)
+    p = num / num.sum()
+    k = np.arange(psi.size)
+    e = float(p @ k)
+    return p, e, float(p @ (k - e) ** 2)
+
+
+def test_estimates_solve_the_jmle_score_equations() -> None:
+    # JMLE (Wright & Masters 1982, ch. 5; Linacre 1989): at the solution every element's
+    # observed score equals its expected score and every category's count its expected count,
+    # computed here rating by rating from the definition, independently of the vectorised code.
+    sim = simulate(n_units=60, n_raters=6, n_criteria=3, seed=13)
+    res = fit(sim)
+    ability = {e.code: e.measure for e in res.submissions.elements}
+    severity = measures(res)
+    difficulty = measures(res, "criteria")
+    extreme = {e.code for e in res.submissions.elements if e.status != "estimated"}
+    tau = res.thresholds[0].tau
+    x = sim.value - 1
+    obs = {"u": np.zeros(60), "r": np.zeros(6), "c": np.zeros(3), "k": np.zeros(4)}
+    exp = {key: np.zeros_like(v) for key, v in obs.items()}
+    for n in range(x.size):
+        u, r, c = int(sim.unit[n]), int(sim.rater[n]), int(sim.criterion[n])
+        if u in extreme:
+            continue
+        p, e, _ = naive_moments(ability[u] - difficulty[c] - severity[r], tau)
+        for key, j in (("u", u), ("r", r), ("c", c)):
+            obs[key][j] += x[n]
+            exp[key][j] += e
+        obs["k"][int(x[n])] += 1
+        exp["k"] += p
+    for key in obs:
+        np.testing.assert_allclose(obs[key], exp[key], atol=2e-3)
+
+
+def test_fit_statistics_match_their_definitions(small: Simulated, small_fit: RaschResult) -> None:
+    # Wright & Masters (1982, pp. 99-101): outfit = mean z^2, infit = sum y^2 / sum W, ZSTD by
+    # the Wilson-Hilferty cube root with q^2 from the fourth central moments; SE = 1/sqrt(sum W).
+    ability = {e.code: e.measure for e in small_fit.submissions.elements}
+    extreme = {e.code for e in small_fit.submissions.elements if e.status != "estimated"}
+    severity, difficulty = measures(small_fit), measures(small_fit, "criteria")
+    tau = small_fit.thresholds[0].tau
+    j = 4  # one assessor
+    ys, ws, cs = [], [], []
+    for n in np.flatnonzero(small.rater == j):
+        u, c = int(small.unit[n]), int(small.criterion[n])
+        if u in extreme:
+            continue
+        p, e, w = naive_moments(ability[u] - difficulty[c] - severity[j], tau)
+        ys.append(small.value[n] - 1 - e)
+        ws.append(w)
+        cs.append(float(p @ (np.arange(4) - e) ** 4))
+    y, w, c4 = np.array(ys), np.array(ws), np.array(cs)
+    outfit, infit = float(np.mean(y**2 / w)), float(np.sum(y**2) / np.sum(w))
+    q_out = math.sqrt(np.sum(c4 / w**2) / y.size**2 - 1 / y.size)
+    q_in = math.sqrt(np.sum(c4 - w**2) / np.sum(w) ** 2)
+    el = small_fit.assessors.elements[j]
+    assert el.outfit == pytest.approx(outfit, rel=1e-6)
+    assert el.infit == pytest.approx(infit, rel=1e-6)
+    assert el.outfit_z == pytest.approx((outfit ** (1 / 3) - 1) * 3 / q_out + q_out / 3, rel=1e-6)
+    assert el.infit_z == pytest.approx((infit ** (1 / 3) - 1) * 3 / q_in + q_in / 3, rel=1e-6)
+    assert el.se == pytest.approx(1 / math.sqrt(np.sum(w)), rel=1e-6)

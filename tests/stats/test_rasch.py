@@ -506,9 +506,9 @@ def test_fit_statistics_match_their_definitions(small: Simulated, small_fit: Ras
         u, c = int(small.unit[n]), int(small.criterion[n])
         if u in extreme:
             continue
-        p, e, w = naive_moments(ability[u] - difficulty[c] - severity[j], tau)
+        p, e, var = naive_moments(ability[u] - difficulty[c] - severity[j], tau)
         ys.append(small.value[n] - 1 - e)
-        ws.append(w)
+        ws.append(var)
         cs.append(float(p @ (np.arange(4) - e) ** 4))
     y, w, c4 = np.array(ys), np.array(ws), np.array(cs)
     outfit, infit = float(np.mean(y**2 / w)), float(np.sum(y**2) / np.sum(w))

@@ -69,7 +69,7 @@ def _index(
     problems: list[Problem],
     source: str,
 ) -> None:
-    lines[path] = node.start_mark.line + 1
+    lines.setdefault(path, node.start_mark.line + 1)  # a mapping value: keep its key's line
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:

@@ -384,6 +384,12 @@ def raters_cmd(
             "compare only within a subset (see subsets)",
             err=True,
         )
+    if result.disordered:
+        typer.echo(
+            "warning: disordered Rasch-Andrich thresholds: some score levels are never the "
+            "most probable; review the rubric's level descriptors (see thresholds)",
+            err=True,
+        )
     if not result.converged:
         typer.echo(
             f"warning: no convergence in {result.iterations} iterations "

@@ -449,6 +449,13 @@ def fit_mfrm(
     estimated with the others held fixed from their score moved inward by 0.3 score points
     (FACETS ``Xtreme = 0.3``). They get no fit statistics and do not enter the facet summaries.
 
+    *Few ratings*: there is no minimum count. An element with few ratings gets a large standard
+    error (and, under JMLE, a stretched measure); a single rating in an end category makes it
+    extreme. Sparse data can also have no finite maximum-likelihood solution although no
+    element is extreme (a group of elements whose ratings are all higher than those of the
+    elements they are linked to): the estimates then drift outward, and the result says
+    ``converged=False``, as FACETS does with its "estimates keep increasing".
+
     *Residuals and fit* ([3]_ ch. 5, [2]_): with :math:`E = \sum_k kP_k`,
     :math:`W = \sum_k (k-E)^2 P_k`, :math:`C = \sum_k (k-E)^4 P_k` and :math:`z = (x-E)/\sqrt W`,
 

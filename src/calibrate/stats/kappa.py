@@ -452,13 +452,15 @@ def fleiss_kappa(
 
     Examples
     --------
-    Fleiss (1971), subjects 1-4 of the psychiatric diagnoses (6 ratings each). The full 30
-    subjects give .430 (tested against the paper).
+    With two ratings per unit Fleiss' kappa is Scott's pi: Gwet (2014) / irrCAC print 0.7962397
+    for ``cont3x3abstractors`` (100 women, 2 abstractors, categories 1-3):
 
-    >>> unit = [0] * 6 + [1] * 6 + [2] * 6 + [3] * 6
-    >>> value = [4, 4, 4, 4, 4, 4, 2, 2, 2, 5, 5, 5, 2, 3, 3, 3, 3, 5, 5, 5, 5, 5, 5, 5]
-    >>> round(fleiss_kappa(unit, value).kappa, 4)
-    0.5765
+    >>> table = [[13, 0, 0], [0, 20, 7], [0, 4, 56]]
+    >>> a = [k + 1 for k in range(3) for l in range(3) for _ in range(table[k][l])]
+    >>> b = [l + 1 for k in range(3) for l in range(3) for _ in range(table[k][l])]
+    >>> unit = list(range(100)) * 2
+    >>> round(fleiss_kappa(unit, a + b).kappa, 7)
+    0.7962397
     """
     return fleiss_kappa_from_table(tabulate(unit, value, levels=levels), weights=weights)
 

@@ -520,3 +520,17 @@ def test_fit_statistics_match_their_definitions(small: Simulated, small_fit: Ras
     assert el.outfit_z == pytest.approx((outfit ** (1 / 3) - 1) * 3 / q_out + q_out / 3, rel=1e-6)
     assert el.infit_z == pytest.approx((infit ** (1 / 3) - 1) * 3 / q_in + q_in / 3, rel=1e-6)
     assert el.se == pytest.approx(1 / math.sqrt(np.sum(w)), rel=1e-6)
+
+
+def test_assessor_of_only_extreme_submissions_is_extreme() -> None:
+    # Setting extreme submissions aside can leave an assessor with no ratings to estimate from;
+    # if all their ratings are in the lowest category they are extreme too (FACETS: Minimum),
+    # estimated last, harsher than everyone.
+    sim = simulate(n_units=200, n_raters=10, seed=3)
+    value = sim.value.copy()
+    value[np.isin(sim.unit, sim.unit[sim.rater == 9])] = 1.0
+    res = fit_mfrm(sim.unit, sim.rater, sim.criterion, value, on_disconnected="flag")
+    e9 = res.assessors.elements[9]
+    assert e9.status == "extreme_min" and e9.subset == -1
+    assert e9.measure > max(e.measure for e in res.assessors.elements[:9])
+    assert math.isnan(e9.infit)

@@ -914,6 +914,14 @@ class _Estimation:
             todo = present & ~has_active
             if todo.any():
                 pending.append((f, todo))
+                # an element left without active ratings is extreme if all its ratings are
+                # (e.g. an assessor who scored only extreme submissions, all in the end category)
+                if f < 3:
+                    score = np.bincount(ix, self.x, minlength=self.size[f])
+                    most = np.bincount(ix, self.top, minlength=self.size[f])
+                    fresh = todo & (self.extreme[f] == 0)
+                    self.extreme[f][fresh & (score == 0)] = -1
+                    self.extreme[f][fresh & (score == most)] = 1
                 # start just beyond the estimated range in the extreme's direction
                 th = self.theta[f]
                 ref = th[has_active] if has_active.any() else np.zeros(1)

@@ -219,3 +219,14 @@ def test_bad_urls() -> None:
         store.create_store_engine("not a url")
     with pytest.raises(StoreError, match="unsupported database"):
         store.create_store_engine("mysql://localhost/x")
+
+
+def test_large_import_keeps_foreign_keys(loaded: Engine, tmp_path: Path) -> None:
+    """Large PostgreSQL imports check foreign keys once (dropped and re-added): same schema after."""
+    n = store._BULK_FK_ROWS // 2 + 1
+    body = "".join(f"S{i},A{i % 50},plan,{1 + i % 3}\nS{i},A{i % 50},reflect,2\n" for i in range(n))
+    path = write(tmp_path, "submission,assessor,criterion,score\n" + body)
+    assert store.import_ratings_file(path, engine=loaded, rubric="demo").n_written == 2 * n
+    with loaded.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    assert len(store.load_ratings(engine=loaded)) == 2 * n

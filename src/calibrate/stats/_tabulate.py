@@ -180,6 +180,13 @@ def dense_codes(codes: IntArray) -> tuple[IntArray, int]:
     return inverse.astype(np.int64, copy=False), int(labels.size)
 
 
+def distinct_codes(codes: IntArray) -> IntArray:
+    """Sorted distinct codes: a bincount when they are dense, else a sort."""
+    if codes.size and int(codes.max()) <= _DENSE_CODES * codes.size + 1024:
+        return np.flatnonzero(np.bincount(codes)).astype(np.int64)
+    return np.unique(codes).astype(np.int64)
+
+
 def tabulate(
     unit: ArrayLike,
     value: ArrayLike,
@@ -219,7 +226,7 @@ def tabulate(
     raters: IntArray | None = None
     if r is not None:
         _refuse_duplicates(u, r)
-        raters = np.unique(r)
+        raters = distinct_codes(r)
         if raters.size != 2:
             raters = None
     if raters is not None and r is not None:

@@ -27,6 +27,7 @@ from calibrate.stats._tabulate import (
     Weights,
     agreement_weights,
     as_long,
+    distinct_codes,
     tabulate,
 )
 from calibrate.stats.alpha import (
@@ -293,7 +294,7 @@ def summarize(
     table = tabulate(u, v, rater=r, levels=levels)
     if not (table.ratings_per_unit >= 2).any():
         raise StatisticsError("ratings must have at least one unit rated by two assessors")
-    n_raters = int(np.unique(cast(IntArray, r)).size)
+    n_raters = int(distinct_codes(cast(IntArray, r)).size)
     point = {
         name: float(v)
         for name, v in _statistics(table, table.multiplicity.astype(np.float64)).items()

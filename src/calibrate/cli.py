@@ -332,6 +332,58 @@ def agreement_table(report: AgreementReport, *, source: str) -> str:
     return "\n".join([head, "", *(line.rstrip() for line in lines), *notes])
 
 
+# --- simulate: a demo programme with known truth ----------------------------------------------
+
+_REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@app.command("simulate")
+def simulate_cmd(
+    size: Annotated[
+        str | None,
+        typer.Option("--size", help="Preset: classroom (default), pilot or state."),
+    ] = None,
+    ratings: Annotated[
+        int | None,
+        typer.Option("--ratings", min=1, metavar="N", help="Target number of ratings instead."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same programme.")] = 0,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for ratings.csv and truth.json.")
+    ] = Path("simulated"),
+    rubrics: Annotated[
+        Path, typer.Option("--rubrics", help="Folder of rubric YAML files.")
+    ] = _REPOSITORY / "rubrics",
+    anchors: Annotated[
+        Path, typer.Option("--anchors", help="Folder of anchor sets (<rubric-id>/*.yaml).")
+    ] = _REPOSITORY / "anchor_sets",
+    as_json: JsonOption = False,
+) -> None:
+    """Simulate a programme (assessors with planted effects, earners, attempts) and write
+    DIR/ratings.csv (import format) and DIR/truth.json."""
+    from calibrate.simulate import PRESETS, simulate_files
+
+    if size is not None and ratings is not None:
+        raise CalibrateError("give --size or --ratings, not both")
+    preset = next((name for name in PRESETS if name == (size or "classroom")), None)
+    if preset is None:
+        raise CalibrateError(f"--size must be one of {', '.join(PRESETS)} (got {size!r})")
+    programme = simulate_files(
+        rubrics,
+        anchors,
+        out,
+        size=preset if ratings is None else ratings,
+        seed=seed,
+        progress=progress_printer("simulate: "),
+    )
+    summary = programme.summary()
+    if as_json:
+        emit_json({**summary.to_dict(), "out": str(out)})
+    else:
+        typer.echo(str(summary))
+        typer.echo(f"wrote {out / 'ratings.csv'} and {out / 'truth.json'}")
+
+
 # --- raters: many-facet Rasch model ------------------------------------------------------------
 
 

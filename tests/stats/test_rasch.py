@@ -534,3 +534,12 @@ def test_assessor_of_only_extreme_submissions_is_extreme() -> None:
     assert e9.status == "extreme_min" and e9.subset == -1
     assert e9.measure > max(e.measure for e in res.assessors.elements[:9])
     assert math.isnan(e9.infit)
+
+
+def test_relabelling_assessors_permutes_their_measures(small: Simulated) -> None:
+    # Codes are labels: a permutation of assessor codes permutes the report and nothing else.
+    perm = np.random.default_rng(1).permutation(20)
+    a = fit(small, tol=1e-9)
+    b = fit_mfrm(small.unit, perm[small.rater], small.criterion, small.value, tol=1e-9)
+    np.testing.assert_allclose(measures(b)[perm], measures(a), atol=1e-8)
+    np.testing.assert_allclose(measures(b, "criteria"), measures(a, "criteria"), atol=1e-8)

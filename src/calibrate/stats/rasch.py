@@ -413,7 +413,8 @@ def fit_mfrm(
         or non-finite scores; a score outside ``categories``; a single category used (by a
         criterion, under the partial-credit model); nothing left once extreme elements are set
         aside; criteria that no submission links; disconnected assessors with
-        ``on_disconnected="raise"``.
+        ``on_disconnected="raise"``; any other design that does not identify the measures
+        (a singular information matrix).
 
     Notes
     -----

@@ -222,7 +222,7 @@ def test_bad_urls() -> None:
 
 
 def test_large_import_keeps_foreign_keys(loaded: Engine, tmp_path: Path) -> None:
-    """Large PostgreSQL imports check foreign keys once (dropped and re-added): same schema after."""
+    """Large PostgreSQL imports check foreign keys once (dropped, re-added): same schema after."""
     n = store._BULK_FK_ROWS // 2 + 1
     body = "".join(f"S{i},A{i % 50},plan,{1 + i % 3}\nS{i},A{i % 50},reflect,2\n" for i in range(n))
     path = write(tmp_path, "submission,assessor,criterion,score\n" + body)

@@ -193,7 +193,7 @@ def load_rubric(path: str | Path) -> Rubric:
 
 
 def load_rubrics(path: str | Path) -> list[Rubric]:
-    """Read one rubric file, or every ``*.yaml`` rubric in a folder; all problems reported together."""
+    """Read one rubric file, or every ``*.yaml`` rubric in a folder (all problems at once)."""
     path = Path(path)
     if path.is_file():
         return [load_rubric(path)]

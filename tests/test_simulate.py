@@ -587,3 +587,9 @@ def test_cli_refuses_size_and_ratings_together(tmp_path: Path) -> None:
     )
     assert isinstance(result.exception, CalibrateError)
     assert "not both" in str(result.exception)
+
+
+def test_cli_refuses_an_unknown_size(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["simulate", "--size", "county", "--out", str(tmp_path)])
+    assert isinstance(result.exception, CalibrateError)
+    assert "classroom, pilot, state" in str(result.exception)

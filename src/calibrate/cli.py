@@ -361,18 +361,15 @@ def simulate_cmd(
 ) -> None:
     """Simulate a programme (assessors with planted effects, earners, attempts) and write
     DIR/ratings.csv (import format) and DIR/truth.json."""
-    from calibrate.simulate import PRESETS, simulate_files
+    from calibrate.simulate import simulate_files
 
     if size is not None and ratings is not None:
         raise CalibrateError("give --size or --ratings, not both")
-    preset = next((name for name in PRESETS if name == (size or "classroom")), None)
-    if preset is None:
-        raise CalibrateError(f"--size must be one of {', '.join(PRESETS)} (got {size!r})")
     programme = simulate_files(
         rubrics,
         anchors,
         out,
-        size=preset if ratings is None else ratings,
+        size=ratings if ratings is not None else size or "classroom",
         seed=seed,
         progress=progress_printer("simulate: "),
     )

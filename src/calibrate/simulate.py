@@ -811,12 +811,25 @@ def simulate_programme(
     if isinstance(size, ProgrammeSize):
         counts, label = size, f"{size.assessors} assessors, {size.earners} earners"
     elif isinstance(size, str):
-        if size not in PRESETS:
-            raise CalibrateError(f"size must be one of {', '.join(PRESETS)} or a number of ratings")
-        counts, label = PRESETS[size], size
+        name = preset_name(size)
+        counts, label = PRESETS[name], name
     else:
         counts, label = _size_for_ratings(int(size), setup, seed), f"{int(size)} ratings"
     return _Run(setup, counts, seed, progress).programme(label)
+
+
+def preset_name(name: str) -> SizeName:
+    """``name`` as a preset name.
+
+    Raises
+    ------
+    CalibrateError
+        ``name`` is not a preset.
+    """
+    for preset in PRESETS:
+        if preset == name:
+            return preset
+    raise CalibrateError(f"size must be one of {', '.join(PRESETS)} or a number of ratings")
 
 
 def simulate_files(
@@ -824,13 +837,14 @@ def simulate_files(
     anchors_dir: str | Path,
     out_dir: str | Path,
     *,
-    size: SizeName | int | ProgrammeSize = "classroom",
+    size: str | int | ProgrammeSize = "classroom",
     seed: int = 0,
     progress: Progress | None = None,
 ) -> Programme:
     """Load rubrics and anchor sets, simulate, write ``ratings.csv`` and ``truth.json``.
 
-    The use case behind ``calibrate simulate``; arguments as :func:`simulate_programme`.
+    The use case behind ``calibrate simulate``; arguments as :func:`simulate_programme` (a
+    preset name may come as any string, checked here).
 
     Raises
     ------
@@ -842,7 +856,8 @@ def simulate_files(
     if not rubrics:
         raise CalibrateError(f"no rubrics (*.yaml) found in {rubrics_dir}")
     sets = load_anchor_sets(anchors_dir, {(r.id, r.version): r for r in rubrics})
-    programme = simulate_programme(rubrics, sets, size=size, seed=seed, progress=progress)
+    wanted = preset_name(size) if isinstance(size, str) else size
+    programme = simulate_programme(rubrics, sets, size=wanted, seed=seed, progress=progress)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     programme.write_csv(out / "ratings.csv")

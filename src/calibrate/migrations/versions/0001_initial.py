@@ -8,7 +8,6 @@ Create Date: 2026-11-23 09:49:15.416135
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 revision: str = "0001"
@@ -22,7 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "assessor",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key"),
@@ -30,19 +29,19 @@ def upgrade() -> None:
     op.create_table(
         "earner",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key"),
     )
     op.create_table(
         "import_batch",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("source", sa.String(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("n_rows", sa.Integer(), nullable=False),
         sa.Column("n_written", sa.Integer(), nullable=False),
-        sa.Column("imported_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("imported_by", sa.String(length=100), nullable=False),
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -52,11 +51,11 @@ def upgrade() -> None:
     op.create_table(
         "rubric_version",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("rubric_key", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("rubric_key", sa.String(length=100), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("content_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("definition", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("title", sa.String(), nullable=False),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("definition", sa.String(), nullable=False),
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("rubric_key", "version"),
@@ -69,11 +68,11 @@ def upgrade() -> None:
     op.create_table(
         "anchor_set",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
         sa.Column("rubric_version_id", sa.Integer(), nullable=False),
-        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("content_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("definition", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("title", sa.String(), nullable=False),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("definition", sa.String(), nullable=False),
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["rubric_version_id"],
@@ -85,10 +84,10 @@ def upgrade() -> None:
     op.create_table(
         "calibration_attempt",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
         sa.Column("assessor_id", sa.Integer(), nullable=False),
         sa.Column("rubric_version_id", sa.Integer(), nullable=False),
-        sa.Column("purpose", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("purpose", sa.String(length=20), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("passed", sa.Boolean(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -106,9 +105,9 @@ def upgrade() -> None:
         "criterion",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("rubric_version_id", sa.Integer(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("part", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("title", sa.String(), nullable=False),
+        sa.Column("part", sa.String(), nullable=True),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["rubric_version_id"],
@@ -122,7 +121,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("rubric_version_id", sa.Integer(), nullable=False),
         sa.Column("score", sa.Integer(), nullable=False),
-        sa.Column("label", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("label", sa.String(), nullable=False),
         sa.ForeignKeyConstraint(
             ["rubric_version_id"],
             ["rubric_version.id"],
@@ -133,7 +132,7 @@ def upgrade() -> None:
     op.create_table(
         "submission",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
         sa.Column("rubric_version_id", sa.Integer(), nullable=False),
         sa.Column("earner_id", sa.Integer(), nullable=True),
         sa.Column("attempt", sa.Integer(), nullable=True),
@@ -158,9 +157,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("anchor_set_id", sa.Integer(), nullable=False),
         sa.Column("rubric_version_id", sa.Integer(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("purpose", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("purpose", sa.String(length=20), nullable=False),
+        sa.Column("title", sa.String(), nullable=False),
         sa.ForeignKeyConstraint(
             ["anchor_set_id"],
             ["anchor_set.id"],
@@ -178,7 +177,7 @@ def upgrade() -> None:
         sa.Column("anchor_id", sa.Integer(), nullable=False),
         sa.Column("criterion_id", sa.Integer(), nullable=False),
         sa.Column("score", sa.Integer(), nullable=False),
-        sa.Column("rationale", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("rationale", sa.String(), nullable=False),
         sa.ForeignKeyConstraint(
             ["anchor_id"],
             ["anchor.id"],
@@ -198,13 +197,13 @@ def upgrade() -> None:
         sa.Column("anchor_id", sa.Integer(), nullable=True),
         sa.Column("criterion_id", sa.Integer(), nullable=False),
         sa.Column("score", sa.Integer(), nullable=False),
-        sa.Column("context", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("context", sa.String(length=20), nullable=False),
         sa.Column("rated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("calibration_attempt_id", sa.Integer(), nullable=True),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("supersedes_id", sa.Integer(), nullable=True),
-        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("recorded_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("reason", sa.String(), nullable=True),
+        sa.Column("recorded_by", sa.String(length=100), nullable=False),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("import_batch_id", sa.Integer(), nullable=True),
         sa.CheckConstraint(

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibrate.errors import ValidationError
+from calibrate.errors import CalibrateError, ValidationError
 from calibrate.ratings import parse_ratings, read_ratings_csv
 
 HEADER = "submission,assessor,criterion,score"
@@ -30,7 +30,10 @@ def test_long_format_codes_labels() -> None:
     assert r.unit.tolist() == [1, 0, 0] and r.rater.tolist() == [0, 1, 0]
     assert r.value.tolist() == [3.0, 2.0, 1.0]
     assert rows.line.tolist() == [2, 3, 4]
-    assert r.for_criterion(0).value.tolist() == [3.0, 2.0]
+    plan = r.subset(r.criterion == 0)
+    assert plan.value.tolist() == [3.0, 2.0] and plan.units == ("S1", "S2")
+    reflect = r.subset(r.criterion == 1)
+    assert reflect.units == ("S1",) and reflect.raters == ("A1",) and reflect.unit.tolist() == [0]
 
 
 def test_bom_crlf_and_quoted_fields() -> None:
@@ -138,3 +141,20 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_header_only() -> None:
     assert problems(f"{HEADER}\n") == [(1, None, "no ratings: the file has a header but no rows")]
+
+
+def test_select_context_and_rubric() -> None:
+    r = parse_ratings(
+        f"{HEADER},context,rubric\n"
+        "S1,A1,plan,3,live,demo@1\nS1,A2,plan,2,,demo@1\nX1,A1,plan,1,validity,demo@1\n"
+        "S2,A1,plan,2,live,other@1\n".encode(),
+        source="r.csv",
+    ).encode()
+    with pytest.raises(CalibrateError, match=r"mix contexts \(live, validity\): choose one"):
+        r.select()
+    with pytest.raises(CalibrateError, match=r"mix rubrics \(demo@1, other@1\)"):
+        r.select(context="live")
+    live = r.select(context="LIVE", rubric="demo@1")
+    assert live.units == ("S1",) and live.raters == ("A1", "A2")
+    with pytest.raises(CalibrateError, match="no ratings with context 'practice'"):
+        r.select(context="practice")

@@ -60,14 +60,16 @@ def _json_safe(obj: Any) -> Any:
 
 
 def progress_printer(label: str = "") -> Callable[[int, int, str], None]:
-    """A progress callback that redraws one line on stderr: ``stage done/total (pct)``."""
+    """A progress callback for stderr: one redrawn line on a terminal, a line per step otherwise."""
+    redraw = sys.stderr.isatty()
 
     def show(done: int, total: int, stage: str) -> None:
         pct = f" ({100 * done / total:.0f}%)" if total else ""
-        end = "\n" if done >= total else ""
-        typer.echo(f"\r{label}{stage} {done:,}/{total:,}{pct}", err=True, nl=False)
-        if end:
-            typer.echo("", err=True)
+        text = f"{label}{stage} {done:,}/{total:,}{pct}"
+        if redraw:
+            typer.echo(f"\r{text}\x1b[K", err=True, nl=done >= total)
+        else:
+            typer.echo(text, err=True)
 
     return show
 
@@ -84,6 +86,20 @@ DatabaseOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 ByOption = Annotated[str, typer.Option("--by", help="Who records this (kept with every row).")]
+ContextOption = Annotated[
+    str | None,
+    typer.Option(
+        "--context",
+        help="Only ratings of this context (live, practice, qualification, validity); "
+        "needed when the file mixes contexts.",
+    ),
+]
+RubricFilterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rubric", help="Only ratings of this rubric; needed when the file mixes rubrics."
+    ),
+]
 
 import_app = typer.Typer(help="Import rubrics, anchor sets and ratings (all or nothing).")
 app.add_typer(import_app, name="import")
@@ -245,11 +261,15 @@ def agreement_cmd(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Bootstrap seed (same seed, same intervals).")
     ] = None,
+    context: ContextOption = None,
+    rubric: RubricFilterOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Agreement among assessors, per criterion and pooled: percent agreement, kappas, alpha,
     AC1/AC2, ICC."""
-    ratings = read_ratings_csv(path, wide=wide, criterion=criterion if wide else None)
+    ratings = read_ratings_csv(path, wide=wide, criterion=criterion if wide else None).select(
+        context=context, rubric=rubric
+    )
     report = agreement_report(
         ratings,
         criterion=None if wide else criterion,
@@ -396,11 +416,13 @@ def raters_cmd(
             "--facet", metavar="COLUMN", help="Extra facet from a CSV column (e.g. attempt, round)."
         ),
     ] = None,
+    context: ContextOption = None,
+    rubric: RubricFilterOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Rater effects by the many-facet Rasch model (FACETS conventions): assessor severity,
     criterion difficulty, submission measures, fit, separation, thresholds, bias terms."""
-    ratings = read_ratings_csv(path)
+    ratings = read_ratings_csv(path).select(context=context, rubric=rubric)
     codes, labels = None, ()
     if facet is not None:
         if facet not in ratings.columns:
@@ -735,31 +757,18 @@ def gstudy_cmd(
             help="D study over 1..K assessors per submission (default: max(5, most seen)).",
         ),
     ] = None,
-    context: Annotated[
-        str | None,
-        typer.Option(
-            "--context",
-            help="Only ratings of this context (live, qualification...); needed when the file "
-            "mixes contexts.",
-        ),
-    ] = None,
-    rubric: Annotated[
-        str | None,
-        typer.Option(
-            "--rubric", help="Only ratings of this rubric; needed when the file mixes rubrics."
-        ),
-    ] = None,
+    context: ContextOption = None,
+    rubric: RubricFilterOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """G study and D study: variance components, G and Phi, and how many assessors per
     submission reach the target."""
-    ratings = read_ratings_csv(path)
-    keep = _gstudy_rows(ratings, context=context, rubric=rubric)
+    ratings = read_ratings_csv(path).select(context=context, rubric=rubric)
     study = gstudy(
-        ratings.unit[keep],
-        ratings.rater[keep],
-        ratings.value[keep],
-        ratings.criterion[keep],
+        ratings.unit,
+        ratings.rater,
+        ratings.value,
+        ratings.criterion,
         design=design,
         target=target,
         max_assessors=max_assessors,
@@ -768,25 +777,6 @@ def gstudy_cmd(
         emit_json(study.to_dict())
     else:
         typer.echo(gstudy_text(study, source=path.name, detected=design is None))
-
-
-def _gstudy_rows(
-    ratings: Ratings, *, context: str | None, rubric: str | None
-) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """The rows of one context and one rubric: a G study is of one measurement procedure."""
-    keep = np.ones(len(ratings), dtype=bool)
-    for name, chosen in (("context", context and context.lower()), ("rubric", rubric)):
-        column = ratings.columns.get(name)
-        default = "live" if name == "context" else ""
-        values = np.full(len(ratings), default, dtype=object) if column is None else column
-        present = ", ".join(sorted({str(v) for v in values[keep]}))
-        if chosen is not None:
-            keep &= values == chosen
-            if not keep.any():
-                raise CalibrateError(f"no ratings with {name} {chosen!r} (found: {present})")
-        elif len(set(values[keep].tolist())) > 1:
-            raise CalibrateError(f"the ratings mix {name}s ({present}): choose one with --{name}")
-    return keep
 
 
 def gstudy_text(study: GStudy, *, source: str, detected: bool) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from numpy.typing import NDArray
 
-from calibrate.errors import Problem, ValidationError
+from calibrate.errors import CalibrateError, Problem, ValidationError
 
 Context = Literal["practice", "qualification", "live", "validity"]
 CONTEXTS: tuple[Context, ...] = ("practice", "qualification", "live", "validity")
@@ -121,18 +121,53 @@ class Ratings:
     def __len__(self) -> int:
         return len(self.value)
 
-    def for_criterion(self, code: int) -> Ratings:
-        """The ratings of one criterion (codes and labels of units and raters kept)."""
-        keep = self.criterion == code
-        return replace(
-            self,
-            unit=self.unit[keep],
-            rater=self.rater[keep],
-            criterion=np.zeros(int(keep.sum()), dtype=np.int64),
+    def subset(self, keep: NDArray[np.bool_]) -> Ratings:
+        """The rows in ``keep``; codes renumbered densely, labels of unused codes dropped."""
+
+        def recode(codes: NDArray[np.int64], labels: tuple[str, ...]) -> tuple[Any, Any]:
+            used, dense = np.unique(codes[keep], return_inverse=True)
+            return dense.astype(np.int64), tuple(labels[i] for i in used.tolist())
+
+        unit, units = recode(self.unit, self.units)
+        rater, raters = recode(self.rater, self.raters)
+        criterion, criteria = recode(self.criterion, self.criteria)
+        return Ratings(
+            unit=unit,
+            rater=rater,
+            criterion=criterion,
             value=self.value[keep],
-            criteria=(self.criteria[code],),
+            units=units,
+            raters=raters,
+            criteria=criteria,
             columns={k: v[keep] for k, v in self.columns.items()},
         )
+
+    def select(self, *, context: str | None = None, rubric: str | None = None) -> Ratings:
+        """The ratings of one context and one rubric: a statistic describes one procedure.
+
+        A file without a ``context`` column holds live ratings; without a ``rubric`` column,
+        one rubric. When the file mixes contexts (or rubrics) and none is chosen, the error
+        lists them.
+
+        Raises
+        ------
+        CalibrateError
+            Mixed contexts or rubrics with none chosen, or no rows of the chosen one.
+        """
+        keep = np.ones(len(self), dtype=bool)
+        for name, chosen in (("context", context and context.lower()), ("rubric", rubric)):
+            default = "live" if name == "context" else ""
+            values = self.columns.get(name, np.full(len(self), default, dtype=object))
+            present = ", ".join(sorted({str(v) for v in values[keep].tolist()}))
+            if chosen is not None:
+                keep &= values == chosen
+                if not keep.any():
+                    raise CalibrateError(f"no ratings with {name} {chosen!r} (found: {present})")
+            elif len(set(values[keep].tolist())) > 1:
+                raise CalibrateError(
+                    f"the ratings mix {name}s ({present}): choose one with --{name}"
+                )
+        return self if keep.all() else self.subset(keep)
 
 
 def read_ratings_csv(

@@ -561,25 +561,24 @@ def _submission_problems(
     stored: Mapping[str, tuple[int, ...]],
     infos: Mapping[str, _RubricInfo],
 ) -> list[Problem]:
-    """A submission belongs to one rubric version, in the file and in the store."""
+    """A submission belongs to one rubric version: the stored one, else its first row's."""
     names = {info.id: key for key, info in infos.items()}
     idx = np.flatnonzero(live & (rv > 0))
-    first: dict[str, int] = {}
-    problems: list[Problem] = []
-    for i in idx.tolist():
-        sub = rows.submission[i]
-        owner = stored[sub][1] if sub in stored else rv[first.setdefault(sub, i)]
-        if owner != rv[i] and len(problems) < 1000:
-            problems.append(
-                Problem(
-                    rows.source,
-                    f"submission {sub!r} belongs to {names.get(int(owner), owner)}, "
-                    f"not {names[int(rv[i])]}",
-                    int(rows.line[i]),
-                    "rubric",
-                )
-            )
-    return problems
+    codes, uniq = pd.factorize(rows.submission[idx])
+    owner = rv[idx][_first_index(codes, len(uniq))]
+    for j, sub in enumerate(uniq.tolist()):
+        if sub in stored:
+            owner[j] = stored[sub][1]
+    bad = idx[owner[codes] != rv[idx]]
+    return _row_problems(
+        rows,
+        bad,
+        "rubric",
+        lambda i: (
+            f"submission {rows.submission[i]!r} belongs to "
+            f"{names.get(int(owner[codes[np.searchsorted(idx, i)]]), '?')}, not {names[int(rv[i])]}"
+        ),
+    )
 
 
 def _row_problems(
@@ -887,11 +886,14 @@ def _nullable(ids: NDArray[np.int64], none: Any) -> list[Any]:
 
 
 def _timestamps(ts: NDArray[np.datetime64] | None, n: int, none: Any, postgres: bool) -> list[Any]:
+    """UTC timestamps as the text each database reads: ``YYYY-MM-DD HH:MM:SS.ffffff[+00]``."""
     if ts is None:
         return [none] * n
-    text = np.datetime_as_string(ts, unit="us")
-    text = np.char.replace(text, "T", " ")
-    out: list[Any] = (np.char.add(text, "+00") if postgres else text).tolist()
+    text = np.datetime_as_string(ts, unit="us").astype("S26")
+    text.view(np.uint8).reshape(n, 26)[:, 10] = ord(" ")  # the ISO "T" becomes a space
+    out: list[Any] = text.astype("U26").tolist()
+    if postgres:
+        out = [t + "+00" for t in out]
     for i in np.flatnonzero(np.isnat(ts)).tolist():
         out[i] = none
     return out

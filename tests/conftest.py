@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from calibrate import store
+from calibrate.cli import main
 from calibrate.rubric import Rubric, load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,3 +97,35 @@ def loaded(engine: Engine, demo_rubric: Rubric) -> Engine:
     """A store holding the demo rubric."""
     store.import_definitions([demo_rubric], engine=engine)
     return engine
+
+
+@dataclass
+class Result:
+    """What a ``calibrate`` run printed and its exit status."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def calibrate(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Result]:
+    """Run ``calibrate ARGS`` in-process through the real entry point (exit status, streams),
+    optionally on database ``db`` and in folder ``cwd``."""
+
+    def run(*args: str, db: str | None = None, cwd: Path | None = None) -> Result:
+        if db is not None:
+            monkeypatch.setenv("CALIBRATE_DATABASE_URL", db)
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "argv", ["calibrate", *args])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        out = capsys.readouterr()
+        code = exit_info.value.code
+        return Result(code if isinstance(code, int) else 1, out.out, out.err)
+
+    return run

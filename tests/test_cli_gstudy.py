@@ -4,41 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from calibrate.cli import main
+from tests.conftest import Result
 
 REFERENCE = Path(__file__).parent / "reference"
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def calibrate(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., Result]:
-    """Run ``calibrate ARGS`` in-process through the real entry point."""
-
-    def run(*args: str) -> Result:
-        monkeypatch.setattr(sys, "argv", ["calibrate", *args])
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        out = capsys.readouterr()
-        code = exit_info.value.code
-        return Result(code if isinstance(code, int) else 1, out.out, out.err)
-
-    return run
 
 
 def write_ratings(path: Path, rows: list[tuple[str, str, str, int]]) -> Path:

@@ -6,40 +6,11 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from calibrate.cli import main
-from tests.conftest import DEMO_RUBRIC, ROOT
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def calibrate(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., Result]:
-    """Run ``calibrate ARGS`` in-process through the real entry point (exit code and streams)."""
-
-    def run(*args: str, db: str, cwd: Path) -> Result:
-        monkeypatch.setenv("CALIBRATE_DATABASE_URL", db)
-        monkeypatch.chdir(cwd)
-        monkeypatch.setattr(sys, "argv", ["calibrate", *args])
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main()
-        out = capsys.readouterr()
-        code = exit_info.value.code
-        return Result(code if isinstance(code, int) else 1, out.out, out.err)
-
-    return run
+from tests.conftest import DEMO_RUBRIC, ROOT, Result
 
 
 def test_entry_point_runs_as_a_program(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats as sps
 
 from calibrate.stats._tabulate import (
     FloatArray,
@@ -20,6 +19,7 @@ from calibrate.stats.percent_agreement import (
     category_prevalence,
     chance_corrected_variance,
     observed_agreement,
+    t_interval,
 )
 
 
@@ -53,8 +53,7 @@ class GwetAC:
 
     def confidence_interval(self, confidence: float = 0.95) -> tuple[float, float]:
         """Wald interval with Student's t on ``n_units - 1`` df, upper end capped at 1 (irrCAC)."""
-        half = self.se * float(sps.t.ppf(0.5 + confidence / 2, self.n_units - 1))
-        return self.coefficient - half, min(1.0, self.coefficient + half)
+        return t_interval(self.coefficient, self.se, self.n_units, confidence)
 
 
 def gwet_ac(

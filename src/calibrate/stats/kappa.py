@@ -24,6 +24,7 @@ from calibrate.stats.percent_agreement import (
     category_prevalence,
     chance_corrected_variance,
     observed_agreement,
+    t_interval,
 )
 
 
@@ -381,8 +382,7 @@ class FleissKappa:
 
     def confidence_interval(self, confidence: float = 0.95) -> tuple[float, float]:
         """Wald interval on ``se`` with Student's t on ``n_units - 1`` df, capped at 1 (irrCAC)."""
-        half = self.se * float(sps.t.ppf(0.5 + confidence / 2, self.n_units - 1))
-        return self.kappa - half, min(1.0, self.kappa + half)
+        return t_interval(self.kappa, self.se, self.n_units, confidence)
 
 
 def fleiss_kappa(

@@ -9,6 +9,7 @@ multiplicities, or a bootstrap resample) gives all of them at once.
 from __future__ import annotations
 
 import numpy as np
+import scipy.stats as sps
 from numpy.typing import ArrayLike
 
 from calibrate.errors import StatisticsError
@@ -185,3 +186,9 @@ def chance_corrected_variance(
     term = (n / n_pairable) * (pa_unit - pe * (m >= 2)) / (1 - pe)
     term -= 2 * (1 - coefficient) * (pe_per_unit - pe) / (1 - pe)
     return float((f * (term - coefficient) ** 2).sum() / (n * (n - 1)))
+
+
+def t_interval(estimate: float, se: float, n_units: int, confidence: float) -> tuple[float, float]:
+    """Wald interval with Student's t on ``n_units - 1`` df, upper end capped at 1 (irrCAC)."""
+    half = se * float(sps.t.ppf(0.5 + confidence / 2, n_units - 1))
+    return estimate - half, min(1.0, estimate + half)

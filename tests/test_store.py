@@ -52,6 +52,7 @@ def test_shipped_definitions_round_trip(engine: Engine) -> None:
     assert {s.id: s for s in store.stored_anchor_sets(engine=engine)} == {s.id: s for s in sets}
     n = store.counts(engine=engine)
     assert n["anchor"] == sum(len(s.anchors) for s in sets)
+    assert n["import_batch"] == 1  # who imported the definitions, and when
     again = store.import_definition_dirs(ROOT / "rubrics", ROOT / "anchor_sets", engine=engine)
     assert (again.n_written, again.n_unchanged) == (0, len(rubrics) + len(sets))
     assert store.counts(engine=engine) == n

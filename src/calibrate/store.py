@@ -264,7 +264,22 @@ def import_definitions(
         if problems:
             session.rollback()
             raise ValidationError(problems)
-    return ImportReport("definitions", source, len(rubrics) + len(anchor_sets), written, unchanged)
+        n_rows = len(rubrics) + len(anchor_sets)
+        if written:
+            digests = [r.content_hash() for r in rubrics] + [
+                _anchor_set_hash(a) for a in anchor_sets
+            ]
+            session.add(
+                m.ImportBatch(
+                    kind="definitions",
+                    source=source,
+                    sha256=hashlib.sha256("".join(digests).encode()).hexdigest(),
+                    n_rows=n_rows,
+                    n_written=written,
+                    imported_by=imported_by,
+                )
+            )
+    return ImportReport("definitions", source, n_rows, written, unchanged)
 
 
 def import_definition_dirs(

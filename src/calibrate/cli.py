@@ -18,6 +18,13 @@ import numpy as np
 import typer
 from sqlalchemy import Engine
 
+from calibrate.accuracy_report import (
+    AccuracyReport,
+    AccuracyRow,
+    accuracy_report,
+    load_anchor_definitions,
+    stored_accuracy_report,
+)
 from calibrate.agreement_report import AgreementReport, agreement_report
 from calibrate.anchors import load_anchor_sets
 from calibrate.errors import CalibrateError, ValidationError
@@ -350,6 +357,128 @@ def agreement_table(report: AgreementReport, *, source: str) -> str:
             f"{ci.n_boot:,} resamples"
         )
     return "\n".join([head, "", *(line.rstrip() for line in lines), *notes])
+
+
+# --- accuracy against anchors ------------------------------------------------------------------
+
+
+@app.command("accuracy")
+def accuracy_cmd(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[RATINGS.csv]",
+            help="Ratings of anchors (long: submission = anchor id, assessor, criterion, score). "
+            "Omit to use the anchor ratings in the store (--rubric).",
+        ),
+    ] = None,
+    anchors: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchors",
+            metavar="ANCHOR_SET",
+            help="Anchor-set YAML file, or a folder of them, holding the expert scores.",
+        ),
+    ] = None,
+    rubric_dir: Annotated[
+        Path,
+        typer.Option("--rubric-dir", help="Rubric files the anchor sets are validated against."),
+    ] = Path("rubrics"),
+    rubric: Annotated[
+        str | None,
+        typer.Option(
+            "--rubric", metavar="ID[@VERSION]", help="Without RATINGS.csv: the rubric in the store."
+        ),
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Accuracy against anchors per assessor and criterion: exact/adjacent agreement with the
+    experts, mean deviation (severity) with its interval, MAE, quadratic weighted kappa, and
+    pass-decision accuracy."""
+    if path is not None:
+        if anchors is None:
+            raise CalibrateError("RATINGS.csv needs --anchors ANCHOR_SET (the expert scores)")
+        if rubric is not None:
+            raise CalibrateError("--rubric is for the store; with RATINGS.csv the sets name it")
+        rubric_version, sets = load_anchor_definitions(anchors, rubric_dir)
+        report = accuracy_report(read_ratings_csv(path), sets, rubric_version)
+    else:
+        if rubric is None:
+            raise CalibrateError(
+                "give RATINGS.csv --anchors ANCHOR_SET, or --rubric ID for the ratings in the store"
+            )
+        if anchors is not None:
+            raise CalibrateError("--anchors goes with RATINGS.csv; the store holds its anchor sets")
+        with store_engine(database) as engine:
+            report = stored_accuracy_report(engine=engine, rubric=rubric)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        typer.echo(accuracy_text(report, source=path.name if path is not None else "store"))
+
+
+def accuracy_text(report: AccuracyReport, *, source: str) -> str:
+    """The text form of ``calibrate accuracy``: a table per assessor, per criterion and overall
+    (assessor x criterion cells are in ``--json``)."""
+
+    def num(v: float | int | None, fmt: str = ".3f") -> str:
+        return "-" if v is None or v != v else format(v, fmt)
+
+    head = [
+        "n",
+        "anchors",
+        "exact",
+        "adjacent",
+        "mean dev",
+        f"{report.confidence:.0%} CI",
+        "MAE",
+        "QWK",
+        "decisions",
+        "accuracy",
+        "false pass",
+        "false fail",
+    ]
+
+    def line(name: str, r: AccuracyRow) -> list[str]:
+        low, high = r.mean_deviation_ci
+        return [
+            name,
+            str(r.n),
+            str(r.n_anchors),
+            num(r.exact),
+            num(r.adjacent),
+            num(r.mean_deviation, "+.3f"),
+            f"[{num(low, '+.3f')}, {num(high, '+.3f')}]",
+            num(r.mae),
+            num(r.qwk),
+            num(r.n_decisions, "d"),
+            num(r.decision_accuracy),
+            num(r.false_pass, "d"),
+            num(r.false_fail, "d"),
+        ]
+
+    o = report.overall
+    lines = [
+        f"{source}: accuracy against the anchors of {report.rubric} "
+        f"({', '.join(report.anchor_sets)}): {o.n:,} ratings of {o.n_anchors} anchors by "
+        f"{len(report.assessors)} assessors",
+        "",
+    ]
+    rows = [["assessor", *head], *(line(k, r) for k, r in report.assessors.items())]
+    lines += [*_columns(rows, left=1), ""]
+    rows = [["criterion", *head], *(line(k, r) for k, r in report.criteria.items())]
+    lines += [*_columns(rows, left=1), ""]
+    lines += _columns([["", *head], line("overall", o)], left=1)
+    lines += [
+        "",
+        "mean dev = assessor score - expert score: negative = harsher than the experts; CI: "
+        "Student's t, standard error clustered by anchor",
+        "decisions: readings scoring every criterion, pass rule applied, against the experts' "
+        "decision; false pass = passed where the experts do not",
+        "per assessor x criterion: --json (assessor_criteria)",
+    ]
+    return "\n".join(x.rstrip() for x in lines)
 
 
 # --- simulate: a demo programme with known truth ----------------------------------------------

@@ -1,0 +1,177 @@
+"""``calibrate accuracy``: a ratings CSV against anchor-set files, or the store; text and JSON;
+one-line errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calibrate import store
+from calibrate.anchors import load_anchor_set
+from calibrate.demo import build_demo
+from calibrate.rubric import load_rubric
+from tests.conftest import ROOT, Result
+
+Run = Callable[..., Result]
+ANCHORS = ROOT / "anchor_sets" / "crsel-intro"
+RUBRICS = ROOT / "rubrics"
+ROW_KEYS = {
+    "n",
+    "n_anchors",
+    "exact",
+    "adjacent",
+    "mean_deviation",
+    "mean_deviation_se",
+    "mean_deviation_ci",
+    "mae",
+    "qwk",
+    "n_decisions",
+    "decision_accuracy",
+    "false_pass",
+    "false_fail",
+}
+
+
+@pytest.fixture
+def scripted_csv(tmp_path: Path) -> Path:
+    """Every crsel-intro anchor scored by three assessors: ``exact`` gives the expert score,
+    ``lenient`` one level higher and ``harsh`` one level lower wherever the 1-3 scale allows."""
+    rubric = load_rubric(RUBRICS / "crsel-intro.yaml")
+    lines = ["submission,assessor,criterion,score"]
+    for path in sorted(ANCHORS.glob("*.yaml")):
+        for anchor in load_anchor_set(path, rubric).anchors:
+            for c in rubric.criterion_ids:
+                e = anchor.scores[c]
+                for who, shift in (("exact", 0), ("lenient", 1), ("harsh", -1)):
+                    lines.append(f"{anchor.id},{who},{c},{int(np.clip(e + shift, 1, 3))}")
+    out = tmp_path / "anchors.csv"
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def test_json_per_assessor_criterion_and_overall(calibrate: Run, scripted_csv: Path) -> None:
+    result = calibrate(
+        "accuracy",
+        str(scripted_csv),
+        "--anchors",
+        str(ANCHORS),
+        "--rubric-dir",
+        str(RUBRICS),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(payload) == {
+        "rubric",
+        "anchor_sets",
+        "confidence",
+        "assessors",
+        "criteria",
+        "assessor_criteria",
+        "overall",
+    }
+    assert payload["rubric"] == "crsel-intro@1" and len(payload["anchor_sets"]) == 3
+    rows = {a["id"]: a for a in payload["assessors"]}
+    assert set(rows) == {"exact", "harsh", "lenient"}
+    assert all(set(r) == ROW_KEYS | {"id"} for r in rows.values())
+    assert rows["exact"]["exact"] == 1.0 and rows["exact"]["decision_accuracy"] == 1.0
+    assert rows["lenient"]["mean_deviation"] > 0 and rows["lenient"]["mean_deviation_ci"][0] > 0
+    assert rows["harsh"]["mean_deviation"] < 0 and rows["harsh"]["mean_deviation_ci"][1] < 0
+    assert rows["lenient"]["false_pass"] > 0 and rows["harsh"]["false_fail"] > 0
+    # Criteria: 5, each read by 3 assessors on 22 anchors; decisions do not apply (null).
+    assert [c["n"] for c in payload["criteria"]] == [66] * 5
+    assert all(c["decision_accuracy"] is None for c in payload["criteria"])
+    cells = payload["assessor_criteria"]
+    assert len(cells) == 15 and set(cells[0]) == ROW_KEYS | {"assessor", "criterion"}
+    assert payload["overall"]["n"] == 330 and set(payload["overall"]) == ROW_KEYS
+
+
+def test_text_output(calibrate: Run, scripted_csv: Path) -> None:
+    result = calibrate(
+        "accuracy", str(scripted_csv), "--anchors", str(ANCHORS), "--rubric-dir", str(RUBRICS)
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "accuracy against the anchors of crsel-intro@1" in out
+    assert "330 ratings of 22 anchors by 3 assessors" in out
+    lenient = next(line for line in out.splitlines() if line.strip().startswith("lenient"))
+    assert " +0." in lenient
+    assert "negative = harsher than the experts" in out
+
+
+def test_one_anchor_set_file_and_the_default_rubric_folder(
+    calibrate: Run, scripted_csv: Path
+) -> None:
+    validity = ANCHORS / "validity.yaml"
+    ids = [
+        a.id for a in load_anchor_set(validity, load_rubric(RUBRICS / "crsel-intro.yaml")).anchors
+    ]
+    lines = scripted_csv.read_text().splitlines()
+    subset = scripted_csv.with_name("validity.csv")
+    subset.write_text(
+        "\n".join([lines[0], *(x for x in lines[1:] if x.split(",")[0] in ids)]) + "\n"
+    )
+    result = calibrate("accuracy", str(subset), "--anchors", str(validity), "--json", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["overall"]["n_anchors"] == len(ids)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("crsel-q99,exact,reflection,2", "not anchors of"),
+        ("crsel-q01,exact,tone,2", "unknown criterion for crsel-intro@1: tone"),
+    ],
+)
+def test_bad_ratings_give_one_line(
+    calibrate: Run, scripted_csv: Path, row: str, message: str
+) -> None:
+    scripted_csv.write_text(scripted_csv.read_text() + row + "\n")
+    result = calibrate(
+        "accuracy", str(scripted_csv), "--anchors", str(ANCHORS), "--rubric-dir", str(RUBRICS)
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "give RATINGS.csv --anchors ANCHOR_SET, or --rubric ID"),
+        (("ratings.csv",), "needs --anchors"),
+        (("ratings.csv", "--anchors", "a", "--rubric", "x"), "--rubric is for the store"),
+        (("--anchors", "a", "--rubric", "x"), "--anchors goes with RATINGS.csv"),
+    ],
+)
+def test_misused_options_give_one_line(calibrate: Run, args: tuple[str, ...], message: str) -> None:
+    result = calibrate("accuracy", *args)
+    assert result.returncode == 1 and message in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_the_store(calibrate: Run, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = store.open_store(url)
+    build_demo(engine=engine, out=tmp_path / "demo", size="classroom", seed=2026)
+    engine.dispose()
+    from_store = calibrate("accuracy", "--database", url, "--rubric", "crsel-intro", "--json")
+    assert from_store.returncode == 0, from_store.stderr
+    from_file = calibrate(
+        "accuracy",
+        str(tmp_path / "demo" / "ratings.csv"),
+        "--anchors",
+        str(ANCHORS),
+        "--rubric-dir",
+        str(RUBRICS),
+        "--json",
+    )
+    assert json.loads(from_store.stdout) == json.loads(from_file.stdout)
+    text = calibrate("accuracy", "--database", url, "--rubric", "crsel-intro@1")
+    assert text.returncode == 0 and text.stdout.startswith("store: accuracy against the anchors")
+    unknown = calibrate("accuracy", "--database", url, "--rubric", "nope")
+    assert unknown.returncode == 1 and "not in the store" in unknown.stderr

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from calibrate.dashboard import overview
+from calibrate.dashboard import agreement, overview, raters, reliability
 
 
 def run() -> None:
     """Build the navigation and run the selected page."""
     st.set_page_config(page_title="calibrate", layout="wide")
     page = st.navigation(
-        [st.Page(overview.render, title="Overview", url_path="overview", default=True)]
+        [
+            st.Page(overview.render, title="Overview", url_path="overview", default=True),
+            st.Page(agreement.render, title="Agreement", url_path="agreement"),
+            st.Page(raters.render, title="Rater effects", url_path="raters"),
+            st.Page(reliability.render, title="Reliability (G study)", url_path="reliability"),
+        ]
     )
     page.run()

@@ -6,13 +6,21 @@ the process is pointed at (``CALIBRATE_DATABASE_URL``).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import streamlit as st
 from sqlalchemy import Engine
 
 from calibrate import store
+from calibrate.agreement_report import AgreementReport, agreement_report
+from calibrate.ratings import CONTEXTS, Ratings
 from calibrate.settings import get_settings
+from calibrate.stats.gtheory import GStudy, gstudy
+from calibrate.stats.rasch import RaschResult, fit_mfrm
 
 
 def database_url() -> str:
@@ -33,3 +41,145 @@ def counts(url: str) -> dict[str, int]:
 @st.cache_data(ttl=300)
 def rubrics(url: str) -> list[dict[str, Any]]:
     return [r.to_dict() for r in store.stored_rubrics(engine=engine(url))]
+
+
+# --- per-page analyses: cached by (database URL, rubric version, context, options) -------------
+
+Show = Callable[[float, str], None]
+"""``show(fraction, text)``: move a progress bar to ``fraction`` (0..1) with ``text``."""
+
+RASCH_MAX_ITER = 500
+RASCH_TOL = 1e-4
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Show]:
+    """A progress bar for the duration of a computation, removed when it ends.
+
+    Used inside the cached functions below: Streamlit records the bar with the cached result and
+    replays it (created, filled, removed) on a cache hit, so the bar must be created here rather
+    than by the caller. Updates are limited to whole percents, never backwards.
+    """
+    bar = st.progress(0.0, text=label)
+    shown = -1
+
+    def show(fraction: float, text: str) -> None:
+        nonlocal shown
+        percent = int(100 * min(max(fraction, 0.0), 1.0))
+        if percent > shown:
+            shown = percent
+            bar.progress(percent, text=f"{label}: {text}")
+
+    try:
+        yield show
+    finally:
+        bar.empty()
+
+
+def rubric_versions(url: str) -> dict[str, dict[str, Any]]:
+    """The stored rubric versions by ``id@version`` (the key every page selects by)."""
+    return {f"{r['id']}@{r['version']}": r for r in rubrics(url)}
+
+
+def contexts() -> list[str]:
+    """The rating contexts a page offers, live (earners' submissions) first."""
+    return ["live", *(c for c in CONTEXTS if c != "live")]
+
+
+def context_label(context: str) -> str:
+    return context if context == "live" else f"{context} (anchor submissions)"
+
+
+def anchor_hint(context: str) -> str:
+    """Why practice and qualification ratings may not analyse as one design (else empty)."""
+    if context not in ("practice", "qualification"):
+        return ""
+    return (
+        f" {context.capitalize()} ratings pool every calibration round, in which an assessor "
+        "may score the same anchor again; the store does not yet load one round at a time."
+    )
+
+
+def levels(url: str, rubric: str) -> tuple[float, ...]:
+    """The level scores of rubric version ``rubric`` (``id@version``)."""
+    return tuple(float(lv["score"]) for lv in rubric_versions(url)[rubric]["levels"])
+
+
+@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
+def ratings(url: str, rubric: str, context: str) -> Ratings:
+    """Current ratings of one rubric version in one context (possibly none)."""
+    return store.load_ratings(engine=engine(url), rubric=rubric, contexts=[context])
+
+
+def double_scored(ratings: Ratings) -> tuple[int, dict[str, int]]:
+    """Submissions scored by two or more assessors (the ones agreement rests on): overall and
+    per criterion label."""
+    if not len(ratings):
+        return 0, {}
+    n_units, n_criteria = len(ratings.units), len(ratings.criteria)
+    pairs = np.unique(ratings.unit * len(ratings.raters) + ratings.rater) // len(ratings.raters)
+    overall = int((np.bincount(pairs, minlength=n_units) >= 2).sum())
+    cells = np.bincount(
+        ratings.unit * n_criteria + ratings.criterion, minlength=n_units * n_criteria
+    )
+    per = cells.reshape(n_units, n_criteria) >= 2
+    return overall, {c: int(per[:, k].sum()) for k, c in enumerate(ratings.criteria)}
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def agreement(url: str, rubric: str, context: str, n_boot: int, seed: int) -> AgreementReport:
+    """:func:`~calibrate.agreement_report.agreement_report` with ``n_boot`` bootstrap resamples
+    (seeded) on the rubric's levels, with a progress bar while it runs."""
+    data = ratings(url, rubric, context)
+    with progress_bar(f"Bootstrap, {n_boot:,} resamples") as show:
+        return agreement_report(
+            data,
+            levels=levels(url, rubric),
+            n_boot=n_boot,
+            seed=seed,
+            progress=lambda done, total, stage: show(
+                done / total if total else 1.0, f"{stage} {done:,}/{total:,}"
+            ),
+        )
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def rater_effects(url: str, rubric: str, context: str = "live") -> RaschResult:
+    """The many-facet Rasch fit (:func:`~calibrate.stats.rasch.fit_mfrm`, rating-scale model,
+    disconnected subsets flagged rather than raised), with a progress bar while it runs."""
+    data = ratings(url, rubric, context)
+    with progress_bar("Fitting the rater model") as show:
+
+        def step(iteration: int, change: float) -> None:
+            # Convergence on a log scale: a change of 1 logit shows 0, the tolerance 1.
+            converging = math.log(change) / math.log(RASCH_TOL) if 0 < change < 1 else 0.0
+            show(
+                max(iteration / RASCH_MAX_ITER, converging),
+                f"iteration {iteration}, largest change {change:.5f} logits",
+            )
+
+        return fit_mfrm(
+            data.unit,
+            data.rater,
+            data.criterion,
+            data.value,
+            categories=levels(url, rubric),
+            on_disconnected="flag",
+            max_iter=RASCH_MAX_ITER,
+            tol=RASCH_TOL,
+            progress=step,
+        )
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def reliability(url: str, rubric: str, context: str, target: float, max_assessors: int) -> GStudy:
+    """G and D study (:func:`~calibrate.stats.gtheory.gstudy`, design detected)."""
+    data = ratings(url, rubric, context)
+    return gstudy(
+        data.unit,
+        data.rater,
+        data.value,
+        data.criterion,
+        target=target,
+        max_assessors=max_assessors,
+    )

@@ -1,0 +1,268 @@
+"""Agreement page: how far assessors agree, per criterion and pooled, with bootstrap intervals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from calibrate.dashboard import data
+from calibrate.errors import CalibrateError
+from calibrate.stats.agreement import AgreementSummary
+
+SEED = 2026
+RELIABLE, TENTATIVE = 0.800, 0.667  # Krippendorff (2004), sec. 12.4
+KAPPA_BANDS = (  # Landis & Koch (1977): upper bound of each band; below 0 is "poor"
+    (0.20, "slight"),
+    (0.40, "fair"),
+    (0.60, "moderate"),
+    (0.80, "substantial"),
+    (1.00, "almost perfect"),
+)
+
+# (dotted key of AgreementSummary.to_dict, row label, shown as a percentage)
+ROWS: tuple[tuple[str, str, bool], ...] = (
+    ("percent_exact", "exact agreement", True),
+    ("percent_adjacent", "adjacent agreement (±1 level)", True),
+    ("krippendorff_alpha.ordinal", "Krippendorff α, ordinal", False),
+    ("krippendorff_alpha.interval", "Krippendorff α, interval", False),
+    ("gwet_ac1", "Gwet AC1", False),
+    ("gwet_ac2.linear", "Gwet AC2, linear", False),
+    ("gwet_ac2.quadratic", "Gwet AC2, quadratic", False),
+    ("fleiss_kappa", "Fleiss κ", False),
+    ("cohen_kappa.quadratic", "Cohen κ, quadratic", False),
+    *((f"icc.ICC{m}{k}", f"ICC({m},{k or 1})", False) for k in ("", "k") for m in "123"),
+)
+POOLED = "all criteria"  # not a criterion id (ids have no spaces)
+
+
+def render() -> None:
+    st.title("Agreement")
+    st.caption(
+        "Do assessors give the same submission the same score? 1 means they always agree, "
+        "0 means no better than chance."
+    )
+    url = data.database_url()
+    versions = data.rubric_versions(url)
+    if not versions:
+        st.info("The store is empty. Load the demo programme with `calibrate demo`.")
+        return
+    left, middle, right, far = st.columns([3, 2, 1, 1])
+    rubric = left.selectbox(
+        "Rubric version",
+        list(versions),
+        format_func=lambda key: f"{key} · {versions[key]['title']}",
+        key="agreement_rubric",
+    )
+    context = middle.selectbox(
+        "Ratings",
+        data.contexts(),
+        format_func=data.context_label,
+        key="agreement_context",
+        help="Live: earners' submissions. Practice, qualification, validity: anchor "
+        "submissions scored by assessors in calibration rounds.",
+    )
+    n_boot = right.number_input(
+        "Resamples",
+        min_value=0,
+        max_value=20_000,
+        value=500,
+        step=100,
+        key="agreement_resamples",
+        help="Bootstrap resamples of submissions for the 95% intervals (0: no intervals).",
+    )
+    seed = far.number_input(
+        "Seed",
+        min_value=0,
+        value=SEED,
+        step=1,
+        key="agreement_seed",
+        help="The same seed gives the same intervals.",
+    )
+    ratings = data.ratings(url, rubric, context)
+    if not len(ratings):
+        st.info(
+            f"The store has no {context} ratings of {rubric}. Load the demo programme with "
+            "`calibrate demo`, or import ratings with `calibrate import ratings`."
+        )
+        return
+    try:
+        report = data.agreement(url, rubric, context, int(n_boot), int(seed))
+    except CalibrateError as exc:
+        st.warning(
+            f"Agreement cannot be computed on these ratings: {exc}." + data.anchor_hint(context)
+        )
+        return
+
+    summaries = (
+        {POOLED: report.pooled, **report.criteria}
+        if report.criteria
+        else {ratings.criteria[0]: report.pooled}
+    )
+    twice, per_criterion = data.double_scored(ratings)
+    paired = {name: per_criterion.get(name, sum(per_criterion.values())) for name in summaries}
+    pooled = report.pooled
+    cols = st.columns(5)
+    cols[0].metric("Ratings", f"{pooled.n_ratings:,}")
+    cols[1].metric("Submissions", f"{len(ratings.units):,}")
+    cols[2].metric(
+        "Scored twice or more",
+        f"{twice:,}",
+        help="Submissions scored by two or more assessors: agreement rests on these alone.",
+    )
+    cols[3].metric("Assessors", f"{pooled.n_raters:,}")
+    cols[4].metric("Criteria", f"{len(ratings.criteria):,}")
+
+    st.subheader("Agreement statistics")
+    st.dataframe(_table(summaries, paired), height="content", key="agreement_table")
+    intervals = (
+        f"[low, high]: 95% percentile bootstrap interval over submissions, {int(n_boot):,} "
+        f"resamples, seed {int(seed)}. "
+        if n_boot
+        else "No intervals (0 resamples). "
+    )
+    st.caption(
+        intervals
+        + "Units are (submission, criterion) pairs; pooled: all criteria together. Chance "
+        "agreement uses the rubric's levels "
+        + ", ".join(f"{v:g}" for v in pooled.levels)
+        + ". ICC only when every assessor scored every submission. – : undefined on these data."
+    )
+    st.markdown(
+        f"**Reading the numbers.** Krippendorff's α ≥ {RELIABLE:.3f}: reliable; "
+        f"{TENTATIVE:.3f}–{RELIABLE:.3f}: tentative conclusions only; below {TENTATIVE:.3f}: "
+        "not reliable enough to rely on (Krippendorff 2004). κ bands (Landis & Koch 1977): "
+        "< 0 poor, 0–.20 slight, .21–.40 fair, .41–.60 moderate, .61–.80 substantial, "
+        ".81–1 almost perfect."
+    )
+
+    st.subheader("By criterion")
+    st.altair_chart(_alpha_chart(summaries), key="agreement_chart")
+    titles = {c["id"]: c["title"] for c in versions[rubric]["criteria"]}
+    for name, summary in summaries.items():
+        if name != POOLED or len(summaries) == 1:
+            st.caption(_reading(name, titles.get(name, name), summary, paired[name]))
+
+
+def _lookup(d: dict[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return None
+        d = d[part]
+    return d
+
+
+def _number(x: float | None, percent: bool) -> str:
+    if x is None or x != x:
+        return "–"
+    return f"{100 * x:.1f}%" if percent else f"{x:.3f}"
+
+
+def _table(summaries: dict[str, AgreementSummary], paired: dict[str, int]) -> pd.DataFrame:
+    """One row per statistic defined somewhere, one column per summary: ``value [low, high]``."""
+    dicts = {name: s.to_dict() for name, s in summaries.items()}
+    rows: dict[str, list[str]] = {
+        "units": [f"{d['n_units']:,}" for d in dicts.values()],
+        "scored twice or more": [f"{paired[name]:,}" for name in dicts],
+        "ratings": [f"{d['n_ratings']:,}" for d in dicts.values()],
+        "assessors": [f"{d['n_raters']:,}" for d in dicts.values()],
+    }
+    for key, label, percent in ROWS:
+        values = [_lookup(d, key) for d in dicts.values()]
+        if all(v is None for v in values):
+            continue
+        cells = []
+        for d, v in zip(dicts.values(), values, strict=True):
+            cell = _number(v, percent)
+            ci = _lookup(d, f"ci.{key}")
+            if ci is not None and cell != "–":
+                cell += f" [{_number(ci[0], percent)}, {_number(ci[1], percent)}]"
+            cells.append(cell)
+        rows[label] = cells
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(dicts))
+    table.index.name = "statistic"
+    return table
+
+
+def _alpha_chart(summaries: dict[str, AgreementSummary]) -> alt.LayerChart:
+    """Ordinal alpha per criterion with its interval, against the two conventions."""
+    key = "krippendorff_alpha.ordinal"
+    points = pd.DataFrame(
+        [
+            {
+                "criterion": name,
+                "alpha": s.krippendorff_alpha["ordinal"],
+                "low": s.ci[key].low if s.ci else None,
+                "high": s.ci[key].high if s.ci else None,
+            }
+            for name, s in summaries.items()
+        ]
+    )
+    y = alt.Y("criterion:N", sort=list(summaries), title=None)
+    lowest = pd.concat([points["alpha"], points["low"]]).min()
+    scale = alt.Scale(domain=[min(0.0, lowest) if lowest == lowest else 0.0, 1.0])
+    bars = alt.Chart(points).mark_rule().encode(x=alt.X("low:Q", scale=scale), x2="high:Q", y=y)
+    dots = (
+        alt.Chart(points)
+        .mark_point(filled=True, size=80)
+        .encode(
+            x=alt.X("alpha:Q", title="Krippendorff α (ordinal), 95% interval", scale=scale),
+            y=y,
+            tooltip=[
+                "criterion",
+                alt.Tooltip("alpha:Q", format=".3f"),
+                alt.Tooltip("low:Q", format=".3f"),
+                alt.Tooltip("high:Q", format=".3f"),
+            ],
+        )
+    )
+    marks = pd.DataFrame({"at": [TENTATIVE, RELIABLE], "convention": ["tentative", "reliable"]})
+    rules = (
+        alt.Chart(marks)
+        .mark_rule(strokeDash=[4, 4])
+        .encode(
+            x="at:Q",
+            color=alt.Color(
+                "convention:N",
+                title="Krippendorff (2004)",
+                scale=alt.Scale(domain=["tentative", "reliable"], range=["#f28e2b", "#59a14f"]),
+            ),
+        )
+    )
+    return alt.LayerChart(layer=[bars, dots, rules]).properties(height=36 * len(summaries) + 20)
+
+
+def _kappa_band(kappa: float) -> str:
+    if kappa < 0:
+        return "poor"
+    return next((label for upper, label in KAPPA_BANDS if kappa <= upper), "almost perfect")
+
+
+def _reading(name: str, title: str, s: AgreementSummary, paired: int) -> str:
+    """One plain-language line on a criterion, flagging ordinal alpha below the tentative mark."""
+    alpha = s.krippendorff_alpha["ordinal"]
+    where = f"**{name}** ({title})" if title != name else f"**{name}**"
+    if alpha != alpha:
+        return f"{where}: α undefined (every rating the same); agreement cannot be judged."
+    ci = s.ci.get("krippendorff_alpha.ordinal") if s.ci else None
+    interval = f" [{_number(ci.low, False)}, {_number(ci.high, False)}]" if ci else ""
+    kappa = s.fleiss_kappa
+    band = "" if kappa != kappa else f"; Fleiss κ {kappa:.3f} ({_kappa_band(kappa)})"
+    stats = (
+        f"α (ordinal) {alpha:.3f}{interval}{band}; {paired:,} of {s.n_units:,} submissions "
+        "scored twice or more"
+    )
+    if alpha >= RELIABLE:
+        return f"{where}: {stats}. Reliable: assessors agree well enough to support decisions."
+    if alpha >= TENTATIVE:
+        return (
+            f"{where}: {stats}. Tentative: agreement supports only provisional conclusions; "
+            "watch this criterion."
+        )
+    return (
+        f":orange[**Below the tentative threshold.**] {where}: {stats}. Assessors do not yet "
+        "agree well enough on this criterion to rely on its scores: review its level "
+        "descriptors and anchors, and recalibrate assessors."
+    )

@@ -1,0 +1,250 @@
+"""Rater effects page: assessor severity and consistency from the many-facet Rasch model."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from calibrate.dashboard import data
+from calibrate.errors import CalibrateError
+from calibrate.ratings import Ratings
+from calibrate.stats.rasch import FacetReport, RaschResult
+
+FIT_LOW, FIT_HIGH = 0.5, 1.5  # productive for measurement (Linacre; Myford & Wolfe 2003)
+
+
+def render() -> None:
+    st.title("Rater effects")
+    st.caption(
+        "Which assessors score harder or softer than the others, and whose scores are "
+        "inconsistent, after allowing for the submissions and criteria each one happened to get."
+    )
+    url = data.database_url()
+    versions = data.rubric_versions(url)
+    if not versions:
+        st.info("The store is empty. Load the demo programme with `calibrate demo`.")
+        return
+    rubric = st.selectbox(
+        "Rubric version",
+        list(versions),
+        format_func=lambda key: f"{key} · {versions[key]['title']}",
+        key="raters_rubric",
+    )
+    ratings = data.ratings(url, rubric, "live")
+    if not len(ratings):
+        st.info(
+            f"The store has no live ratings of {rubric}. Load the demo programme with "
+            "`calibrate demo`, or import ratings with `calibrate import ratings`."
+        )
+        return
+    try:
+        result = data.rater_effects(url, rubric, "live")
+    except CalibrateError as exc:
+        st.warning(f"The rater model cannot be fitted to these ratings: {exc}")
+        return
+
+    cols = st.columns(5)
+    cols[0].metric("Ratings", f"{result.n:,}", help="All live ratings of this rubric version.")
+    cols[1].metric(
+        "In estimation",
+        f"{result.n_estimation:,}",
+        help="Ratings not involving an extreme element (all lowest or all highest scores).",
+    )
+    cols[2].metric("Submissions", f"{len(ratings.units):,}")
+    cols[3].metric("Assessors", f"{len(ratings.raters):,}")
+    cols[4].metric("Criteria", f"{len(ratings.criteria):,}")
+    if not result.converged:
+        st.warning(
+            f"The estimates did not converge in {result.iterations} iterations (largest change "
+            f"{result.max_change:.4f} logits). In sparse designs some measures have no finite "
+            "estimate and drift outward: read large severities as unmeasured, not as harsh. "
+            "More submissions scored by two assessors, linking them, fix this."
+        )
+    if not result.connected:
+        groups = "; ".join(
+            f"subset {s.index + 1}: " + ", ".join(ratings.raters[j] for j in s.assessors)
+            for s in result.subsets
+        )
+        st.warning(
+            f"The assessors fall into {len(result.subsets)} disconnected subsets (no shared "
+            f"submissions link them): severities compare only within a subset. {groups}."
+        )
+
+    st.subheader("Assessors")
+    table = _assessors(result, ratings)
+    st.dataframe(
+        table.style.apply(_highlight, axis=1),
+        hide_index=True,
+        height="content" if len(table) <= 20 else "auto",
+        key="raters_table",
+        column_config={
+            "severity": st.column_config.NumberColumn(format="%.2f", help="Logits; + = harsher"),
+            "se": st.column_config.NumberColumn("SE", format="%.2f"),
+            "infit": st.column_config.NumberColumn(format="%.2f"),
+            "outfit": st.column_config.NumberColumn(format="%.2f"),
+            "fair average": st.column_config.NumberColumn(
+                format="%.2f",
+                help="Expected score from an average submission on an average "
+                "criterion: the assessor's severity on the rubric's scale.",
+            ),
+            "observed average": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
+    st.caption(
+        "Sorted from most severe to most lenient. Severity in logits (0 = the average "
+        f"assessor). Infit/outfit mean squares near 1 are expected; outside {FIT_LOW}–"
+        f"{FIT_HIGH} (highlighted) an assessor's scores are too predictable (< {FIT_LOW}: "
+        f"central tendency or halo) or too erratic (> {FIT_HIGH}) to be productive for "
+        "measurement (Linacre; Myford & Wolfe 2003)."
+    )
+    st.altair_chart(_severity_chart(table), key="raters_chart")
+
+    st.subheader("Separation and reliability")
+    st.dataframe(
+        _facets(result),
+        height="content",
+        key="raters_facets",
+        column_config={
+            **{
+                name: st.column_config.NumberColumn(format="%.2f")
+                for name in ("separation", "strata", "reliability", "RMSE", "true SD")
+            },
+            "chi-square": st.column_config.NumberColumn(format="%.1f"),
+            "df": st.column_config.NumberColumn(format="%d"),
+            "p": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
+    st.caption(
+        "Reliability of separation: for submissions, high is good (the rubric tells earners "
+        "apart); for assessors, high means they differ reliably in severity: a rater effect to "
+        "act on. The chi-square tests that all elements of a facet share one measure."
+    )
+
+    st.subheader("Rating scale")
+    if result.disordered:
+        st.warning(
+            "Disordered Rasch-Andrich thresholds: some score levels are never the most "
+            "probable. Review the rubric's level descriptors and how assessors use them."
+        )
+    st.dataframe(_thresholds(result), hide_index=True, height="content", key="raters_thresholds")
+    st.caption(
+        "Thresholds: where two adjacent levels are equally probable (logits); they should "
+        "rise with the level."
+    )
+
+
+def _assessors(result: RaschResult, ratings: Ratings) -> pd.DataFrame:
+    """The assessor facet as rows, most severe first, with a plain-words flag."""
+    rows = [
+        {
+            "assessor": ratings.raters[e.code],
+            "severity": e.measure,
+            "se": e.se,
+            "infit": e.infit,
+            "outfit": e.outfit,
+            "fair average": e.fair_average,
+            "observed average": e.observed_average,
+            "n": e.n,
+            "status": e.status,
+            "subset": e.subset + 1,
+        }
+        for e in result.assessors.elements
+    ]
+    table = pd.DataFrame(rows).sort_values("severity", ascending=False, ignore_index=True)
+    flags: list[list[str]] = [[] for _ in range(len(table))]
+    estimated = table.index[table["status"] == "estimated"]
+    if len(estimated) > 1:
+        flags[estimated[0]].append("most severe")
+        flags[estimated[-1]].append("most lenient")
+    for i, fit in enumerate(zip(table["infit"], table["outfit"], strict=True)):
+        for stat, value in zip(("infit", "outfit"), fit, strict=True):
+            if value == value and not FIT_LOW <= value <= FIT_HIGH:
+                word = "too predictable" if value < FIT_LOW else "erratic"
+                flags[i].append(f"{stat} {value:.2f}: {word}")
+    table["flag"] = ["; ".join(f) for f in flags]
+    return table
+
+
+def _highlight(row: pd.Series) -> list[str]:
+    flag = str(row["flag"])
+    if "infit" in flag or "outfit" in flag:
+        color = "background-color: rgba(255, 75, 75, 0.18)"
+    elif flag:
+        color = "background-color: rgba(255, 170, 0, 0.18)"
+    else:
+        color = ""
+    return [color] * len(row)
+
+
+def _severity_chart(table: pd.DataFrame) -> alt.LayerChart:
+    """Severity with +-2 SE per assessor, most severe at the top."""
+    points = table.assign(low=table["severity"] - 2 * table["se"])
+    points = points.assign(
+        high=table["severity"] + 2 * table["se"],
+        fit=["flagged" if "fit" in f else "within 0.5-1.5" for f in table["flag"]],
+    )
+    y = alt.Y("assessor:N", sort=list(table["assessor"]), title=None)
+    bars = alt.Chart(points).mark_rule().encode(x="low:Q", x2="high:Q", y=y)
+    dots = (
+        alt.Chart(points)
+        .mark_point(filled=True, size=70)
+        .encode(
+            x=alt.X("severity:Q", title="severity (logits, + = harsher), ± 2 SE"),
+            y=y,
+            color=alt.Color(
+                "fit:N",
+                title="infit/outfit",
+                scale=alt.Scale(domain=["within 0.5-1.5", "flagged"], range=["#4e79a7", "#e15759"]),
+            ),
+            tooltip=[
+                "assessor",
+                alt.Tooltip("severity:Q", format=".2f"),
+                alt.Tooltip("se:Q", format=".2f"),
+                "n",
+                "flag",
+            ],
+        )
+    )
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")
+    return alt.LayerChart(layer=[bars, dots, zero])
+
+
+def _facets(result: RaschResult) -> pd.DataFrame:
+    reports: dict[str, FacetReport] = {
+        "assessors": result.assessors,
+        "criteria": result.criteria,
+        "submissions": result.submissions,
+    }
+    table = pd.DataFrame(
+        {
+            name: {
+                "separation": r.separation,
+                "strata": r.strata,
+                "reliability": r.reliability,
+                "RMSE": r.rmse,
+                "true SD": r.true_sd,
+                "chi-square": r.chi_square,
+                "df": r.df,
+                "p": r.p,
+            }
+            for name, r in reports.items()
+        }
+    ).T
+    table.index.name = "facet"
+    return table
+
+
+def _thresholds(result: RaschResult) -> pd.DataFrame:
+    rows = []
+    for t in result.thresholds:
+        for k, (tau, se) in enumerate(zip(t.tau, t.se, strict=True)):
+            rows.append(
+                {
+                    "step": f"{t.categories[k]:g} → {t.categories[k + 1]:g}",
+                    "threshold": tau,
+                    "se": se,
+                    "disordered": t.disordered,
+                }
+            )
+    return pd.DataFrame(rows)

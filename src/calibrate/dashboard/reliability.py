@@ -1,0 +1,219 @@
+"""Reliability page: a G study and D study, and how many assessors each submission needs."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from calibrate.dashboard import data
+from calibrate.errors import CalibrateError
+from calibrate.stats.gtheory import GStudy
+
+
+def render() -> None:
+    st.title("Reliability (G study)")
+    st.caption(
+        "How much of the spread in scores reflects real differences between submissions rather "
+        "than who scored them, and how many assessors a submission needs for a dependable "
+        "decision."
+    )
+    url = data.database_url()
+    versions = data.rubric_versions(url)
+    if not versions:
+        st.info("The store is empty. Load the demo programme with `calibrate demo`.")
+        return
+    inputs = st.columns([3, 2, 1, 1])
+    rubric = inputs[0].selectbox(
+        "Rubric version",
+        list(versions),
+        format_func=lambda key: f"{key} · {versions[key]['title']}",
+        key="reliability_rubric",
+    )
+    context = inputs[1].selectbox(
+        "Ratings", data.contexts(), format_func=data.context_label, key="reliability_context"
+    )
+    target = inputs[2].number_input(
+        "Target",
+        min_value=0.05,
+        max_value=0.99,
+        value=0.8,
+        step=0.05,
+        key="reliability_target",
+        help="The coefficient a dependable decision needs (0.8 is a common standard).",
+    )
+    most = inputs[3].number_input(
+        "Up to assessors",
+        min_value=1,
+        max_value=50,
+        value=10,
+        step=1,
+        key="reliability_max_assessors",
+        help="The D study covers 1 to this many assessors per submission.",
+    )
+    ratings = data.ratings(url, rubric, context)
+    if not len(ratings):
+        st.info(
+            f"The store has no {context} ratings of {rubric}. Load the demo programme with "
+            "`calibrate demo`, or import ratings with `calibrate import ratings`."
+        )
+        return
+    try:
+        study = data.reliability(url, rubric, context, float(target), int(most))
+    except CalibrateError as exc:
+        st.warning(f"A G study cannot be run on these ratings: {exc}." + data.anchor_hint(context))
+        return
+
+    vc, obs = study.components, study.observed
+    sizes = st.columns(5)
+    sizes[0].metric("Ratings", f"{vc.n_ratings:,}")
+    sizes[1].metric("Submissions", f"{vc.n_submissions:,}")
+    sizes[2].metric("Assessors", f"{vc.n_assessors:,}")
+    sizes[3].metric("Criteria", f"{vc.n_criteria:,}")
+    sizes[4].metric(
+        "Assessors per submission",
+        f"{vc.assessors_per_submission:.2f}",
+        help="Harmonic mean over submissions.",
+    )
+    st.caption(
+        f"Design: {vc.design} ({vc.notation}), {'balanced' if vc.balanced else 'unbalanced'}; "
+        f"estimator: {vc.estimator}. p: submissions, r: assessors, i: criteria."
+    )
+
+    st.subheader("At the observed design")
+    coefficients = st.columns(4)
+    coefficients[0].metric(
+        "Φ (absolute)",
+        _number(obs.phi),
+        help="Dependability of pass/not-yet decisions against the rubric's standard.",
+    )
+    coefficients[1].metric(
+        "G (relative, Eρ²)", _number(obs.g), help="Dependability of ranking submissions."
+    )
+    coefficients[2].metric(
+        f"Assessors needed, Φ ≥ {study.target:g}",
+        _needed(study.assessors_needed_phi),
+        help=f"With unlimited assessors Φ reaches at most {_number(study.limit.phi)}.",
+    )
+    coefficients[3].metric(
+        f"Assessors needed, G ≥ {study.target:g}",
+        _needed(study.assessors_needed_g),
+        help=f"With unlimited assessors G reaches at most {_number(study.limit.g)}.",
+    )
+    st.caption(_reading(study))
+
+    st.subheader("Variance components")
+    st.dataframe(
+        _components(study),
+        hide_index=True,
+        height="content",
+        key="reliability_components",
+        column_config={
+            "raw": st.column_config.NumberColumn(format="%.4f"),
+            "estimate": st.column_config.NumberColumn(format="%.4f"),
+            "share": st.column_config.NumberColumn(format="percent"),
+        },
+    )
+    st.caption(
+        "Share of the score variance each source explains. Negative estimates (sampling error "
+        "around a small component) are kept in raw and set to 0."
+    )
+
+    st.subheader("D study: more or fewer assessors per submission")
+    d_study = _d_study(study)
+    st.altair_chart(_chart(d_study, study.target), key="reliability_chart")
+    st.dataframe(
+        d_study,
+        hide_index=True,
+        height="content",
+        key="reliability_d_study",
+        column_config={
+            "assessors": st.column_config.NumberColumn(format="%g"),
+            "relative error": st.column_config.NumberColumn(format="%.4f"),
+            "absolute error": st.column_config.NumberColumn(format="%.4f"),
+            "G": st.column_config.NumberColumn(format="%.3f"),
+            "Φ": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
+
+
+def _number(x: float) -> str:
+    return "–" if x != x else f"{x:.3f}"
+
+
+def _needed(n: int | None) -> str:
+    return "not reachable" if n is None else str(n)
+
+
+def _reading(study: GStudy) -> str:
+    phi, needed = study.observed.phi, study.assessors_needed_phi
+    now = f"{study.components.assessors_per_submission:.2f}"
+    if phi != phi:
+        return "Φ is undefined: every score is the same."
+    if phi >= study.target:
+        return (
+            f"With {now} assessors per submission, decisions meet the target of {study.target:g}."
+        )
+    if needed is None:
+        return (
+            f"No number of assessors reaches {study.target:g}: even with unlimited assessors "
+            f"Φ would be at most {_number(study.limit.phi)} (the error the criteria leave, or no "
+            "real differences between submissions)."
+        )
+    return (
+        f"With {now} assessors per submission, Φ is below the target of {study.target:g}; "
+        f"{needed} assessors per submission would reach it."
+    )
+
+
+def _components(study: GStudy) -> pd.DataFrame:
+    components = study.components.components
+    total = sum(c.estimate for c in components)
+    return pd.DataFrame(
+        {
+            "effect": [c.effect for c in components],
+            "source": [c.source for c in components],
+            "raw": [c.raw for c in components],
+            "estimate": [c.estimate for c in components],
+            "share": [c.estimate / total if total > 0 else float("nan") for c in components],
+        }
+    )
+
+
+def _d_study(study: GStudy) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "assessors": [row.n_assessors for row in study.d_study],
+            "relative error": [row.relative_error for row in study.d_study],
+            "absolute error": [row.absolute_error for row in study.d_study],
+            "G": [row.g for row in study.d_study],
+            "Φ": [row.phi for row in study.d_study],
+        }
+    )
+
+
+def _chart(d_study: pd.DataFrame, target: float) -> alt.LayerChart:
+    long = d_study.melt(
+        id_vars="assessors", value_vars=["Φ", "G"], var_name="coefficient", value_name="value"
+    )
+    lines = (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("assessors:Q", title="assessors per submission", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title="coefficient", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color(
+                "coefficient:N",
+                title=None,
+                scale=alt.Scale(domain=["Φ", "G"], range=["#4e79a7", "#f28e2b"]),
+            ),
+            strokeDash=alt.StrokeDash("coefficient:N", title=None),
+            tooltip=["assessors", "coefficient", alt.Tooltip("value:Q", format=".3f")],
+        )
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"target": [target]}))
+        .mark_rule(strokeDash=[4, 4], color="gray")
+        .encode(y="target:Q", tooltip=[alt.Tooltip("target:Q", title="target")])
+    )
+    return alt.LayerChart(layer=[lines, rule])

@@ -1,0 +1,322 @@
+"""The Agreement, Rater effects and Reliability pages with Streamlit's AppTest, on a demo store.
+
+Each page is opened through the router (``app.py``): :func:`open_page` makes the page with the
+given ``url_path`` the navigation's default, so the test also checks that the router lists it.
+The numbers on the pages are compared with the library's on the same ratings, called as the
+dashboard calls it (rubric levels, seed, rater-model options from ``calibrate.dashboard.data``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import streamlit as st
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from calibrate import store
+from calibrate.agreement_report import AgreementReport, agreement_report
+from calibrate.dashboard import agreement as agreement_page
+from calibrate.dashboard import data
+from calibrate.demo import build_demo
+from calibrate.ratings import Ratings
+from calibrate.stats.gtheory import gstudy
+from calibrate.stats.rasch import RaschResult, fit_mfrm
+from tests.conftest import ROOT
+
+FIRST, SECOND = "crsel-intro@1", "ct-unplugged@1"  # the stored order of the shipped rubrics
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite store holding the classroom demo programme (built once for the module)."""
+    folder = tmp_path_factory.mktemp("pages")
+    url = f"sqlite:///{folder / 'store.db'}"
+    engine = store.open_store(url)
+    build_demo(engine=engine, out=folder / "demo", size="classroom", seed=2026)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def demo_engine(demo_url: str) -> Iterator[Engine]:
+    engine = store.open_store(demo_url)
+    yield engine
+    engine.dispose()
+
+
+def open_page(monkeypatch: pytest.MonkeyPatch, url: str, url_path: str) -> AppTest:
+    """Run ``app.py`` on the store at ``url`` with the router's page ``url_path`` opened."""
+    monkeypatch.setenv("CALIBRATE_DATABASE_URL", url)
+    page = st.Page
+
+    def default_page(*args: Any, **kwargs: Any) -> Any:
+        return page(*args, **{**kwargs, "default": kwargs.get("url_path") == url_path})
+
+    monkeypatch.setattr(st, "Page", default_page)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def live(engine: Engine, rubric: str) -> Ratings:
+    return store.load_ratings(engine=engine, rubric=rubric, contexts=["live"])
+
+
+def levels(engine: Engine, rubric: str) -> tuple[float, ...]:
+    (r,) = [r for r in store.stored_rubrics(engine=engine) if f"{r.id}@{r.version}" == rubric]
+    return tuple(float(lv.score) for lv in r.levels)
+
+
+def library_agreement(engine: Engine, rubric: str) -> AgreementReport:
+    """What the page computes by default: 500 resamples, seed 2026, the rubric's levels."""
+    return agreement_report(
+        live(engine, rubric),
+        levels=levels(engine, rubric),
+        n_boot=500,
+        seed=agreement_page.SEED,
+    )
+
+
+def cell(value: float, low: float, high: float) -> str:
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+# --- empty store, and a store without ratings ----------------------------------------------------
+
+
+@pytest.mark.parametrize("url_path", ["agreement", "raters", "reliability"])
+def test_pages_on_empty_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url_path: str
+) -> None:
+    at = open_page(monkeypatch, f"sqlite:///{tmp_path / 'empty.db'}", url_path)
+    assert len(at.info) == 1
+    assert "Load the demo programme with `calibrate demo`" in at.info[0].value
+    assert not at.dataframe and not at.selectbox
+
+
+@pytest.mark.parametrize("url_path", ["agreement", "raters", "reliability"])
+def test_pages_on_rubrics_without_ratings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url_path: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'rubrics.db'}"
+    engine = store.open_store(url)
+    store.import_definition_dirs(ROOT / "rubrics", ROOT / "anchor_sets", engine=engine)
+    engine.dispose()
+    at = open_page(monkeypatch, url, url_path)
+    assert at.selectbox[0].value == FIRST
+    assert f"no live ratings of {FIRST}" in at.info[0].value
+    assert "calibrate demo" in at.info[0].value
+    assert not at.dataframe
+
+
+# --- Agreement -----------------------------------------------------------------------------------
+
+
+def test_agreement_page_shows_the_library_numbers(
+    monkeypatch: pytest.MonkeyPatch, demo_url: str, demo_engine: Engine
+) -> None:
+    at = open_page(monkeypatch, demo_url, "agreement")
+    assert at.title[0].value == "Agreement"
+    assert at.selectbox(key="agreement_rubric").value == FIRST
+    assert at.selectbox(key="agreement_context").value == "live"
+    assert at.number_input(key="agreement_resamples").value == 500
+    ratings = live(demo_engine, FIRST)
+    report = library_agreement(demo_engine, FIRST)
+    shown = metrics(at)
+    assert shown["Ratings"] == f"{len(ratings):,}" == f"{report.pooled.n_ratings:,}"
+    assert shown["Submissions"] == f"{len(ratings.units):,}"
+    assert shown["Assessors"] == str(report.pooled.n_raters)
+    assert shown["Criteria"] == str(len(ratings.criteria))
+
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["all criteria", *ratings.criteria]
+    pooled = report.pooled
+    ci = pooled.ci
+    assert ci is not None
+    alpha = pooled.krippendorff_alpha["ordinal"]
+    interval = ci["krippendorff_alpha.ordinal"]
+    assert table.loc["Krippendorff α, ordinal", "all criteria"] == cell(
+        alpha, interval.low, interval.high
+    )
+    assert table.loc["units", "all criteria"] == f"{pooled.n_units:,}"
+    for name, summary in report.criteria.items():
+        assert summary.ci is not None
+        kappa = summary.ci["fleiss_kappa"]
+        assert table.loc["Fleiss κ", name] == cell(summary.fleiss_kappa, kappa.low, kappa.high)
+        exact = summary.ci["percent_exact"]
+        assert table.loc["exact agreement", name] == (
+            f"{100 * summary.percent_exact:.1f}% [{100 * exact.low:.1f}%, {100 * exact.high:.1f}%]"
+        )
+    # Sparse live design: no ICC row (ICC needs every assessor on every submission).
+    assert not any(label.startswith("ICC") for label in table.index)
+
+    captions = [c.value for c in at.caption]
+    assert any("500 resamples, seed 2026" in c for c in captions)
+    for name, summary in report.criteria.items():
+        (line,) = [c for c in captions if f"**{name}**" in c]
+        assert f"α (ordinal) {summary.krippendorff_alpha['ordinal']:.3f}" in line
+        below = summary.krippendorff_alpha["ordinal"] < agreement_page.TENTATIVE
+        assert ("Below the tentative threshold" in line) == below
+    text = " ".join(m.value for m in at.markdown)
+    assert "Krippendorff 2004" in text and "Landis & Koch 1977" in text
+    assert at.get("vega_lite_chart")
+
+
+def test_agreement_page_follows_its_widgets(
+    monkeypatch: pytest.MonkeyPatch, demo_url: str, demo_engine: Engine
+) -> None:
+    at = open_page(monkeypatch, demo_url, "agreement")
+    before = at.dataframe[0].value
+
+    at.selectbox(key="agreement_rubric").select(SECOND).run()
+    assert not at.exception, at.exception
+    after = at.dataframe[0].value
+    ratings = live(demo_engine, SECOND)
+    assert list(after.columns) == ["all criteria", *ratings.criteria] != list(before.columns)
+    report = library_agreement(demo_engine, SECOND)
+    assert report.pooled.ci is not None
+    interval = report.pooled.ci["krippendorff_alpha.ordinal"]
+    assert after.loc["Krippendorff α, ordinal", "all criteria"] == cell(
+        report.pooled.krippendorff_alpha["ordinal"], interval.low, interval.high
+    )
+
+    at.number_input(key="agreement_resamples").set_value(0).run()
+    assert not at.exception, at.exception
+    plain = at.dataframe[0].value
+    assert plain.loc["Krippendorff α, ordinal", "all criteria"] == (
+        f"{report.pooled.krippendorff_alpha['ordinal']:.3f}"
+    )
+    assert any("No intervals" in c.value for c in at.caption)
+
+
+def test_agreement_page_explains_what_it_cannot_compute(
+    monkeypatch: pytest.MonkeyPatch, demo_url: str, demo_engine: Engine
+) -> None:
+    validity = store.load_ratings(engine=demo_engine, rubric=SECOND, contexts=["validity"])
+    assert len(validity) and len(validity.raters) == 1  # one expert: nothing to agree with
+    at = open_page(monkeypatch, demo_url, "agreement")
+    at.selectbox(key="agreement_rubric").select(SECOND)
+    at.selectbox(key="agreement_context").select("validity").run()
+    assert not at.exception, at.exception
+    assert "two assessors" in at.warning[0].value
+    assert not at.dataframe
+    # Practice rounds repeat anchors: the message says why they do not pool.
+    at.selectbox(key="agreement_context").select("practice").run()
+    assert not at.exception, at.exception
+    assert "rate a unit only once" in at.warning[0].value
+    assert "calibration round" in at.warning[0].value
+
+
+# --- Rater effects -------------------------------------------------------------------------------
+
+
+def library_raters(engine: Engine, rubric: str) -> RaschResult:
+    """The fit as the page runs it (``calibrate.dashboard.data.rater_effects``)."""
+    ratings = live(engine, rubric)
+    return fit_mfrm(
+        ratings.unit,
+        ratings.rater,
+        ratings.criterion,
+        ratings.value,
+        categories=levels(engine, rubric),
+        on_disconnected="flag",
+        max_iter=data.RASCH_MAX_ITER,
+        tol=data.RASCH_TOL,
+    )
+
+
+@pytest.mark.parametrize("rubric", [FIRST, SECOND])
+def test_raters_page_shows_the_library_fit(
+    monkeypatch: pytest.MonkeyPatch, demo_url: str, demo_engine: Engine, rubric: str
+) -> None:
+    at = open_page(monkeypatch, demo_url, "raters")
+    assert at.title[0].value == "Rater effects"
+    if rubric != FIRST:
+        at.selectbox(key="raters_rubric").select(rubric).run()
+        assert not at.exception, at.exception
+    ratings = live(demo_engine, rubric)
+    result = library_raters(demo_engine, rubric)
+    shown = metrics(at)
+    assert shown["Ratings"] == f"{result.n:,}"
+    assert shown["In estimation"] == f"{result.n_estimation:,}"
+    assert shown["Assessors"] == str(len(ratings.raters))
+
+    assessors, facets, thresholds = (d.value for d in at.dataframe)
+    expected = pd.DataFrame(
+        {
+            "assessor": [ratings.raters[e.code] for e in result.assessors.elements],
+            "severity": [e.measure for e in result.assessors.elements],
+            "se": [e.se for e in result.assessors.elements],
+            "infit": [e.infit for e in result.assessors.elements],
+            "n": [e.n for e in result.assessors.elements],
+        }
+    ).sort_values("severity", ascending=False, ignore_index=True)
+    pd.testing.assert_frame_equal(
+        assessors[["assessor", "severity", "se", "infit", "n"]], expected, check_dtype=False
+    )
+    assert "most severe" in assessors["flag"].iloc[0]
+    assert "most lenient" in assessors["flag"].iloc[-1]
+    for _, row in assessors.iterrows():
+        misfit = not (0.5 <= row["infit"] <= 1.5 and 0.5 <= row["outfit"] <= 1.5)
+        assert ("fit " in row["flag"]) == misfit, row
+
+    assert list(facets.index) == ["assessors", "criteria", "submissions"]
+    assert facets.loc["assessors", "reliability"] == pytest.approx(
+        result.assessors.reliability, rel=1e-12
+    )
+    assert facets.loc["submissions", "separation"] == pytest.approx(
+        result.submissions.separation, rel=1e-12
+    )
+    assert list(thresholds["threshold"]) == pytest.approx(list(result.thresholds[0].tau))
+
+    warnings = " ".join(w.value for w in at.warning)
+    assert ("disconnected subsets" in warnings) == (not result.connected)
+    assert ("did not converge" in warnings) == (not result.converged)
+    assert ("Disordered" in warnings) == result.disordered
+    assert at.get("vega_lite_chart")
+
+
+# --- Reliability ---------------------------------------------------------------------------------
+
+
+def test_reliability_page_shows_the_library_study(
+    monkeypatch: pytest.MonkeyPatch, demo_url: str, demo_engine: Engine
+) -> None:
+    at = open_page(monkeypatch, demo_url, "reliability")
+    assert at.title[0].value == "Reliability (G study)"
+    assert at.number_input(key="reliability_target").value == 0.8
+    ratings = live(demo_engine, FIRST)
+    study = gstudy(
+        ratings.unit, ratings.rater, ratings.value, ratings.criterion, target=0.8, max_assessors=10
+    )
+    shown = metrics(at)
+    assert shown["Ratings"] == f"{study.components.n_ratings:,}"
+    assert shown["Submissions"] == f"{study.components.n_submissions:,}"
+    assert shown["Φ (absolute)"] == f"{study.phi:.3f}"
+    assert shown["G (relative, Eρ²)"] == f"{study.g:.3f}"
+    assert shown["Assessors needed, Φ ≥ 0.8"] == str(study.assessors_needed_phi)
+
+    components, d_study = (d.value for d in at.dataframe)
+    assert list(components["effect"]) == [c.effect for c in study.components.components]
+    assert list(components["estimate"]) == [c.estimate for c in study.components.components]
+    assert list(d_study["assessors"]) == list(range(1, 11))
+    assert list(d_study["Φ"]) == [row.phi for row in study.d_study]
+    assert at.get("vega_lite_chart")
+
+    at.number_input(key="reliability_target").set_value(0.7).run()
+    assert not at.exception, at.exception
+    lower = gstudy(
+        ratings.unit, ratings.rater, ratings.value, ratings.criterion, target=0.7, max_assessors=10
+    )
+    assert metrics(at)["Assessors needed, Φ ≥ 0.7"] == str(lower.assessors_needed_phi)
+    assert lower.assessors_needed_phi != study.assessors_needed_phi

@@ -1,4 +1,5 @@
-"""End to end in headless Chromium: the served dashboard on a store with the shipped rubrics."""
+"""End to end in headless Chromium: the served dashboard on the demo programme (shipped rubrics,
+anchor sets and a simulated classroom programme)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from calibrate import store
+from calibrate.demo import build_demo
+from calibrate.rubric import load_rubric
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
@@ -43,9 +46,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if os.environ.get("CALIBRATE_REQUIRE_BROWSER") == "1":
             pytest.fail(f"CALIBRATE_REQUIRE_BROWSER=1 but no Chromium at {CHROMIUM}")
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'store.db'}"
+    folder = tmp_path_factory.mktemp("e2e")
+    url = f"sqlite:///{folder / 'store.db'}"
     engine = store.open_store(url)
-    store.import_definition_dirs(ROOT / "rubrics", ROOT / "anchor_sets", engine=engine)
+    build_demo(engine=engine, out=folder / "demo", size="classroom", seed=2026)
     engine.dispose()
     port = _free_port()
     proc = subprocess.Popen(
@@ -94,3 +98,33 @@ def test_overview_in_chromium(server: str, tmp_path: Path) -> None:
         browser.close()
     assert "Scoring rigor for educator micro-credentials" in body
     assert "Introduction to Culturally Responsive" in body
+
+
+def test_agreement_page_in_chromium(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    criteria = [c.id for c in load_rubric(ROOT / "rubrics" / "crsel-intro.yaml").criteria]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1400})
+        page.goto(server)
+        page.get_by_role("link", name="Agreement").click()
+        page.get_by_text("Agreement statistics").wait_for(timeout=30_000)
+        # The data grid draws on a canvas and keeps a hidden table of its cells in the DOM.
+        alpha = page.locator("[role=gridcell]", has_text="Krippendorff α, ordinal")
+        alpha.first.wait_for(state="attached", timeout=30_000)
+        headers = page.locator("[role=columnheader]").all_inner_texts()
+        cells = page.locator("[role=gridcell]").all_inner_texts()
+        page.screenshot(path=str(tmp_path / "agreement.png"))
+        # Again from the cache: Streamlit replays the recorded progress bar without error.
+        page.reload()
+        alpha.first.wait_for(state="attached", timeout=30_000)
+        errors = page.get_by_test_id("stException").count()
+        body = page.inner_text("body")
+        browser.close()
+    assert page.url.endswith("/agreement")
+    assert headers[:2] == ["statistic", "all criteria"]
+    assert set(criteria) <= set(headers) | set(body.split())
+    assert any(c.endswith("]") and c.count(",") == 1 for c in cells)  # value [low, high]
+    assert "500 resamples, seed 2026" in body
+    assert errors == 0

@@ -560,10 +560,11 @@ def raters_cmd(
         names, inverse = np.unique(ratings.columns[facet].astype(str), return_inverse=True)
         codes, labels = inverse.astype(np.int64), tuple(names.tolist())
 
+    redraw = sys.stderr.isatty()
+
     def show(iteration: int, change: float) -> None:
-        typer.echo(
-            f"\rraters: iteration {iteration}, largest change {change:.5f}", err=True, nl=False
-        )
+        text = f"raters: iteration {iteration}, largest change {change:.5f}"
+        typer.echo(f"\r{text}\x1b[K" if redraw else text, err=True, nl=not redraw)
 
     result = fit_mfrm(
         ratings.unit,
@@ -825,7 +826,7 @@ def demo_cmd(
     database: DatabaseOption = None,
     size: Annotated[
         str, typer.Option("--size", help="Programme size: classroom, pilot or state.")
-    ] = "classroom",
+    ] = "pilot",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation.")] = 2026,
     out: Annotated[
         Path, typer.Option("--out", help="Folder for ratings.csv and truth.json.")

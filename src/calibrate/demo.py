@@ -40,7 +40,7 @@ def build_demo(
     *,
     engine: Engine,
     out: Path,
-    size: str = "classroom",
+    size: str = "pilot",
     seed: int = 2026,
     rubrics_dir: Path = RUBRICS,
     anchors_dir: Path = ANCHOR_SETS,

@@ -87,7 +87,7 @@ def test_unknown_facet_column_is_one_clear_error(ratings_csv: Path) -> None:
     result = runner.invoke(app, ["raters", str(ratings_csv), "--facet", "window"])
     assert result.exit_code == 1
     assert isinstance(result.exception, CalibrateError)
-    assert "--facet 'window': no such column (other columns: attempt)" in str(result.exception)
+    assert "facet 'window': no such column (other columns: attempt)" in str(result.exception)
 
 
 def test_bad_model_is_one_clear_error(ratings_csv: Path) -> None:

@@ -14,24 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from sqlalchemy import Engine
 
-from calibrate.accuracy_report import (
-    AccuracyReport,
-    AccuracyRow,
-    accuracy_report,
-    load_anchor_definitions,
-    stored_accuracy_report,
-)
-from calibrate.agreement_report import AgreementReport, agreement_report
 from calibrate.anchors import load_anchor_sets
 from calibrate.errors import CalibrateError, ValidationError
-from calibrate.ratings import Ratings, read_ratings_csv
+from calibrate.ratings import read_ratings_csv
 from calibrate.rubric import load_rubrics
-from calibrate.stats.gtheory import Design, GStudy, gstudy
-from calibrate.stats.rasch import BiasTerm, RaschResult, fit_mfrm
+from calibrate.stats.gtheory import Design, gstudy
 from calibrate.store import (
     ImportReport,
     correct_rating,
@@ -274,6 +264,9 @@ def agreement_cmd(
 ) -> None:
     """Agreement among assessors, per criterion and pooled: percent agreement, kappas, alpha,
     AC1/AC2, ICC."""
+    from calibrate.agreement_report import agreement_report
+    from calibrate.report.text import agreement_table
+
     ratings = read_ratings_csv(path, wide=wide, criterion=criterion if wide else None).select(
         context=context, rubric=rubric
     )
@@ -288,78 +281,6 @@ def agreement_cmd(
         emit_json(report.to_dict())
     else:
         typer.echo(agreement_table(report, source=path.name))
-
-
-_AGREEMENT_ROWS = (
-    ("percent_exact", "percent exact"),
-    ("percent_adjacent", "percent adjacent"),
-    ("krippendorff_alpha.nominal", "alpha nominal"),
-    ("krippendorff_alpha.ordinal", "alpha ordinal"),
-    ("krippendorff_alpha.interval", "alpha interval"),
-    ("krippendorff_alpha.ratio", "alpha ratio"),
-    ("gwet_ac1", "Gwet AC1"),
-    ("gwet_ac2.linear", "Gwet AC2 linear"),
-    ("gwet_ac2.quadratic", "Gwet AC2 quadratic"),
-    ("fleiss_kappa", "Fleiss kappa"),
-    ("cohen_kappa.unweighted", "Cohen kappa"),
-    ("cohen_kappa.linear", "Cohen kappa linear"),
-    ("cohen_kappa.quadratic", "Cohen kappa quadratic"),
-    ("standardized_mean_difference", "std. mean difference"),
-    *((f"icc.{form}", form) for form in ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")),
-)
-
-
-def agreement_table(report: AgreementReport, *, source: str) -> str:
-    """The text form of ``calibrate agreement``: one row per statistic, one column per summary
-    (pooled first), ``value [low, high]`` with a bootstrap; ``-`` where a statistic is undefined.
-    """
-    summaries = [("pooled" if report.criteria else "all", report.pooled.to_dict())]
-    summaries += [(name, s.to_dict()) for name, s in report.criteria.items()]
-
-    def lookup(d: dict[str, Any], key: str) -> Any:
-        for part in key.split("."):
-            if not isinstance(d, dict) or part not in d:
-                return None
-            d = d[part]
-        return d
-
-    def cell(d: dict[str, Any], key: str) -> str:
-        v = lookup(d, key)
-        if v is None or v != v:
-            return "-"
-        ci = lookup(d, f"ci.{key}")
-        if ci is None:
-            return f"{v:.3f}"
-        low, high = ("-" if b is None or b != b else f"{b:.3f}" for b in ci)
-        return f"{v:.3f} [{low}, {high}]"
-
-    p = report.pooled
-    head = f"{source}: {p.n_ratings:,} ratings, {p.n_units:,} units, {p.n_raters:,} assessors"
-    rows = [["", *(name for name, _ in summaries)]]
-    rows.append(["units", *(f"{d['n_units']:,}" for _, d in summaries)])
-    rows.append(["ratings", *(f"{d['n_ratings']:,}" for _, d in summaries)])
-    for key, label in _AGREEMENT_ROWS:
-        if any(lookup(d, key) is not None for _, d in summaries):
-            rows.append([label, *(cell(d, key) for _, d in summaries)])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    notes = []
-    if report.pooled.ci is not None:
-        ci = next(iter(report.pooled.ci.values()))
-        notes.append(
-            f"[low, high]: {ci.confidence:.0%} percentile bootstrap over units, "
-            f"{ci.n_boot:,} resamples"
-        )
-    return "\n".join([head, "", *(line.rstrip() for line in lines), *notes])
-
-
-# --- accuracy against anchors ------------------------------------------------------------------
 
 
 @app.command("accuracy")
@@ -396,6 +317,13 @@ def accuracy_cmd(
     """Accuracy against anchors per assessor and criterion: exact/adjacent agreement with the
     experts, mean deviation (severity) with its interval, MAE, quadratic weighted kappa, and
     pass-decision accuracy."""
+    from calibrate.accuracy_report import (
+        accuracy_report,
+        load_anchor_definitions,
+        stored_accuracy_report,
+    )
+    from calibrate.report.text import accuracy_text
+
     if path is not None:
         if anchors is None:
             raise CalibrateError("RATINGS.csv needs --anchors ANCHOR_SET (the expert scores)")
@@ -416,69 +344,6 @@ def accuracy_cmd(
         emit_json(report.to_dict())
     else:
         typer.echo(accuracy_text(report, source=path.name if path is not None else "store"))
-
-
-def accuracy_text(report: AccuracyReport, *, source: str) -> str:
-    """The text form of ``calibrate accuracy``: a table per assessor, per criterion and overall
-    (assessor x criterion cells are in ``--json``)."""
-
-    def num(v: float | int | None, fmt: str = ".3f") -> str:
-        return "-" if v is None or v != v else format(v, fmt)
-
-    head = [
-        "n",
-        "anchors",
-        "exact",
-        "adjacent",
-        "mean dev",
-        f"{report.confidence:.0%} CI",
-        "MAE",
-        "QWK",
-        "decisions",
-        "accuracy",
-        "false pass",
-        "false fail",
-    ]
-
-    def line(name: str, r: AccuracyRow) -> list[str]:
-        low, high = r.mean_deviation_ci
-        return [
-            name,
-            str(r.n),
-            str(r.n_anchors),
-            num(r.exact),
-            num(r.adjacent),
-            num(r.mean_deviation, "+.3f"),
-            f"[{num(low, '+.3f')}, {num(high, '+.3f')}]",
-            num(r.mae),
-            num(r.qwk),
-            num(r.n_decisions, "d"),
-            num(r.decision_accuracy),
-            num(r.false_pass, "d"),
-            num(r.false_fail, "d"),
-        ]
-
-    o = report.overall
-    lines = [
-        f"{source}: accuracy against the anchors of {report.rubric} "
-        f"({', '.join(report.anchor_sets)}): {o.n:,} ratings of {o.n_anchors} anchors by "
-        f"{len(report.assessors)} assessors",
-        "",
-    ]
-    rows = [["assessor", *head], *(line(k, r) for k, r in report.assessors.items())]
-    lines += [*_columns(rows, left=1), ""]
-    rows = [["criterion", *head], *(line(k, r) for k, r in report.criteria.items())]
-    lines += [*_columns(rows, left=1), ""]
-    lines += _columns([["", *head], line("overall", o)], left=1)
-    lines += [
-        "",
-        "mean dev = assessor score - expert score: negative = harsher than the experts; CI: "
-        "Student's t, standard error clustered by anchor",
-        "decisions: readings scoring every criterion, pass rule applied, against the experts' "
-        "decision; false pass = passed where the experts do not",
-        "per assessor x criterion: --json (assessor_criteria)",
-    ]
-    return "\n".join(x.rstrip() for x in lines)
 
 
 # --- simulate: a demo programme with known truth ----------------------------------------------
@@ -551,247 +416,31 @@ def raters_cmd(
 ) -> None:
     """Rater effects by the many-facet Rasch model (FACETS conventions): assessor severity,
     criterion difficulty, submission measures, fit, separation, thresholds, bias terms."""
-    ratings = read_ratings_csv(path).select(context=context, rubric=rubric)
-    codes, labels = None, ()
-    if facet is not None:
-        if facet not in ratings.columns:
-            have = ", ".join(sorted(ratings.columns)) or "none"
-            raise CalibrateError(f"--facet {facet!r}: no such column (other columns: {have})")
-        names, inverse = np.unique(ratings.columns[facet].astype(str), return_inverse=True)
-        codes, labels = inverse.astype(np.int64), tuple(names.tolist())
+    from calibrate.rater_report import rater_report
+    from calibrate.report.text import raters_table
 
+    ratings = read_ratings_csv(path).select(context=context, rubric=rubric)
     redraw = sys.stderr.isatty()
 
     def show(iteration: int, change: float) -> None:
         text = f"raters: iteration {iteration}, largest change {change:.5f}"
         typer.echo(f"\r{text}\x1b[K" if redraw else text, err=True, nl=not redraw)
 
-    result = fit_mfrm(
-        ratings.unit,
-        ratings.rater,
-        ratings.criterion,
-        ratings.value,
+    report = rater_report(
+        ratings,
         model=model,  # type: ignore[arg-type]  # checked by fit_mfrm
-        facet=codes,
-        facet_name=facet or "facet",
-        on_disconnected="flag",
+        facet=facet,
         progress=show,
     )
-    typer.echo("", err=True)
-    payload = raters_payload(result, ratings, labels)
-    if not result.connected:
-        typer.echo(
-            f"warning: {len(result.subsets)} disconnected subsets of assessors; severities "
-            "compare only within a subset (see subsets)",
-            err=True,
-        )
-    if result.disordered:
-        typer.echo(
-            "warning: disordered Rasch-Andrich thresholds: some score levels are never the "
-            "most probable; review the rubric's level descriptors (see thresholds)",
-            err=True,
-        )
-    if not result.converged:
-        typer.echo(
-            f"warning: no convergence in {result.iterations} iterations "
-            f"(largest change {result.max_change:.4f} logits)",
-            err=True,
-        )
+    if redraw:
+        typer.echo("", err=True)
+    for warning in report.warnings():
+        typer.echo(f"warning: {warning}", err=True)
+    payload = report.to_dict()
     if as_json:
         emit_json(payload)
     else:
         typer.echo(raters_table(payload, source=path.name))
-
-
-def raters_payload(
-    result: RaschResult, ratings: Ratings, facet_labels: tuple[str, ...]
-) -> dict[str, Any]:
-    """The ``--json`` object of ``calibrate raters`` (labels in place of codes)."""
-    reports = {
-        "submissions": (result.submissions, ratings.units, "measure"),
-        "assessors": (result.assessors, ratings.raters, "severity"),
-        "criteria": (result.criteria, ratings.criteria, "measure"),
-    }
-    if result.facet is not None:
-        reports["facet"] = (result.facet, facet_labels, "measure")
-    out: dict[str, Any] = {
-        "model": result.model,
-        "n_ratings": result.n,
-        "n_estimation": result.n_estimation,
-        "converged": result.converged,
-        "iterations": result.iterations,
-    }
-    for key, (rep, names, measure) in reports.items():
-        out[key] = [
-            {
-                "id": names[e.code],
-                measure: e.measure,
-                "se": e.se,
-                "infit": e.infit,
-                "outfit": e.outfit,
-                "infit_z": e.infit_z,
-                "outfit_z": e.outfit_z,
-                "fair_average": e.fair_average,
-                "observed_average": e.observed_average,
-                "n": e.n,
-                "status": e.status,
-                "subset": e.subset,
-            }
-            for e in rep.elements
-        ]
-    if result.facet is not None:
-        out["facet_name"] = result.facet.name
-    summary = ("separation", "strata", "reliability", "rmse", "true_sd", "chi_square", "df", "p")
-    for stat in summary:
-        out[stat] = {key: getattr(rep, stat) for key, (rep, _, _) in reports.items()}
-    crit = ratings.criteria
-    out["thresholds"] = [
-        {**t.to_dict(), "criterion": None if t.criterion is None else crit[t.criterion]}
-        for t in result.thresholds
-    ]
-    out["categories"] = [c.to_dict() for c in result.categories]
-    out["disordered"] = result.disordered
-    out["bias"] = [
-        {"assessor": ratings.raters[b.assessor], "criterion": crit[b.other], **_cell(b)}
-        for b in result.bias_criterion
-    ]
-    out["bias_facet"] = [
-        {"assessor": ratings.raters[b.assessor], "element": facet_labels[b.other], **_cell(b)}
-        for b in result.bias_facet
-    ]
-    out["subsets"] = [
-        {**s.to_dict(), "assessors": [ratings.raters[j] for j in s.assessors]}
-        for s in result.subsets
-    ]
-    out["connected"] = result.connected
-    return out
-
-
-def _cell(b: BiasTerm) -> dict[str, Any]:
-    return {k: v for k, v in b.to_dict().items() if k not in ("assessor", "other")}
-
-
-def raters_table(payload: dict[str, Any], *, source: str) -> str:
-    """The text form of ``calibrate raters``: compact FACETS-style tables."""
-
-    def num(v: Any, fmt: str = ".2f") -> str:
-        return "-" if v is None or v != v else format(v, fmt)
-
-    def table(rows: list[list[str]]) -> list[str]:
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        return [
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            ).rstrip()
-            for r in rows
-        ]
-
-    def summary(key: str) -> str:
-        p = payload["p"][key]
-        p_text = "-" if p is None or p != p else ("< .001" if p < 0.001 else f"{p:.3f}")
-        return (
-            f"  separation {num(payload['separation'][key])}, "
-            f"strata {num(payload['strata'][key])}, "
-            f"reliability {num(payload['reliability'][key])}; fixed chi-square "
-            f"{num(payload['chi_square'][key], '.1f')} (df {payload['df'][key]}, p {p_text})"
-        )
-
-    def elements(key: str, measure: str, title: str) -> list[str]:
-        head = ["id", measure, "se", "infit", "outfit", "infit_z", "outfit_z", "fair", "obs", "n"]
-        rows = [head]
-        for e in sorted(
-            payload[key], key=lambda e: -(e[measure] if e[measure] == e[measure] else 0)
-        ):
-            rows.append(
-                [
-                    str(e["id"]) + ("" if e["status"] == "estimated" else f" ({e['status']})"),
-                    num(e[measure]),
-                    num(e["se"]),
-                    num(e["infit"]),
-                    num(e["outfit"]),
-                    num(e["infit_z"], ".1f"),
-                    num(e["outfit_z"], ".1f"),
-                    num(e["fair_average"]),
-                    num(e["observed_average"]),
-                    str(e["n"]),
-                ]
-            )
-        return [title, *table(rows), summary(key), ""]
-
-    n_sub = len(payload["submissions"])
-    extreme = sum(e["status"] != "estimated" for e in payload["submissions"])
-    lines = [
-        f"{source}: {payload['n_ratings']:,} ratings ({payload['n_estimation']:,} in estimation), "
-        f"{n_sub:,} submissions, {len(payload['assessors'])} assessors, "
-        f"{len(payload['criteria'])} criteria; {payload['model']} model, "
-        + (
-            f"converged in {payload['iterations']} iterations"
-            if payload["converged"]
-            else f"NOT converged after {payload['iterations']} iterations"
-        ),
-        "",
-    ]
-    lines += elements("assessors", "severity", "assessors (severity in logits, + = harsher)")
-    lines += elements("criteria", "measure", "criteria (difficulty in logits)")
-    if "facet" in payload:
-        lines += elements(
-            "facet", "measure", f"{payload['facet_name']} (logits, + = lower ratings)"
-        )
-    lines += [
-        f"submissions: {n_sub:,} ({extreme:,} extreme, estimated from score -/+ 0.3)",
-        summary("submissions"),
-        "",
-    ]
-    for t in payload["thresholds"]:
-        where = "rating scale" if t["criterion"] is None else f"criterion {t['criterion']}"
-        cats = t["categories"]
-        steps = ", ".join(
-            f"{cats[k]:g}->{cats[k + 1]:g} {num(tau)} ({num(se)})"
-            for k, (tau, se) in enumerate(zip(t["tau"], t["se"], strict=True))
-        )
-        flag = "  DISORDERED" if t["disordered"] else ""
-        lines.append(f"thresholds, {where}: {steps}{flag}")
-    rows = [["category", "count", "percent", "avg measure"]]
-    rows += [
-        [f"{c['category']:g}", str(c["count"]), num(c["percent"], ".1f"), num(c["average_measure"])]
-        for c in payload["categories"]
-    ]
-    lines += ["", *table(rows), ""]
-    flagged = sorted(
-        (b for b in payload["bias"] if b["t"] == b["t"] and abs(b["t"]) >= 2),
-        key=lambda b: -abs(b["t"]),
-    )
-    lines.append(
-        f"assessor x criterion bias, |t| >= 2: {len(flagged)} of {len(payload['bias'])} cells"
-        + (" (largest 10)" if len(flagged) > 10 else "")
-    )
-    if flagged:
-        rows = [["assessor", "criterion", "n", "obs", "exp", "bias", "se", "t", "p"]]
-        rows += [
-            [
-                str(b["assessor"]),
-                str(b["criterion"]),
-                str(b["n"]),
-                num(b["observed_average"]),
-                num(b["expected_average"]),
-                num(b["bias"]),
-                num(b["se"]),
-                num(b["t"], ".1f"),
-                num(b["p"], ".3f"),
-            ]
-            for b in flagged[:10]
-        ]
-        lines += table(rows)
-    subsets = payload["subsets"]
-    lines += [
-        "",
-        "design: connected (one subset)"
-        if payload["connected"]
-        else f"design: {len(subsets)} disconnected subsets; "
-        + "; ".join(f"{len(s['assessors'])} assessors" for s in subsets),
-    ]
-    return "\n".join(lines)
 
 
 # --- dashboard and demo ------------------------------------------------------------------------
@@ -893,6 +542,8 @@ def gstudy_cmd(
 ) -> None:
     """G study and D study: variance components, G and Phi, and how many assessors per
     submission reach the target."""
+    from calibrate.report.text import gstudy_text
+
     ratings = read_ratings_csv(path).select(context=context, rubric=rubric)
     study = gstudy(
         ratings.unit,
@@ -907,77 +558,6 @@ def gstudy_cmd(
         emit_json(study.to_dict())
     else:
         typer.echo(gstudy_text(study, source=path.name, detected=design is None))
-
-
-def gstudy_text(study: GStudy, *, source: str, detected: bool) -> str:
-    """The text form of ``calibrate gstudy``: sizes, components, coefficients, D study."""
-    vc, obs = study.components, study.observed
-    how = " (detected)" if detected else ""
-    lines = [
-        f"{source}: {vc.n_ratings:,} ratings, {vc.n_submissions:,} submissions, "
-        f"{vc.n_assessors:,} assessors, {vc.n_criteria:,} criteria",
-        f"design: {vc.design}{how}, {vc.notation}; "
-        f"{'balanced' if vc.balanced else 'unbalanced'}, "
-        f"{vc.assessors_per_submission:.2f} assessors per submission (harmonic mean)",
-        f"estimator: {vc.estimator}; negative estimates set to 0 (raw kept)",
-        "",
-    ]
-    total = sum(c.estimate for c in vc.components)
-    rows = [["effect", "source", "raw", "estimate", "share"]]
-    for c in vc.components:
-        share = f"{100 * c.estimate / total:.1f}%" if total > 0 else "-"
-        rows.append([c.effect, c.source, f"{c.raw:.4f}", f"{c.estimate:.4f}", share])
-    lines += _columns(rows, left=2)
-
-    def number(x: float) -> str:
-        return "-" if x != x else f"{x:.3f}"
-
-    lines += [
-        "",
-        f"observed design ({obs.n_assessors:.2f} assessors, {obs.n_criteria:g} criteria): "
-        f"G (relative, E rho^2) {number(obs.g)}, Phi (absolute) {number(obs.phi)}",
-        "",
-        f"D study ({obs.n_criteria:g} criteria)",
-    ]
-    rows = [["assessors", "rel. error", "abs. error", "G", "Phi"]]
-    for row in study.d_study:
-        rows.append(
-            [
-                f"{row.n_assessors:g}",
-                f"{row.relative_error:.4f}",
-                f"{row.absolute_error:.4f}",
-                number(row.g),
-                number(row.phi),
-            ]
-        )
-    lines += _columns(rows, left=0)
-
-    def needed(n: int | None, limit: float) -> str:
-        if n is None:
-            return f"not reachable (at most {number(limit)} with {obs.n_criteria:g} criteria)"
-        return str(n)
-
-    lines += [
-        "",
-        f"assessors per submission to reach {study.target:g}:",
-        f"  on Phi (pass/not-yet decisions against the standard): "
-        f"{needed(study.assessors_needed_phi, study.limit.phi)}",
-        f"  on G (ranking submissions): {needed(study.assessors_needed_g, study.limit.g)}",
-    ]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _columns(rows: list[list[str]], *, left: int) -> list[str]:
-    """Align a table: the first ``left`` columns left-aligned, the others right-aligned."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  "
-        + "  ".join(
-            c.ljust(w) if i < left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
 
 
 def main() -> None:

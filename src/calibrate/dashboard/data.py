@@ -17,10 +17,11 @@ from sqlalchemy import Engine
 
 from calibrate import store
 from calibrate.agreement_report import AgreementReport, agreement_report
+from calibrate.rater_report import rater_report
 from calibrate.ratings import CONTEXTS, Ratings
 from calibrate.settings import get_settings
 from calibrate.stats.gtheory import GStudy, gstudy
-from calibrate.stats.rasch import RaschResult, fit_mfrm
+from calibrate.stats.rasch import RaschResult
 
 
 def database_url() -> str:
@@ -145,8 +146,8 @@ def agreement(url: str, rubric: str, context: str, n_boot: int, seed: int) -> Ag
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
 def rater_effects(url: str, rubric: str, context: str = "live") -> RaschResult:
-    """The many-facet Rasch fit (:func:`~calibrate.stats.rasch.fit_mfrm`, rating-scale model,
-    disconnected subsets flagged rather than raised), with a progress bar while it runs."""
+    """The many-facet Rasch fit (:func:`calibrate.rater_report.rater_report`, as ``calibrate
+    raters``, with the rubric's levels), with a progress bar while it runs."""
     data = ratings(url, rubric, context)
     with progress_bar("Fitting the rater model") as show:
 
@@ -158,17 +159,13 @@ def rater_effects(url: str, rubric: str, context: str = "live") -> RaschResult:
                 f"iteration {iteration}, largest change {change:.5f} logits",
             )
 
-        return fit_mfrm(
-            data.unit,
-            data.rater,
-            data.criterion,
-            data.value,
-            categories=levels(url, rubric),
-            on_disconnected="flag",
+        return rater_report(
+            data,
+            levels=levels(url, rubric),
             max_iter=RASCH_MAX_ITER,
             tol=RASCH_TOL,
             progress=step,
-        )
+        ).result
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)

@@ -191,6 +191,8 @@ def test_anchor_ratings_and_rounds(engine: Engine, tmp_path: Path) -> None:
     assert report.n_written == len(rubric.criteria)
     r = store.load_ratings(engine=engine, contexts=[anchor.purpose])
     assert r.units == (f"anchor:{anchor.id}",)
+    assert set(r.columns["round"].tolist()) == {"A1-r1"}
+    assert set(store.load_ratings(engine=engine).columns["round"].tolist()) <= {""}
     assert store.counts(engine=engine)["calibration_attempt"] == 1
 
 

@@ -930,7 +930,8 @@ def load_ratings(
 
     ``rubric`` is ``id@version`` (one version) or ``id`` (all its versions); ``contexts`` selects
     live, practice, qualification and/or validity ratings. Units are submissions, or anchors
-    (labelled ``anchor:<id>``) for anchor contexts. Rows are read with the database's bulk path
+    (labelled ``anchor:<id>``) for anchor contexts; ``columns["round"]`` holds the calibration
+    attempt of each rating (empty for live ratings). Rows are read with the database's bulk path
     (``COPY TO STDOUT`` on PostgreSQL, one cursor fetch on SQLite).
     """
     rating = m.Rating.__table__  # type: ignore[attr-defined]
@@ -938,7 +939,13 @@ def load_ratings(
     rv = m.RubricVersion.__table__  # type: ignore[attr-defined]
     target = func.coalesce(rating.c.submission_id, -rating.c.anchor_id)
     query = (
-        sa.select(target, rating.c.assessor_id, rating.c.criterion_id, rating.c.score)
+        sa.select(
+            target,
+            rating.c.assessor_id,
+            rating.c.criterion_id,
+            rating.c.score,
+            func.coalesce(rating.c.calibration_attempt_id, 0),
+        )
         .join(crit, crit.c.id == rating.c.criterion_id)
         .join(rv, rv.c.id == crit.c.rubric_version_id)
         .where(rating.c.context.in_(list(contexts)), _current(rating))
@@ -950,11 +957,13 @@ def load_ratings(
         if version:
             query = query.where(rv.c.version == int(version))
     with engine.connect() as conn:
-        arr = _fetch_ints(conn, query, 4)
+        arr = _fetch_ints(conn, query, 5)
         units = {i: k for k, (i,) in _stored_keys(conn, m.Submission).items()}
         units.update({-i: f"anchor:{k}" for k, (i,) in _stored_keys(conn, m.Anchor).items()})
         assessors = {i: k for k, (i,) in _stored_keys(conn, m.Assessor).items()}
         criteria: dict[int, str] = {i: k for i, k in conn.execute(sa.select(crit.c.id, crit.c.key))}
+        rounds = {i: k for k, (i,) in _stored_keys(conn, m.CalibrationAttempt).items()}
+        rounds[0] = ""
     unit_ids, unit = np.unique(arr[:, 0], return_inverse=True)
     rater_ids, rater = np.unique(arr[:, 1], return_inverse=True)
     crit_ids, criterion = np.unique(arr[:, 2], return_inverse=True)
@@ -966,6 +975,7 @@ def load_ratings(
         units=tuple(units[i] for i in unit_ids.tolist()),
         raters=tuple(assessors[i] for i in rater_ids.tolist()),
         criteria=tuple(criteria[i] for i in crit_ids.tolist()),
+        columns={"round": np.array([rounds[i] for i in arr[:, 4].tolist()], dtype=object)},
     )
 
 

@@ -233,3 +233,16 @@ def test_large_import_keeps_foreign_keys(loaded: Engine, tmp_path: Path) -> None
     with loaded.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
     assert len(store.load_ratings(engine=loaded)) == 2 * n
+
+
+def test_text_values_survive_the_bulk_path(loaded: Engine, tmp_path: Path) -> None:
+    """Keys and names with commas, quotes, tabs and backslashes are stored as given."""
+    text = 'submission,assessor,criterion,score\n"S\t1","A,\\1",plan,2\n'
+    report = store.import_ratings_file(
+        write(tmp_path, text), engine=loaded, rubric="demo", imported_by="lead\tone"
+    )
+    assert report.n_written == 1
+    r = store.load_ratings(engine=loaded)
+    assert r.units == ("S\t1",) and r.raters == ("A,\\1",)
+    with loaded.connect() as conn:
+        assert conn.execute(sa.text("SELECT recorded_by FROM rating")).scalar_one() == "lead\tone"

@@ -428,7 +428,8 @@ def import_ratings(
         if problems:
             raise ValidationError(sorted(problems, key=lambda p: p.line or 0))
 
-        assessor_id = _ensure_keys(conn, m.Assessor, rows.assessor, created_at=datetime.now(UTC))
+        now = _db_time(datetime.now(UTC), conn.dialect.name == "postgresql")
+        assessor_id = _ensure_keys(conn, m.Assessor, rows.assessor, created_at=now)
         submission_id = np.zeros(n, dtype=np.int64)
         if (~is_anchor).any():
             submission_id[~is_anchor] = _ensure_submissions(conn, rows, ~is_anchor, rv, infos)
@@ -624,13 +625,16 @@ def _stored_keys(conn: Connection, model: Any, *extra: str) -> dict[str, tuple[i
 def _ensure_keys(
     conn: Connection, model: Any, labels: NDArray[np.object_], **defaults: Any
 ) -> NDArray[np.int64]:
-    """Ids for the keys in ``labels``, inserting the keys not stored yet."""
+    """Ids for the keys in ``labels``, inserting the keys not stored yet (with ``defaults`` as
+    database-ready values)."""
     table = model.__table__
     stored = {k: v[0] for k, v in _stored_keys(conn, model).items()}
     inverse, uniq = pd.factorize(labels)
     missing = [u for u in uniq.tolist() if u not in stored]
     if missing:
-        conn.execute(table.insert(), [{"key": k, **defaults} for k in missing])
+        _bulk_insert(
+            conn, table.name, ["key", *defaults], ([k, *defaults.values()] for k in missing)
+        )
         stored = {k: v[0] for k, v in _stored_keys(conn, model).items()}
     return np.array([stored[u] for u in uniq.tolist()], dtype=np.int64)[inverse]
 
@@ -657,19 +661,16 @@ def _ensure_submissions(
         if has_earner.any():
             earner_id[has_earner] = _ensure_keys(conn, m.Earner, earner[has_earner])
         attempt = rows.column("attempt", "")[rows_live]
-        conn.execute(
-            table.insert(),
-            [
-                {
-                    "key": uniq[j],
-                    "rubric_version_id": int(rv[r]),
-                    "earner_id": int(e) or None,
-                    "attempt": int(float(a)) if a else None,
-                }
+        _bulk_insert(
+            conn,
+            table.name,
+            ["key", "rubric_version_id", "earner_id", "attempt"],
+            (
+                (uniq[j], int(rv[r]), int(e) or None, int(float(a)) if a else None)
                 for j, r, e, a in zip(
                     new, rows_live.tolist(), earner_id.tolist(), attempt.tolist(), strict=True
                 )
-            ],
+            ),
         )
         _link_attempts(conn, infos)
         stored = _stored_keys(conn, m.Submission)
@@ -828,47 +829,55 @@ def _bulk_insert_ratings(
     batch: int,
     progress: Progress | None,
 ) -> None:
-    """Insert ratings with the database's bulk path: COPY on PostgreSQL, executemany on SQLite."""
+    """Insert ratings in chunks with :func:`_bulk_insert`, reporting progress."""
     n = len(score)
     postgres = conn.dialect.name == "postgresql"
-    none = r"\N" if postgres else None
     cols: list[list[Any]] = [
         keys[:, 0].tolist(),
-        *(_nullable(keys[:, j], none) for j in (1, 2)),
+        *(_nullable(keys[:, j]) for j in (1, 2)),
         keys[:, 3].tolist(),
-        _nullable(keys[:, 4], none),
+        _nullable(keys[:, 4]),
         score.tolist(),
         context.tolist(),
-        _timestamps(timestamp, n, none, postgres),
+        _timestamps(timestamp, n, postgres),
     ]
-    now = datetime.now(UTC)
-    fixed = (
-        1,
-        recorded_by,
-        now.isoformat(sep=" ") if postgres else now.strftime("%Y-%m-%d %H:%M:%S.%f"),
-        batch,
-    )
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    names = ", ".join(_RATING_COLUMNS)
+    fixed = (1, recorded_by, _db_time(datetime.now(UTC), postgres), batch)
     with _foreign_keys_checked_once(conn, bulk=postgres and n >= _BULK_FK_ROWS):
         for start in range(0, n, _CHUNK):
-            part = [list(c[start : start + _CHUNK]) for c in cols]
-            cursor = raw.cursor()
-            if postgres:
-                tail = "\t" + "\t".join(map(str, fixed)) + "\n"
-                text = "".join("\t".join(map(str, row)) + tail for row in zip(*part, strict=True))
-                with cursor.copy(f"COPY rating ({names}) FROM STDIN") as copy:
-                    copy.write(text)
-            else:
-                marks = ", ".join("?" * len(_RATING_COLUMNS))
-                cursor.executemany(
-                    f"INSERT INTO rating ({names}) VALUES ({marks})",
-                    [(*row, *fixed) for row in zip(*part, strict=True)],
-                )
-            cursor.close()
+            part = [c[start : start + _CHUNK] for c in cols]
+            _bulk_insert(
+                conn, "rating", _RATING_COLUMNS, ((*row, *fixed) for row in zip(*part, strict=True))
+            )
             if progress is not None:
                 progress(min(start + _CHUNK, n), n, "writing")
+
+
+def _bulk_insert(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Insert rows (None = NULL) with the database's bulk path: COPY on PostgreSQL (psycopg
+    escapes every value), one prepared statement with executemany on SQLite."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    names = ", ".join(columns)
+    cursor = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(columns))
+            sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+            cursor.executemany(sql, rows)  # type: ignore[arg-type]  # sqlite3 takes any iterable
+    finally:
+        cursor.close()
+
+
+def _db_time(moment: datetime, postgres: bool) -> str:
+    """A UTC time as the text each database's DateTime column reads."""
+    text = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return text + "+00" if postgres else text
 
 
 @contextmanager
@@ -896,21 +905,21 @@ def _foreign_keys_checked_once(conn: Connection, *, bulk: bool) -> Iterator[None
     )
 
 
-def _nullable(ids: NDArray[np.int64], none: Any) -> list[Any]:
-    return [i if i else none for i in ids.tolist()]
+def _nullable(ids: NDArray[np.int64]) -> list[int | None]:
+    return [i if i else None for i in ids.tolist()]
 
 
-def _timestamps(ts: NDArray[np.datetime64] | None, n: int, none: Any, postgres: bool) -> list[Any]:
+def _timestamps(ts: NDArray[np.datetime64] | None, n: int, postgres: bool) -> list[str | None]:
     """UTC timestamps as the text each database reads: ``YYYY-MM-DD HH:MM:SS.ffffff[+00]``."""
     if ts is None:
-        return [none] * n
+        return [None] * n
     text = np.datetime_as_string(ts, unit="us").astype("S26")
     text.view(np.uint8).reshape(n, 26)[:, 10] = ord(" ")  # the ISO "T" becomes a space
     out: list[Any] = text.astype("U26").tolist()
     if postgres:
         out = [t + "+00" for t in out]
     for i in np.flatnonzero(np.isnat(ts)).tolist():
-        out[i] = none
+        out[i] = None
     return out
 
 

@@ -18,6 +18,7 @@ import typer
 from sqlalchemy import Engine
 
 from calibrate.anchors import load_anchor_sets
+from calibrate.demo import ANCHOR_SETS, RUBRICS, build_demo
 from calibrate.errors import CalibrateError, ValidationError
 from calibrate.ratings import read_ratings_csv
 from calibrate.rubric import load_rubrics
@@ -348,9 +349,6 @@ def accuracy_cmd(
 
 # --- simulate: a demo programme with known truth ----------------------------------------------
 
-_REPOSITORY = Path(__file__).resolve().parents[2]
-
-
 @app.command("simulate")
 def simulate_cmd(
     size: Annotated[
@@ -367,10 +365,10 @@ def simulate_cmd(
     ] = Path("simulated"),
     rubrics: Annotated[
         Path, typer.Option("--rubrics", help="Folder of rubric YAML files.")
-    ] = _REPOSITORY / "rubrics",
+    ] = RUBRICS,
     anchors: Annotated[
         Path, typer.Option("--anchors", help="Folder of anchor sets (<rubric-id>/*.yaml).")
-    ] = _REPOSITORY / "anchor_sets",
+    ] = ANCHOR_SETS,
     as_json: JsonOption = False,
 ) -> None:
     """Simulate a programme (assessors with planted effects, earners, attempts) and write
@@ -487,7 +485,6 @@ def demo_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Build the demo programme in the store (rubrics, anchors, simulated ratings), then serve."""
-    from calibrate.demo import build_demo
 
     with store_engine(database) as engine:
         report = build_demo(

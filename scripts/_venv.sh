@@ -1,5 +1,5 @@
 # Sourced by scripts/demo and scripts/test: make .venv (once) and install calibrate into it.
-# Usage: . scripts/_venv.sh [EXTRA]   (EXTRA = pip extra such as "test")
+# Usage: [VENV_EXTRA=test] . scripts/_venv.sh   (VENV_EXTRA: a pip extra to install as well)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-python3}
@@ -9,9 +9,10 @@ if [ ! -x .venv/bin/python ]; then
     exit 1
   }
 fi
+extra=${VENV_EXTRA:-}
 spec="."
-[ -n "${1:-}" ] && spec=".[$1]"
-stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${1:-base}"
+[ -n "$extra" ] && spec=".[$extra]"
+stamp=".venv/.installed-$(sha256sum < pyproject.toml | cut -c1-16)-${extra:-base}"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e "$spec"

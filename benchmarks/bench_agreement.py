@@ -31,6 +31,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import platform
 import time
 import tracemalloc
@@ -225,7 +226,7 @@ def main() -> None:
     rows = [run(n, args.repeat, args.max_dense_gb, args.n_boot) for n in args.sizes]
     print(
         f"Python {platform.python_version()}, numpy {np.__version__}, "
-        f"krippendorff {krippendorff.__version__ if hasattr(krippendorff, '__version__') else '?'}"
+        f"krippendorff {importlib.metadata.version('krippendorff')}"
         f", best of {args.repeat}\n"
     )
     print(table(rows, args.n_boot))

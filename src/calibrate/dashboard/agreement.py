@@ -47,7 +47,7 @@ def render() -> None:
     url = data.database_url()
     versions = data.rubric_versions(url)
     if not versions:
-        st.info("The store is empty. Load the demo programme with `calibrate demo`.")
+        st.info(data.EMPTY_STORE)
         return
     left, middle, right, far = st.columns([3, 2, 1, 1])
     rubric = left.selectbox(
@@ -83,10 +83,7 @@ def render() -> None:
     )
     ratings = data.ratings(url, rubric, context)
     if not len(ratings):
-        st.info(
-            f"The store has no {context} ratings of {rubric}. Load the demo programme with "
-            "`calibrate demo`, or import ratings with `calibrate import ratings`."
-        )
+        data.no_ratings_notice(rubric, context)
         return
     try:
         report = data.agreement(url, rubric, context, int(n_boot), int(seed))

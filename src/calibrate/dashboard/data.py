@@ -23,6 +23,16 @@ from calibrate.settings import get_settings
 from calibrate.stats.gtheory import GStudy, gstudy
 from calibrate.stats.rasch import RaschResult
 
+EMPTY_STORE = "The store is empty. Load the demo programme with `calibrate demo`."
+
+
+def no_ratings_notice(rubric: str, context: str) -> None:
+    """Say that a choice has no ratings, and how to get some."""
+    st.info(
+        f"The store has no {context} ratings of {rubric}. Load the demo programme with "
+        "`calibrate demo`, or import ratings with `calibrate import ratings`."
+    )
+
 
 def database_url() -> str:
     return get_settings().database_url

@@ -19,7 +19,7 @@ def render() -> None:
     cols[3].metric("Ratings", f"{n['rating']:,}")
     rubrics = data.rubrics(url)
     if not rubrics:
-        st.info("The store is empty. Load the demo programme with `calibrate demo`.")
+        st.info(data.EMPTY_STORE)
         return
     st.subheader("Rubrics")
     for r in rubrics:

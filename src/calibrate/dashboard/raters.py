@@ -23,7 +23,7 @@ def render() -> None:
     url = data.database_url()
     versions = data.rubric_versions(url)
     if not versions:
-        st.info("The store is empty. Load the demo programme with `calibrate demo`.")
+        st.info(data.EMPTY_STORE)
         return
     rubric = st.selectbox(
         "Rubric version",

@@ -21,7 +21,7 @@ def render() -> None:
     url = data.database_url()
     versions = data.rubric_versions(url)
     if not versions:
-        st.info("The store is empty. Load the demo programme with `calibrate demo`.")
+        st.info(data.EMPTY_STORE)
         return
     inputs = st.columns([3, 2, 1, 1])
     rubric = inputs[0].selectbox(
@@ -53,10 +53,7 @@ def render() -> None:
     )
     ratings = data.ratings(url, rubric, context)
     if not len(ratings):
-        st.info(
-            f"The store has no {context} ratings of {rubric}. Load the demo programme with "
-            "`calibrate demo`, or import ratings with `calibrate import ratings`."
-        )
+        data.no_ratings_notice(rubric, context)
         return
     try:
         study = data.reliability(url, rubric, context, float(target), int(most))

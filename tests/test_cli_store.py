@@ -102,6 +102,8 @@ def test_user_mistakes_never_trace(calibrate: Callable[..., Result], workdir: Pa
         (("import", "ratings", "missing.csv", "--rubric", "demo"), "file not found"),
         (("import", "ratings", "x.csv", "--wide"), "--wide needs --criterion"),
         (("correct", "99", "2", "--reason", "x"), "no rating with id 99"),
+        (("history", "99"), "no rating with id 99"),
+        (("serve", "--database", "mysql://x/y"), "unsupported database"),
         (("status", "--database", "mysql://x/y"), "unsupported database"),
         (("validate", "rubrics", "--anchors", "nowhere"), "no such folder"),
         (("import", "ratings"), "Missing argument"),

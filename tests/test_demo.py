@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from calibrate import store
 from calibrate.demo import build_demo
+from calibrate.errors import CalibrateError
 
 
 def test_demo_programme_in_store(engine: Engine, tmp_path: Path) -> None:
@@ -24,3 +26,10 @@ def test_demo_programme_in_store(engine: Engine, tmp_path: Path) -> None:
     again = build_demo(engine=engine, out=tmp_path / "demo", size="classroom", seed=7)
     assert again.ratings.n_written == 0 and again.definitions.n_written == 0
     assert store.counts(engine=engine) == n
+
+
+def test_bad_demo_size_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+    before = store.counts(engine=engine)
+    with pytest.raises(CalibrateError, match="size must be one of classroom, pilot, state"):
+        build_demo(engine=engine, out=tmp_path / "demo", size="county")
+    assert store.counts(engine=engine) == before

@@ -349,6 +349,7 @@ def accuracy_cmd(
 
 # --- simulate: a demo programme with known truth ----------------------------------------------
 
+
 @app.command("simulate")
 def simulate_cmd(
     size: Annotated[
@@ -456,6 +457,8 @@ def serve_cmd(
 
     import calibrate.dashboard
 
+    with store_engine(database):  # a bad URL fails here, in one line, not in the browser
+        pass
     env = dict(os.environ)
     if database:
         env["CALIBRATE_DATABASE_URL"] = database

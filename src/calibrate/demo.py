@@ -54,11 +54,12 @@ def build_demo(
     """
     if not rubrics_dir.is_dir():
         raise CalibrateError(f"rubric folder {rubrics_dir} not found (run from a checkout)")
-    definitions = import_definition_dirs(
-        rubrics_dir, anchors_dir, engine=engine, imported_by="demo"
-    )
+    # Simulate first: a bad size or invalid files fail before anything reaches the store.
     programme = simulate_files(
         rubrics_dir, anchors_dir, out, size=size, seed=seed, progress=progress
+    )
+    definitions = import_definition_dirs(
+        rubrics_dir, anchors_dir, engine=engine, imported_by="demo"
     )
     csv_path, truth_path = out / "ratings.csv", out / "truth.json"
     ratings = import_ratings_file(csv_path, engine=engine, imported_by="demo", progress=progress)

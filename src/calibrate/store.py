@@ -766,17 +766,19 @@ def _against_stored(
     if conn.execute(sa.select(func.count()).select_from(rating)).scalar_one() == 0:
         return new, []
     stored: dict[tuple[int, ...], set[int]] = {}
-    for a, s, an, c, t, sc in conn.execute(
-        sa.select(
-            rating.c.assessor_id,
-            rating.c.submission_id,
-            rating.c.anchor_id,
-            rating.c.criterion_id,
-            rating.c.calibration_attempt_id,
-            rating.c.score,
-        )
-    ):
-        stored.setdefault((a, s or 0, an or 0, c, t or 0), set()).add(sc)
+    assessors = np.unique(keys[:, 0]).tolist()
+    for start in range(0, len(assessors), 10_000):  # only the file's assessors' ratings
+        for a, s, an, c, t, sc in conn.execute(
+            sa.select(
+                rating.c.assessor_id,
+                rating.c.submission_id,
+                rating.c.anchor_id,
+                rating.c.criterion_id,
+                rating.c.calibration_attempt_id,
+                rating.c.score,
+            ).where(rating.c.assessor_id.in_(assessors[start : start + 10_000]))
+        ):
+            stored.setdefault((a, s or 0, an or 0, c, t or 0), set()).add(sc)
     conflicts: list[Problem] = []
     for i, key in enumerate(map(tuple, keys.tolist())):
         scores = stored.get(key)

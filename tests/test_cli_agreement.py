@@ -126,6 +126,22 @@ def test_undefined_statistic_is_null_in_json(tmp_path: Path) -> None:
     assert "Fleiss kappa" in text and " -" in text
 
 
+def test_keep_chooses_one_reading_of_repeated_cells(tmp_path: Path) -> None:
+    path = tmp_path / "retakes.csv"
+    path.write_text(
+        "submission,assessor,criterion,score,round\n"
+        "s1,a,c,1,a1\ns1,b,c,3,b1\ns1,a,c,3,a2\ns2,a,c,2,a1\ns2,b,c,2,b1\n"
+    )
+    first = json.loads(
+        runner.invoke(app, ["agreement", str(path), "--keep", "first", "--json"]).stdout
+    )
+    last = json.loads(
+        runner.invoke(app, ["agreement", str(path), "--keep", "last", "--json"]).stdout
+    )
+    assert first["n_ratings"] == last["n_ratings"] == 4
+    assert first["percent_exact"] == 0.5 and last["percent_exact"] == 1.0
+
+
 @pytest.mark.parametrize(
     ("content", "args", "message"),
     [
@@ -134,6 +150,12 @@ def test_undefined_statistic_is_null_in_json(tmp_path: Path) -> None:
         (LONG_HEADER + "s1,a,c,2\ns1,b,c,3\n", ["--criterion", "nope"], "criterion 'nope'"),
         ("submission,assessor\ns1,a\n", [], "missing column"),
         (LONG_HEADER + "s1,a,c,2\ns1,b,c,3\n", ["--bootstrap", "-1"], "greater than or equal to 0"),
+        (
+            "submission,assessor,criterion,score,round\ns1,a,c,2,1\ns1,a,c,3,2\n",
+            [],
+            "choose the reading that counts with --keep",
+        ),
+        (LONG_HEADER + "s1,a,c,2\ns1,b,c,3\n", ["--keep", "all"], "keep must be 'first' or"),
     ],
 )
 def test_bad_input_exits_nonzero_with_a_clear_message(

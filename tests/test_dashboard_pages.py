@@ -210,11 +210,32 @@ def test_agreement_page_explains_what_it_cannot_compute(
     assert not at.exception, at.exception
     assert "two assessors" in at.warning[0].value
     assert not at.dataframe
-    # Practice rounds repeat anchors: the message says why they do not pool.
+
+
+def test_agreement_page_asks_which_repeated_reading_counts(
+    monkeypatch: pytest.MonkeyPatch, demo_url: str, demo_engine: Engine
+) -> None:
+    # Practice rounds repeat anchors: the page asks whether the first or the latest reading
+    # counts, and shows the library's numbers on that selection.
+    practice = store.load_ratings(engine=demo_engine, rubric=FIRST, contexts=["practice"])
+    firsts = practice.select(keep="first")
+    assert len(firsts) < len(practice)
+    at = open_page(monkeypatch, demo_url, "agreement")
+    assert not at.radio  # live ratings repeat nothing: no question
+    at.number_input(key="agreement_resamples").set_value(0)
     at.selectbox(key="agreement_context").select("practice").run()
     assert not at.exception, at.exception
-    assert "rate a unit only once" in at.warning[0].value
-    assert "calibration round" in at.warning[0].value
+    assert not at.warning
+    assert at.radio(key="agreement_keep").value == "first"
+    assert f"{len(practice) - len(firsts):,} ratings repeat" in at.radio(key="agreement_keep").help
+    for keep in ("first", "last"):
+        at.radio(key="agreement_keep").set_value(keep).run()
+        assert not at.exception, at.exception
+        report = agreement_report(practice.select(keep=keep), levels=levels(demo_engine, FIRST))
+        assert metrics(at)["Ratings"] == f"{report.pooled.n_ratings:,}"
+        assert at.dataframe[0].value.loc["Krippendorff α, ordinal", "all criteria"] == (
+            f"{report.pooled.krippendorff_alpha['ordinal']:.3f}"
+        )
 
 
 # --- Rater effects -------------------------------------------------------------------------------
@@ -320,3 +341,18 @@ def test_reliability_page_shows_the_library_study(
     )
     assert metrics(at)["Assessors needed, Φ ≥ 0.7"] == str(lower.assessors_needed_phi)
     assert lower.assessors_needed_phi != study.assessors_needed_phi
+
+
+def test_reliability_page_runs_on_the_chosen_reading_of_calibration_rounds(
+    monkeypatch: pytest.MonkeyPatch, demo_url: str, demo_engine: Engine
+) -> None:
+    qualification = store.load_ratings(engine=demo_engine, rubric=FIRST, contexts=["qualification"])
+    at = open_page(monkeypatch, demo_url, "reliability")
+    at.selectbox(key="reliability_context").select("qualification").run()
+    assert not at.exception, at.exception
+    assert not at.warning
+    at.radio(key="reliability_keep").set_value("last").run()
+    latest = qualification.select(keep="last")
+    study = gstudy(latest.unit, latest.rater, latest.value, latest.criterion, max_assessors=10)
+    assert metrics(at)["Φ (absolute)"] == f"{study.phi:.3f}"
+    assert metrics(at)["Ratings"] == f"{len(latest):,}"

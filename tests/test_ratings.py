@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from calibrate.errors import CalibrateError, ValidationError
-from calibrate.ratings import parse_ratings, read_ratings_csv
+from calibrate.ratings import Keep, parse_ratings, read_ratings_csv
 
 HEADER = "submission,assessor,criterion,score"
 
@@ -158,3 +158,50 @@ def test_select_context_and_rubric() -> None:
     assert live.units == ("S1",) and live.raters == ("A1", "A2")
     with pytest.raises(CalibrateError, match="no ratings with context 'practice'"):
         r.select(context="practice")
+
+
+RETAKES = (
+    f"{HEADER},timestamp,context,rubric,round\n"
+    "Q1,A1,plan,1,2026-03-02T09:00:00Z,qualification,demo@1,A1-q2\n"  # retake, later
+    "Q1,A1,plan,3,2026-03-01T09:00:00Z,qualification,demo@1,A1-q1\n"  # first reading
+    "Q1,A2,plan,2,2026-03-01T10:00:00Z,qualification,demo@1,A2-q1\n"
+    "Q1,A1,data,2,2026-03-01T09:00:00Z,qualification,demo@1,A1-q1\n"
+)
+
+
+def test_repeated_cells_need_a_choice_of_reading() -> None:
+    r = parse_ratings(RETAKES.encode(), source="r.csv").encode()
+    with pytest.raises(CalibrateError, match=r"assessor A1 scored Q1 on plan 2 times \(1 cells"):
+        r.select()
+    with pytest.raises(CalibrateError, match="keep must be 'first' or 'last'"):
+        r.select(keep="middle")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("keep", "a1_plan"), [("first", 3.0), ("last", 1.0)])
+def test_keep_takes_the_first_or_latest_reading_by_time(keep: Keep, a1_plan: float) -> None:
+    r = parse_ratings(RETAKES.encode(), source="r.csv").encode().select(keep=keep)
+    assert len(r) == 3
+    rows = {
+        (r.raters[a], r.criteria[c]): v
+        for a, c, v in zip(r.rater.tolist(), r.criterion.tolist(), r.value.tolist(), strict=True)
+    }
+    assert rows == {("A1", "plan"): a1_plan, ("A2", "plan"): 2.0, ("A1", "data"): 2.0}
+
+
+def test_keep_without_times_follows_the_rows() -> None:
+    text = f"{HEADER},round\nS1,A1,plan,1,r1\nS1,A1,plan,3,r2\nS1,A2,plan,2,r1\n"
+    r = parse_ratings(text.encode(), source="r.csv").encode()
+    assert sorted(r.select(keep="first").value.tolist()) == [1.0, 2.0]
+    assert sorted(r.select(keep="last").value.tolist()) == [2.0, 3.0]
+    single = r.subset(np.array([True, False, True]))
+    assert single.select(keep="last") is single  # nothing repeated: unchanged
+
+
+def test_bare_rubric_id_means_its_only_version() -> None:
+    text = f"{HEADER},rubric\nS1,A1,plan,1,demo@1\nS1,A2,plan,2,other@1\nS2,A1,plan,2,other@2\n"
+    r = parse_ratings(text.encode(), source="r.csv").encode()
+    assert r.select(rubric="demo").units == ("S1",)
+    with pytest.raises(CalibrateError, match=r"2 versions of rubric 'other' \(other@1, other@2\)"):
+        r.select(rubric="other")
+    with pytest.raises(CalibrateError, match="no ratings with rubric 'nope'"):
+        r.select(rubric="nope")

@@ -95,7 +95,19 @@ ContextOption = Annotated[
 RubricFilterOption = Annotated[
     str | None,
     typer.Option(
-        "--rubric", help="Only ratings of this rubric; needed when the file mixes rubrics."
+        "--rubric",
+        help="Only ratings of this rubric (id@version, or id when the file holds one version); "
+        "needed when the file mixes rubrics.",
+    ),
+]
+KeepOption = Annotated[
+    str | None,
+    typer.Option(
+        "--keep",
+        metavar="first|last",
+        help="Which rating counts when an assessor scored a submission on a criterion more "
+        "than once (practice or qualification retakes): first (the independent first reading) "
+        "or last.",
     ),
 ]
 
@@ -261,6 +273,7 @@ def agreement_cmd(
     ] = None,
     context: ContextOption = None,
     rubric: RubricFilterOption = None,
+    keep: KeepOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Agreement among assessors, per criterion and pooled: percent agreement, kappas, alpha,
@@ -269,7 +282,9 @@ def agreement_cmd(
     from calibrate.report.text import agreement_table
 
     ratings = read_ratings_csv(path, wide=wide, criterion=criterion if wide else None).select(
-        context=context, rubric=rubric
+        context=context,
+        rubric=rubric,
+        keep=keep,  # type: ignore[arg-type]  # checked by select
     )
     report = agreement_report(
         ratings,
@@ -411,6 +426,7 @@ def raters_cmd(
     ] = None,
     context: ContextOption = None,
     rubric: RubricFilterOption = None,
+    keep: KeepOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Rater effects by the many-facet Rasch model (FACETS conventions): assessor severity,
@@ -418,7 +434,11 @@ def raters_cmd(
     from calibrate.rater_report import rater_report
     from calibrate.report.text import raters_table
 
-    ratings = read_ratings_csv(path).select(context=context, rubric=rubric)
+    ratings = read_ratings_csv(path).select(
+        context=context,
+        rubric=rubric,
+        keep=keep,  # type: ignore[arg-type]  # checked by select
+    )
     redraw = sys.stderr.isatty()
 
     def show(iteration: int, change: float) -> None:
@@ -538,13 +558,18 @@ def gstudy_cmd(
     ] = None,
     context: ContextOption = None,
     rubric: RubricFilterOption = None,
+    keep: KeepOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """G study and D study: variance components, G and Phi, and how many assessors per
     submission reach the target."""
     from calibrate.report.text import gstudy_text
 
-    ratings = read_ratings_csv(path).select(context=context, rubric=rubric)
+    ratings = read_ratings_csv(path).select(
+        context=context,
+        rubric=rubric,
+        keep=keep,  # type: ignore[arg-type]  # checked by select
+    )
     study = gstudy(
         ratings.unit,
         ratings.rater,

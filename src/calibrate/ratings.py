@@ -37,6 +37,7 @@ MAX_PROBLEMS = 1000
 
 ObjectArray = NDArray[np.object_]
 Progress = Callable[[int, int, str], None]
+Keep = Literal["first", "last"]
 
 
 @dataclass(frozen=True)
@@ -142,32 +143,91 @@ class Ratings:
             columns={k: v[keep] for k, v in self.columns.items()},
         )
 
-    def select(self, *, context: str | None = None, rubric: str | None = None) -> Ratings:
-        """The ratings of one context and one rubric: a statistic describes one procedure.
+    def select(
+        self,
+        *,
+        context: str | None = None,
+        rubric: str | None = None,
+        keep: Keep | None = None,
+    ) -> Ratings:
+        """The ratings of one context and one rubric, one per cell: a statistic describes one
+        procedure.
 
         A file without a ``context`` column holds live ratings; without a ``rubric`` column,
         one rubric. When the file mixes contexts (or rubrics) and none is chosen, the error
-        lists them.
+        lists them. ``rubric`` is ``id@version``, or a bare ``id`` when the ratings hold one
+        version of it.
+
+        An assessor may score the same submission on the same criterion more than once (a
+        practice or qualification retake on the same anchor); the statistics take one rating per
+        cell, so ``keep`` says which counts: ``"first"`` (the independent first reading) or
+        ``"last"`` (the latest), by ``timestamp`` when there is one (rows without a time count
+        as earliest) and else in the order of the rows.
 
         Raises
         ------
         CalibrateError
-            Mixed contexts or rubrics with none chosen, or no rows of the chosen one.
+            Mixed contexts or rubrics with none chosen, no rows of the chosen one, or repeated
+            cells with no ``keep``.
         """
-        keep = np.ones(len(self), dtype=bool)
+        if keep not in (None, "first", "last"):
+            raise CalibrateError(f"keep must be 'first' or 'last', not {keep!r}")
+        keep_rows = np.ones(len(self), dtype=bool)
         for name, chosen in (("context", context and context.lower()), ("rubric", rubric)):
             default = "live" if name == "context" else ""
             values = self.columns.get(name, np.full(len(self), default, dtype=object))
-            present = ", ".join(sorted({str(v) for v in values[keep].tolist()}))
+            found = sorted({str(v) for v in values[keep_rows].tolist()})
             if chosen is not None:
-                keep &= values == chosen
-                if not keep.any():
-                    raise CalibrateError(f"no ratings with {name} {chosen!r} (found: {present})")
-            elif len(set(values[keep].tolist())) > 1:
+                if name == "rubric" and "@" not in chosen:
+                    chosen = _version_of(chosen, found)
+                keep_rows &= values == chosen
+                if not keep_rows.any():
+                    raise CalibrateError(
+                        f"no ratings with {name} {chosen!r} (found: {', '.join(found)})"
+                    )
+            elif len(found) > 1:
                 raise CalibrateError(
-                    f"the ratings mix {name}s ({present}): choose one with --{name}"
+                    f"the ratings mix {name}s ({', '.join(found)}): choose one with --{name}"
                 )
-        return self if keep.all() else self.subset(keep)
+        chosen_rows = self if keep_rows.all() else self.subset(keep_rows)
+        return chosen_rows._one_per_cell(keep)
+
+    def _one_per_cell(self, keep: Keep | None) -> Ratings:
+        n_raters, n_criteria = len(self.raters), len(self.criteria)
+        cell = (self.unit * n_raters + self.rater) * n_criteria + self.criterion
+        stamp = self.columns.get("timestamp")
+        order = (
+            np.arange(len(self)) if stamp is None else np.argsort(stamp.astype(str), kind="stable")
+        )
+        if keep == "last":
+            order = order[::-1]
+        cells, first, count = np.unique(cell[order], return_index=True, return_counts=True)
+        if len(cells) == len(self):
+            return self
+        if keep is None:
+            j = int(np.argmax(count > 1))
+            i = int(order[first[j]])
+            raise CalibrateError(
+                f"assessor {self.raters[self.rater[i]]} scored {self.units[self.unit[i]]} on "
+                f"{self.criteria[self.criterion[i]]} {int(count[j])} times "
+                f"({int((count > 1).sum()):,} cells are scored more than once, e.g. practice or "
+                "qualification retakes): choose the reading that counts with --keep first (the "
+                "independent first reading) or --keep last"
+            )
+        rows = np.zeros(len(self), dtype=bool)
+        rows[order[first]] = True
+        return self.subset(rows)
+
+
+def _version_of(rubric: str, found: Sequence[str]) -> str:
+    """``rubric@version`` of a bare rubric id, when the ratings hold exactly one version of it."""
+    versions = [v for v in found if v.partition("@")[0] == rubric]
+    if len(versions) > 1:
+        raise CalibrateError(
+            f"the ratings hold {len(versions)} versions of rubric {rubric!r} "
+            f"({', '.join(versions)}): choose one as id@version"
+        )
+    return versions[0] if versions else rubric
 
 
 def read_ratings_csv(

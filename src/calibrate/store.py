@@ -942,7 +942,9 @@ def load_ratings(
     ``rubric`` is ``id@version`` (one version) or ``id`` (all its versions); ``contexts`` selects
     live, practice, qualification and/or validity ratings. Units are submissions, or anchors
     (labelled ``anchor:<id>``) for anchor contexts; ``columns["round"]`` holds the calibration
-    attempt of each rating (empty for live ratings). Rows are read with the database's bulk path
+    attempt of each rating (empty for live ratings). Rows come in order of rating time (then of
+    storing), so ``select(keep=...)`` picks first or latest readings. Rows are read with the
+    database's bulk path
     (``COPY TO STDOUT`` on PostgreSQL, one cursor fetch on SQLite).
     """
     rating = m.Rating.__table__  # type: ignore[attr-defined]
@@ -960,7 +962,7 @@ def load_ratings(
         .join(crit, crit.c.id == rating.c.criterion_id)
         .join(rv, rv.c.id == crit.c.rubric_version_id)
         .where(rating.c.context.in_(list(contexts)), _current(rating))
-        .order_by(rating.c.id)
+        .order_by(rating.c.rated_at.asc().nulls_first(), rating.c.id)
     )
     if rubric:
         rid, _, version = rubric.partition("@")

@@ -81,16 +81,15 @@ def render() -> None:
         key="agreement_seed",
         help="The same seed gives the same intervals.",
     )
-    ratings = data.ratings(url, rubric, context)
+    keep = data.keep_choice(st, url, rubric, context, key="agreement_keep")
+    ratings = data.ratings(url, rubric, context, keep)
     if not len(ratings):
         data.no_ratings_notice(rubric, context)
         return
     try:
-        report = data.agreement(url, rubric, context, int(n_boot), int(seed))
+        report = data.agreement(url, rubric, context, keep, int(n_boot), int(seed))
     except CalibrateError as exc:
-        st.warning(
-            f"Agreement cannot be computed on these ratings: {exc}." + data.anchor_hint(context)
-        )
+        st.warning(f"Agreement cannot be computed on these ratings: {exc}.")
         return
 
     summaries = (

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from calibrate import store
 from calibrate.agreement_report import AgreementReport, agreement_report
 from calibrate.rater_report import rater_report
-from calibrate.ratings import CONTEXTS, Ratings
+from calibrate.ratings import CONTEXTS, Keep, Ratings
 from calibrate.settings import get_settings
 from calibrate.stats.gtheory import GStudy, gstudy
 from calibrate.stats.rasch import RaschResult
@@ -101,14 +101,27 @@ def context_label(context: str) -> str:
     return context if context == "live" else f"{context} (anchor submissions)"
 
 
-def anchor_hint(context: str) -> str:
-    """Why practice and qualification ratings may not analyse as one design (else empty)."""
-    if context not in ("practice", "qualification"):
-        return ""
-    return (
-        f" {context.capitalize()} ratings pool every calibration round, in which an assessor "
-        "may score the same anchor again; the store does not yet load one round at a time."
+KEEP_LABELS: dict[Keep, str] = {"first": "First reading", "last": "Latest reading"}
+
+
+def keep_choice(container: Any, url: str, rubric: str, context: str, key: str) -> Keep:
+    """Which reading counts when assessors scored a submission more than once (calibration
+    retakes of the same anchor): asked only when the ratings have such repeats."""
+    repeats = len(all_ratings(url, rubric, context)) - len(ratings(url, rubric, context, "first"))
+    if not repeats:
+        return "first"
+    choice: Keep = container.radio(
+        "Repeated readings",
+        list(KEEP_LABELS),
+        format_func=KEEP_LABELS.__getitem__,
+        horizontal=True,
+        key=key,
+        help=f"{repeats:,} ratings repeat a cell an assessor had already scored (a retake of "
+        "the same anchor). The statistics take one rating per assessor, submission and "
+        "criterion: the first reading is the independent one, the latest shows where "
+        "assessors ended up.",
     )
+    return choice
 
 
 def levels(url: str, rubric: str) -> tuple[float, ...]:
@@ -117,9 +130,15 @@ def levels(url: str, rubric: str) -> tuple[float, ...]:
 
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)
-def ratings(url: str, rubric: str, context: str) -> Ratings:
-    """Current ratings of one rubric version in one context (possibly none)."""
+def all_ratings(url: str, rubric: str, context: str) -> Ratings:
+    """Current ratings of one rubric version in one context (possibly none), repeats included."""
     return store.load_ratings(engine=engine(url), rubric=rubric, contexts=[context])
+
+
+@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
+def ratings(url: str, rubric: str, context: str, keep: Keep = "first") -> Ratings:
+    """:func:`all_ratings` with one rating per assessor, submission and criterion (``keep``)."""
+    return all_ratings(url, rubric, context).select(keep=keep)
 
 
 def double_scored(ratings: Ratings) -> tuple[int, dict[str, int]]:
@@ -138,10 +157,12 @@ def double_scored(ratings: Ratings) -> tuple[int, dict[str, int]]:
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
-def agreement(url: str, rubric: str, context: str, n_boot: int, seed: int) -> AgreementReport:
+def agreement(
+    url: str, rubric: str, context: str, keep: Keep, n_boot: int, seed: int
+) -> AgreementReport:
     """:func:`~calibrate.agreement_report.agreement_report` with ``n_boot`` bootstrap resamples
     (seeded) on the rubric's levels, with a progress bar while it runs."""
-    data = ratings(url, rubric, context)
+    data = ratings(url, rubric, context, keep)
     with progress_bar(f"Bootstrap, {n_boot:,} resamples") as show:
         return agreement_report(
             data,
@@ -179,9 +200,11 @@ def rater_effects(url: str, rubric: str, context: str = "live") -> RaschResult:
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
-def reliability(url: str, rubric: str, context: str, target: float, max_assessors: int) -> GStudy:
+def reliability(
+    url: str, rubric: str, context: str, keep: Keep, target: float, max_assessors: int
+) -> GStudy:
     """G and D study (:func:`~calibrate.stats.gtheory.gstudy`, design detected)."""
-    data = ratings(url, rubric, context)
+    data = ratings(url, rubric, context, keep)
     return gstudy(
         data.unit,
         data.rater,

@@ -51,14 +51,15 @@ def render() -> None:
         key="reliability_max_assessors",
         help="The D study covers 1 to this many assessors per submission.",
     )
-    ratings = data.ratings(url, rubric, context)
+    keep = data.keep_choice(st, url, rubric, context, key="reliability_keep")
+    ratings = data.ratings(url, rubric, context, keep)
     if not len(ratings):
         data.no_ratings_notice(rubric, context)
         return
     try:
-        study = data.reliability(url, rubric, context, float(target), int(most))
+        study = data.reliability(url, rubric, context, keep, float(target), int(most))
     except CalibrateError as exc:
-        st.warning(f"A G study cannot be run on these ratings: {exc}." + data.anchor_hint(context))
+        st.warning(f"A G study cannot be run on these ratings: {exc}.")
         return
 
     vc, obs = study.components, study.observed

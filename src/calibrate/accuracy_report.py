@@ -33,7 +33,7 @@ from calibrate.stats.accuracy import (
     decision_accuracy,
     decision_agreement,
 )
-from calibrate.store import load_ratings, stored_anchor_sets, stored_rubrics
+from calibrate.store import load_ratings, stored_anchor_sets, stored_rubric
 
 ANCHOR_PREFIX = "anchor:"
 """How the store labels anchors among submissions (``anchor:<anchor-id>``)."""
@@ -371,7 +371,7 @@ def stored_accuracy_report(
     CalibrateError
         Unknown rubric, several versions and none chosen, no anchor sets or no anchor ratings.
     """
-    chosen = _stored_rubric(engine, rubric)
+    chosen = stored_rubric(rubric, engine=engine)
     sets = [s for s in stored_anchor_sets(engine=engine) if s.rubric_key == chosen.key]
     if not sets:
         raise CalibrateError(f"the store holds no anchor sets of {chosen.key}")
@@ -379,21 +379,6 @@ def stored_accuracy_report(
     if not len(ratings):
         raise CalibrateError(f"the store holds no ratings of anchors of {chosen.key}")
     return accuracy_report(ratings, sets, chosen, confidence=confidence)
-
-
-def _stored_rubric(engine: Engine, rubric: str) -> Rubric:
-    rid, _, version = rubric.partition("@")
-    stored = stored_rubrics(engine=engine)
-    found = [r for r in stored if r.id == rid and (not version or str(r.version) == version)]
-    if not found:
-        known = ", ".join(sorted(r.key for r in stored)) or "none"
-        raise CalibrateError(f"rubric {rubric!r} is not in the store (stored: {known})")
-    if len(found) > 1:
-        raise CalibrateError(
-            f"the store holds several versions of {rid} ({', '.join(r.key for r in found)}): "
-            "choose one as ID@VERSION"
-        )
-    return found[0]
 
 
 def _procedure_rows(ratings: Ratings, rubric: Rubric, contexts: Sequence[str]) -> Ratings:

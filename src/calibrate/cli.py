@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from sqlalchemy import Engine
 from calibrate.anchors import load_anchor_sets
 from calibrate.demo import ANCHOR_SETS, RUBRICS, build_demo
 from calibrate.errors import CalibrateError, ValidationError
-from calibrate.ratings import read_ratings_csv
+from calibrate.ratings import CONTEXTS, Ratings, read_ratings_csv
 from calibrate.rubric import load_rubrics
 from calibrate.stats.gtheory import Design, gstudy
 from calibrate.store import (
@@ -29,8 +30,10 @@ from calibrate.store import (
     counts,
     import_definition_dirs,
     import_ratings_file,
+    load_ratings,
     open_store,
     rating_history,
+    stored_rubric,
 )
 
 app = typer.Typer(
@@ -90,7 +93,7 @@ ContextOption = Annotated[
     typer.Option(
         "--context",
         help="Only ratings of this context (live, practice, qualification, validity); "
-        "needed when the file mixes contexts.",
+        "needed when the file mixes contexts (the store: live unless given).",
     ),
 ]
 RubricFilterOption = Annotated[
@@ -98,7 +101,15 @@ RubricFilterOption = Annotated[
     typer.Option(
         "--rubric",
         help="Only ratings of this rubric (id@version, or id when the file holds one version); "
-        "needed when the file mixes rubrics.",
+        "needed when the file mixes rubrics, and to analyse the store.",
+    ),
+]
+StoredRatingsPath = Annotated[
+    Path | None,
+    typer.Argument(
+        metavar="[RATINGS.csv]",
+        help="Ratings CSV (long format). Omit to analyse the ratings in the store (--rubric, "
+        "--context, --database).",
     ),
 ]
 KeepOption = Annotated[
@@ -124,6 +135,54 @@ def store_engine(database: str | None) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """The ratings an analysis command works on, with their rubric's levels when known."""
+
+    ratings: Ratings
+    levels: tuple[float, ...] | None
+    source: str
+
+
+def analysed_ratings(
+    path: Path | None,
+    *,
+    database: str | None,
+    context: str | None,
+    rubric: str | None,
+    keep: str | None,
+    wide: bool = False,
+    criterion: str | None = None,
+) -> Analysed:
+    """The ratings of a CSV file, or without one those of one rubric version and context in the
+    store (live unless ``context`` says otherwise), with the stored rubric's levels."""
+    chosen_keep: Any = keep  # checked by Ratings.select
+    if path is not None:
+        ratings = read_ratings_csv(path, wide=wide, criterion=criterion if wide else None)
+        return Analysed(
+            ratings.select(context=context, rubric=rubric, keep=chosen_keep), None, path.name
+        )
+    if rubric is None:
+        raise CalibrateError(
+            "give RATINGS.csv, or --rubric ID[@VERSION] for the ratings in the store"
+        )
+    if wide:
+        raise CalibrateError("--wide describes a file; the store holds long ratings")
+    context = (context or "live").lower()
+    if context not in CONTEXTS:
+        raise CalibrateError(f"unknown context {context!r} (one of {', '.join(CONTEXTS)})")
+    with store_engine(database) as engine:
+        version = stored_rubric(rubric, engine=engine)
+        ratings = load_ratings(engine=engine, rubric=version.key, contexts=[context])
+    if not len(ratings):
+        raise CalibrateError(f"the store has no {context} ratings of {version.key}")
+    return Analysed(
+        ratings.select(keep=chosen_keep),
+        tuple(float(level.score) for level in version.levels),
+        f"store: {version.key}, {context}",
+    )
 
 
 def _report(report: ImportReport, as_json: bool) -> None:
@@ -255,7 +314,14 @@ def validate_cmd(
 
 @app.command("agreement")
 def agreement_cmd(
-    path: Annotated[Path, typer.Argument(help="Ratings CSV (long format unless --wide).")],
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[RATINGS.csv]",
+            help="Ratings CSV (long format unless --wide). Omit to analyse the ratings in the "
+            "store (--rubric, --context, --database).",
+        ),
+    ] = None,
     wide: Annotated[
         bool, typer.Option("--wide", help="Unit column + one column per assessor.")
     ] = False,
@@ -275,6 +341,7 @@ def agreement_cmd(
     context: ContextOption = None,
     rubric: RubricFilterOption = None,
     keep: KeepOption = None,
+    database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Agreement among assessors, per criterion and pooled: percent agreement, kappas, alpha,
@@ -282,14 +349,19 @@ def agreement_cmd(
     from calibrate.agreement_report import agreement_report
     from calibrate.report.text import agreement_table
 
-    ratings = read_ratings_csv(path, wide=wide, criterion=criterion if wide else None).select(
+    data = analysed_ratings(
+        path,
+        database=database,
         context=context,
         rubric=rubric,
-        keep=keep,  # type: ignore[arg-type]  # checked by select
+        keep=keep,
+        wide=wide,
+        criterion=criterion,
     )
     report = agreement_report(
-        ratings,
+        data.ratings,
         criterion=None if wide else criterion,
+        levels=data.levels,
         n_boot=bootstrap,
         seed=seed,
         progress=progress_printer("bootstrap ") if bootstrap else None,
@@ -297,7 +369,7 @@ def agreement_cmd(
     if as_json:
         emit_json(report.to_dict())
     else:
-        typer.echo(agreement_table(report, source=path.name))
+        typer.echo(agreement_table(report, source=data.source))
 
 
 @app.command("accuracy")
@@ -415,7 +487,7 @@ def simulate_cmd(
 
 @app.command("raters")
 def raters_cmd(
-    path: Annotated[Path, typer.Argument(help="Ratings CSV (long format).")],
+    path: StoredRatingsPath = None,
     model: Annotated[
         str, typer.Option("--model", help="rating-scale (one scale) or partial-credit.")
     ] = "rating-scale",
@@ -428,6 +500,7 @@ def raters_cmd(
     context: ContextOption = None,
     rubric: RubricFilterOption = None,
     keep: KeepOption = None,
+    database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Rater effects by the many-facet Rasch model (FACETS conventions): assessor severity,
@@ -435,11 +508,8 @@ def raters_cmd(
     from calibrate.rater_report import rater_report
     from calibrate.report.text import raters_table
 
-    ratings = read_ratings_csv(path).select(
-        context=context,
-        rubric=rubric,
-        keep=keep,  # type: ignore[arg-type]  # checked by select
-    )
+    data = analysed_ratings(path, database=database, context=context, rubric=rubric, keep=keep)
+    ratings = data.ratings
     redraw = sys.stderr.isatty()
 
     def show(iteration: int, change: float) -> None:
@@ -448,6 +518,7 @@ def raters_cmd(
 
     report = rater_report(
         ratings,
+        levels=data.levels,
         model=model,  # type: ignore[arg-type]  # checked by fit_mfrm
         facet=facet,
         progress=show,
@@ -460,7 +531,7 @@ def raters_cmd(
     if as_json:
         emit_json(payload)
     else:
-        typer.echo(raters_table(payload, source=path.name))
+        typer.echo(raters_table(payload, source=data.source))
 
 
 # --- dashboard and demo ------------------------------------------------------------------------
@@ -532,9 +603,7 @@ def demo_cmd(
 
 @app.command("gstudy")
 def gstudy_cmd(
-    path: Annotated[
-        Path, typer.Argument(help="Ratings CSV (long: submission, assessor, criterion, score).")
-    ],
+    path: StoredRatingsPath = None,
     design: Annotated[
         Design | None,
         typer.Option(
@@ -560,17 +629,15 @@ def gstudy_cmd(
     context: ContextOption = None,
     rubric: RubricFilterOption = None,
     keep: KeepOption = None,
+    database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """G study and D study: variance components, G and Phi, and how many assessors per
     submission reach the target."""
     from calibrate.report.text import gstudy_text
 
-    ratings = read_ratings_csv(path).select(
-        context=context,
-        rubric=rubric,
-        keep=keep,  # type: ignore[arg-type]  # checked by select
-    )
+    data = analysed_ratings(path, database=database, context=context, rubric=rubric, keep=keep)
+    ratings = data.ratings
     study = gstudy(
         ratings.unit,
         ratings.rater,
@@ -583,7 +650,7 @@ def gstudy_cmd(
     if as_json:
         emit_json(study.to_dict())
     else:
-        typer.echo(gstudy_text(study, source=path.name, detected=design is None))
+        typer.echo(gstudy_text(study, source=data.source, detected=design is None))
 
 
 def main() -> None:

@@ -312,6 +312,29 @@ def stored_rubrics(*, engine: Engine) -> list[Rubric]:
         ]
 
 
+def stored_rubric(rubric: str, *, engine: Engine) -> Rubric:
+    """The stored rubric version ``rubric``: ``id@version``, or ``id`` when the store holds one
+    version of it.
+
+    Raises
+    ------
+    StoreError
+        Not in the store, or several versions and none chosen.
+    """
+    rid, _, version = rubric.partition("@")
+    stored = stored_rubrics(engine=engine)
+    found = [r for r in stored if r.id == rid and (not version or str(r.version) == version)]
+    if not found:
+        known = ", ".join(sorted(r.key for r in stored)) or "none"
+        raise StoreError(f"rubric {rubric!r} is not in the store (stored: {known})")
+    if len(found) > 1:
+        raise StoreError(
+            f"the store holds several versions of {rid} ({', '.join(r.key for r in found)}): "
+            "choose one as ID@VERSION"
+        )
+    return found[0]
+
+
 def stored_anchor_sets(*, engine: Engine) -> list[AnchorSet]:
     """Every anchor set in the store, validated against its stored rubric version."""
     rubrics = {(r.id, r.version): r for r in stored_rubrics(engine=engine)}
@@ -977,19 +1000,32 @@ def load_ratings(
         criteria: dict[int, str] = {i: k for i, k in conn.execute(sa.select(crit.c.id, crit.c.key))}
         rounds = {i: k for k, (i,) in _stored_keys(conn, m.CalibrationAttempt).items()}
         rounds[0] = ""
-    unit_ids, unit = np.unique(arr[:, 0], return_inverse=True)
-    rater_ids, rater = np.unique(arr[:, 1], return_inverse=True)
-    crit_ids, criterion = np.unique(arr[:, 2], return_inverse=True)
+    unit, unit_labels = _coded(arr[:, 0], units)
+    rater, rater_labels = _coded(arr[:, 1], assessors)
+    criterion, criterion_labels = _coded(arr[:, 2], criteria)
     return Ratings(
-        unit=unit.astype(np.int64),
-        rater=rater.astype(np.int64),
-        criterion=criterion.astype(np.int64),
+        unit=unit,
+        rater=rater,
+        criterion=criterion,
         value=arr[:, 3].astype(np.float64),
-        units=tuple(units[i] for i in unit_ids.tolist()),
-        raters=tuple(assessors[i] for i in rater_ids.tolist()),
-        criteria=tuple(criteria[i] for i in crit_ids.tolist()),
+        units=unit_labels,
+        raters=rater_labels,
+        criteria=criterion_labels,
         columns={"round": np.array([rounds[i] for i in arr[:, 4].tolist()], dtype=object)},
     )
+
+
+def _coded(
+    ids: NDArray[np.int64], labels: Mapping[int, str]
+) -> tuple[NDArray[np.int64], tuple[str, ...]]:
+    """Codes of database ids following their sorted labels, as :meth:`RatingRows.encode` codes a
+    file, so that the store and an export of it give the same codes."""
+    used, inverse = np.unique(ids, return_inverse=True)
+    names = [labels[i] for i in used.tolist()]
+    order = np.argsort(np.array(names, dtype=object), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[inverse], tuple(names[i] for i in order.tolist())
 
 
 def _fetch_ints(conn: Connection, query: sa.Select[Any], width: int) -> NDArray[np.int64]:

@@ -1,0 +1,123 @@
+"""``calibrate agreement | raters | gstudy`` without a file: the ratings in the store.
+
+On both backends the store answers as the exported file does (same numbers from the same
+ratings), one rubric version and context at a time, with the reading chosen by ``--keep``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from calibrate import store
+from calibrate.agreement_report import agreement_report
+from calibrate.demo import build_demo
+from tests.conftest import Result
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def demo(engine: Engine, db_url: str, tmp_path: Path) -> tuple[str, Path]:
+    """A classroom demo programme in the store, and the ratings file it was imported from."""
+    build_demo(engine=engine, out=tmp_path / "demo", size="classroom", seed=2026)
+    return db_url, tmp_path / "demo" / "ratings.csv"
+
+
+@pytest.mark.parametrize(
+    ("command", "rubric", "context", "keep"),
+    [
+        ("agreement", "crsel-intro", "live", None),
+        ("raters", "inquiry-lead", "live", None),
+        ("gstudy", "crsel-intro", "live", None),
+        ("agreement", "crsel-intro", "qualification", "first"),
+        ("gstudy", "ct-unplugged", "practice", "last"),
+    ],
+)
+def test_store_answers_as_the_exported_file(
+    calibrate: Run,
+    demo: tuple[str, Path],
+    command: str,
+    rubric: str,
+    context: str,
+    keep: str | None,
+) -> None:
+    url, csv = demo
+    options = ["--context", context, "--rubric", rubric, "--json"]
+    options += ["--keep", keep] if keep else []
+    from_store = calibrate(command, *options, db=url)
+    assert from_store.returncode == 0, from_store.stderr
+    from_file = calibrate(command, str(csv), *options)
+    assert from_file.returncode == 0, from_file.stderr
+    # The store and the file list the ratings in other orders: sums agree to rounding, and the
+    # rater model's iterations (stopped at 0.0001 logits) take other paths to the solution.
+    tolerance = 1e-3 if command == "raters" else 1e-9
+    stored, filed = json.loads(from_store.stdout), json.loads(from_file.stdout)
+    for path in (stored, filed):
+        path.pop("iterations", None)
+        path.pop("max_change", None)
+    assert_same(stored, filed, tolerance)
+
+
+def labels(row: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in row.items() if isinstance(v, str)}, sort_keys=True)
+
+
+def assert_same(a: Any, b: Any, tolerance: float, where: str = "") -> None:
+    """Equal JSON, floats to ``tolerance`` (relative and absolute)."""
+    if isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=tolerance, abs=tolerance), where
+    elif isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same(a[key], b[key], tolerance, f"{where}.{key}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), where
+        if all(isinstance(x, dict) for x in a + b):  # rows tied on the sort key: any order
+            a, b = (sorted(v, key=labels) for v in (a, b))
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, tolerance, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def test_store_analyses_use_the_stored_rubric_levels(
+    calibrate: Run, demo: tuple[str, Path], engine: Engine
+) -> None:
+    # The chance terms of AC1/AC2 count the rubric's levels, used or not: from the store the
+    # command knows them, as the dashboard does.
+    url, _ = demo
+    rubric = store.stored_rubric("ct-unplugged", engine=engine)
+    levels = [float(level.score) for level in rubric.levels]
+    ratings = store.load_ratings(engine=engine, rubric=rubric.key, contexts=["live"])
+    expected = agreement_report(ratings, levels=levels).to_dict()
+    shown = calibrate("agreement", "--rubric", "ct-unplugged@1", "--json", db=url)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["gwet_ac1"] == pytest.approx(expected["gwet_ac1"])
+    text = calibrate("agreement", "--rubric", "ct-unplugged", db=url)
+    assert text.stdout.startswith("store: ct-unplugged@1, live:")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("gstudy",), "give RATINGS.csv, or --rubric ID[@VERSION]"),
+        (("raters", "--rubric", "nope"), "rubric 'nope' is not in the store"),
+        (("agreement", "--rubric", "crsel-intro", "--context", "someday"), "unknown context"),
+        (("agreement", "--rubric", "crsel-intro", "--wide"), "--wide describes a file"),
+        (("gstudy", "--rubric", "crsel-intro", "--context", "practice"), "--keep first"),
+    ],
+)
+def test_store_mistakes_are_one_line(
+    calibrate: Run, demo: tuple[str, Path], args: tuple[str, ...], message: str
+) -> None:
+    url, _ = demo
+    result = calibrate(*args, db=url)
+    assert result.returncode == 1
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert result.stdout == ""

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from calibrate import store
+from calibrate.accuracy_report import live_decision_agreement
 from calibrate.agreement_report import agreement_report
 from calibrate.demo import build_demo
 from tests.conftest import Result
@@ -61,6 +62,7 @@ def test_store_answers_as_the_exported_file(
     for path in (stored, filed):
         path.pop("iterations", None)
         path.pop("max_change", None)
+    stored.pop("decisions", None)  # the store knows the pass rule (tested below)
     assert_same(stored, filed, tolerance)
 
 
@@ -121,3 +123,32 @@ def test_store_mistakes_are_one_line(
     assert result.returncode == 1
     assert message in result.stderr and result.stderr.count("\n") == 1
     assert result.stdout == ""
+
+
+def test_store_agreement_adds_pass_decisions_of_live_work(
+    calibrate: Run, demo: tuple[str, Path], engine: Engine
+) -> None:
+    url, csv = demo
+    rubric = store.stored_rubric("crsel-intro", engine=engine)
+    ratings = store.load_ratings(engine=engine, rubric=rubric.key, contexts=["live"])
+    expected = live_decision_agreement(ratings, rubric).to_dict()
+    shown = json.loads(calibrate("agreement", "--rubric", "crsel-intro", "--json", db=url).stdout)
+    assert_same(shown["decisions"], expected, 1e-12)
+    text = calibrate("agreement", "--rubric", "crsel-intro", db=url).stdout
+    assert "pass decisions, first against second reading (crsel-intro@1 pass rule): " in text
+    assert f"same decision      {100 * expected['percent']:.1f}%" in text
+    # A file carries no pass rule; anchor contexts have expert scores instead (accuracy).
+    from_file = calibrate("agreement", str(csv), "--context", "live", "--rubric", "crsel-intro@1")
+    assert "pass decisions" not in from_file.stdout
+    anchors = calibrate(
+        "agreement",
+        "--rubric",
+        "crsel-intro",
+        "--context",
+        "qualification",
+        "--keep",
+        "first",
+        "--json",
+        db=url,
+    )
+    assert "decisions" not in json.loads(anchors.stdout)

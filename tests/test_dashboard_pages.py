@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from calibrate import store
+from calibrate.accuracy_report import live_decision_agreement
 from calibrate.agreement_report import AgreementReport, agreement_report
 from calibrate.dashboard import agreement as agreement_page
 from calibrate.dashboard import data
@@ -356,3 +357,21 @@ def test_reliability_page_runs_on_the_chosen_reading_of_calibration_rounds(
     study = gstudy(latest.unit, latest.rater, latest.value, latest.criterion, max_assessors=10)
     assert metrics(at)["Φ (absolute)"] == f"{study.phi:.3f}"
     assert metrics(at)["Ratings"] == f"{len(latest):,}"
+
+
+def test_agreement_page_shows_pass_decision_agreement_of_live_work(
+    monkeypatch: pytest.MonkeyPatch, demo_url: str, demo_engine: Engine
+) -> None:
+    expected = live_decision_agreement(
+        live(demo_engine, FIRST), store.stored_rubric(FIRST, engine=demo_engine)
+    )
+    at = open_page(monkeypatch, demo_url, "agreement")
+    assert "Pass decisions" in [h.value for h in at.subheader]
+    shown = metrics(at)
+    assert shown["Read twice"] == f"{expected.n:,}"
+    assert shown["Same decision"] == f"{100 * expected.percent:.1f}%"
+    assert shown["Discrepant"] == f"{expected.n_discrepant:,}"
+    assert shown["Gwet AC1"] == f"{expected.ac1.coefficient:.3f}"
+    assert any(f"Cohen's κ {expected.kappa.kappa:.3f}" in c.value for c in at.caption)
+    at.selectbox(key="agreement_context").select("validity").run()  # anchors: no decisions
+    assert "Pass decisions" not in [h.value for h in at.subheader]

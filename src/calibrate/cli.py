@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy import Engine
 
 from calibrate.anchors import load_anchor_sets
 from calibrate.demo import ANCHOR_SETS, RUBRICS, build_demo
-from calibrate.errors import CalibrateError, ValidationError
+from calibrate.errors import CalibrateError, StatisticsError, ValidationError
 from calibrate.ratings import CONTEXTS, Ratings, read_ratings_csv
-from calibrate.rubric import load_rubrics
+from calibrate.rubric import Rubric, load_rubrics
 from calibrate.stats.gtheory import Design, gstudy
 from calibrate.store import (
     ImportReport,
@@ -35,6 +35,9 @@ from calibrate.store import (
     rating_history,
     stored_rubric,
 )
+
+if TYPE_CHECKING:
+    from calibrate.stats.accuracy import DecisionAgreement
 
 app = typer.Typer(
     name="calibrate",
@@ -139,11 +142,17 @@ def store_engine(database: str | None) -> Iterator[Engine]:
 
 @dataclass(frozen=True)
 class Analysed:
-    """The ratings an analysis command works on, with their rubric's levels when known."""
+    """The ratings an analysis command works on, with their rubric version when known."""
 
     ratings: Ratings
-    levels: tuple[float, ...] | None
+    rubric: Rubric | None
+    context: str | None
     source: str
+
+    @property
+    def levels(self) -> tuple[float, ...] | None:
+        """The rubric's level scores (the categories chance agreement counts), when known."""
+        return None if self.rubric is None else tuple(float(v) for v in self.rubric.scores)
 
 
 def analysed_ratings(
@@ -161,9 +170,8 @@ def analysed_ratings(
     chosen_keep: Any = keep  # checked by Ratings.select
     if path is not None:
         ratings = read_ratings_csv(path, wide=wide, criterion=criterion if wide else None)
-        return Analysed(
-            ratings.select(context=context, rubric=rubric, keep=chosen_keep), None, path.name
-        )
+        chosen = ratings.select(context=context, rubric=rubric, keep=chosen_keep)
+        return Analysed(chosen, None, context, path.name)
     if rubric is None:
         raise CalibrateError(
             "give RATINGS.csv, or --rubric ID[@VERSION] for the ratings in the store"
@@ -179,10 +187,21 @@ def analysed_ratings(
     if not len(ratings):
         raise CalibrateError(f"the store has no {context} ratings of {version.key}")
     return Analysed(
-        ratings.select(keep=chosen_keep),
-        tuple(float(level.score) for level in version.levels),
-        f"store: {version.key}, {context}",
+        ratings.select(keep=chosen_keep), version, context, f"store: {version.key}, {context}"
     )
+
+
+def _decisions(data: Analysed) -> DecisionAgreement | None:
+    """Pass-decision agreement of double-scored live submissions, when the rubric is known
+    (ratings from the store); None without a submission read twice on every criterion."""
+    from calibrate.accuracy_report import live_decision_agreement
+
+    if data.rubric is None or data.context != "live":
+        return None
+    try:
+        return live_decision_agreement(data.ratings, data.rubric)
+    except StatisticsError:
+        return None
 
 
 def _report(report: ImportReport, as_json: bool) -> None:
@@ -347,7 +366,7 @@ def agreement_cmd(
     """Agreement among assessors, per criterion and pooled: percent agreement, kappas, alpha,
     AC1/AC2, ICC."""
     from calibrate.agreement_report import agreement_report
-    from calibrate.report.text import agreement_table
+    from calibrate.report.text import agreement_table, decisions_text
 
     data = analysed_ratings(
         path,
@@ -366,10 +385,16 @@ def agreement_cmd(
         seed=seed,
         progress=progress_printer("bootstrap ") if bootstrap else None,
     )
+    decisions = _decisions(data)
     if as_json:
-        emit_json(report.to_dict())
+        payload = report.to_dict()
+        if data.rubric is not None and data.context == "live":
+            payload["decisions"] = None if decisions is None else decisions.to_dict()
+        emit_json(payload)
     else:
         typer.echo(agreement_table(report, source=data.source))
+        if decisions is not None:
+            typer.echo("\n" + decisions_text(decisions, rubric=data.rubric))
 
 
 @app.command("accuracy")

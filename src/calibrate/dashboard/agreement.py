@@ -10,6 +10,7 @@ import streamlit as st
 
 from calibrate.dashboard import data
 from calibrate.errors import CalibrateError
+from calibrate.stats.accuracy import DecisionAgreement
 from calibrate.stats.agreement import AgreementSummary
 
 SEED = 2026
@@ -134,12 +135,43 @@ def render() -> None:
         ".81–1 almost perfect."
     )
 
+    if context == "live":
+        _decisions(data.decisions(url, rubric, keep), rubric)
+
     st.subheader("By criterion")
     st.altair_chart(_alpha_chart(summaries), key="agreement_chart")
     titles = {c["id"]: c["title"] for c in versions[rubric]["criteria"]}
     for name, summary in summaries.items():
         if name != POOLED or len(summaries) == 1:
             st.caption(_reading(name, titles.get(name, name), summary, paired[name]))
+
+
+def _decisions(agree: DecisionAgreement | None, rubric: str) -> None:
+    """Do the two readings of a double-scored submission lead to the same pass decision?"""
+    st.subheader("Pass decisions")
+    if agree is None:
+        st.info(f"No live submission of {rubric} was read twice on every criterion.")
+        return
+    cols = st.columns(4)
+    cols[0].metric("Read twice", f"{agree.n:,}", help="Submissions with two complete readings.")
+    cols[1].metric(
+        "Same decision",
+        f"{100 * agree.percent:.1f}%",
+        help="Share of them where the first and second reading agree on pass / not yet.",
+    )
+    cols[2].metric(
+        "Discrepant",
+        f"{agree.n_discrepant:,}",
+        help="Different decisions: the submissions a third reading should adjudicate.",
+    )
+    cols[3].metric("Gwet AC1", _number(agree.ac1.coefficient, False))
+    low, high = agree.kappa.confidence_interval()
+    st.caption(
+        f"Decisions under the {rubric} pass rule, first against second reading. Cohen's κ "
+        f"{_number(agree.kappa.kappa, False)} [{_number(low, False)}, {_number(high, False)}] "
+        "(95% Wald). Criterion scores one level apart count as adjacent agreement above, but "
+        "under a conjunctive pass rule they can change the decision."
+    )
 
 
 def _lookup(d: dict[str, Any], key: str) -> Any:

@@ -16,10 +16,13 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from calibrate import store
+from calibrate.accuracy_report import live_decision_agreement
 from calibrate.agreement_report import AgreementReport, agreement_report
+from calibrate.errors import StatisticsError
 from calibrate.rater_report import rater_report
 from calibrate.ratings import CONTEXTS, Keep, Ratings
 from calibrate.settings import get_settings
+from calibrate.stats.accuracy import DecisionAgreement
 from calibrate.stats.gtheory import GStudy, gstudy
 from calibrate.stats.rasch import RaschResult
 
@@ -173,6 +176,19 @@ def agreement(
                 done / total if total else 1.0, f"{stage} {done:,}/{total:,}"
             ),
         )
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def decisions(url: str, rubric: str, keep: Keep) -> DecisionAgreement | None:
+    """Pass-decision agreement of double-scored live submissions under the rubric's pass rule
+    (:func:`~calibrate.accuracy_report.live_decision_agreement`); None when no submission was
+    read twice on every criterion."""
+    try:
+        return live_decision_agreement(
+            ratings(url, rubric, "live", keep), store.stored_rubric(rubric, engine=engine(url))
+        )
+    except StatisticsError:
+        return None
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)

@@ -9,6 +9,8 @@ from typing import Any
 
 from calibrate.accuracy_report import AccuracyReport, AccuracyRow
 from calibrate.agreement_report import AgreementReport
+from calibrate.rubric import Rubric
+from calibrate.stats.accuracy import DecisionAgreement
 from calibrate.stats.gtheory import GStudy
 
 _AGREEMENT_ROWS = (
@@ -338,3 +340,23 @@ def _columns(rows: list[list[str]], *, left: int) -> list[str]:
         )
         for row in rows
     ]
+
+
+def decisions_text(d: DecisionAgreement, *, rubric: Rubric | None = None) -> str:
+    """Pass-decision agreement of double-scored submissions, as lines of text."""
+    rule = f" ({rubric.key} pass rule)" if rubric is not None else ""
+    kappa_low, kappa_high = d.kappa.confidence_interval()
+    ac1_low, ac1_high = d.ac1.confidence_interval()
+    return "\n".join(
+        [
+            f"pass decisions, first against second reading{rule}: {d.n:,} submissions",
+            f"  same decision      {100 * d.percent:.1f}%  ({d.n_discrepant:,} discrepant: "
+            "candidates for adjudication)",
+            f"  Cohen kappa        {_fmt(d.kappa.kappa)} [{_fmt(kappa_low)}, {_fmt(kappa_high)}]",
+            f"  Gwet AC1           {_fmt(d.ac1.coefficient)} [{_fmt(ac1_low)}, {_fmt(ac1_high)}]",
+        ]
+    )
+
+
+def _fmt(x: float) -> str:
+    return "-" if x != x else f"{x:.3f}"

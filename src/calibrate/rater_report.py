@@ -78,6 +78,7 @@ class RaterReport:
                     "id": names[e.code],
                     measure: e.measure,
                     "se": e.se,
+                    "se_joint": e.se_joint,
                     "infit": e.infit,
                     "outfit": e.outfit,
                     "infit_z": e.infit_z,

@@ -367,7 +367,8 @@ def test_result_serialises(small_fit: RaschResult) -> None:
 
 
 def recovery(sim: Simulated, res: RaschResult) -> tuple[float, float, float, float]:
-    """Correlation, spread (slope of estimate on truth), RMSE and 95% SE coverage of severities.
+    """Correlation, spread (slope of estimate on truth), RMSE and 95% model-SE coverage of
+    severities.
 
     The mean signed error is 0 by construction (both are centred), so the spread stands for
     the bias: JMLE stretches measures by about L/(L-1) when each submission has L ratings
@@ -402,7 +403,8 @@ def test_recovery_at_programme_sizes(n_raters: int, n_units: int) -> None:
     # 50 submissions per assessor (100 readings of 5 criteria), 2 assessors per submission.
     # Over 3 seeds each: r 0.985-0.986, spread 1.10-1.13, RMSE 0.10-0.11 logits, coverage
     # 0.74-0.79 (0.82-0.83 after shrinking by (L-1)/L): the model SE holds the submission
-    # measures fixed, though with L = 10 ratings they are themselves uncertain.
+    # measures fixed, though with L = 10 ratings they are themselves uncertain. The joint SE
+    # (submissions profiled out) covers 0.89-0.92 (seeds n_raters, n_raters + 1).
     sim = simulate(n_units=n_units, n_raters=n_raters, seed=n_raters)
     res = fit(sim)
     r, spread, rmse, coverage = recovery(sim, res)
@@ -411,8 +413,52 @@ def test_recovery_at_programme_sizes(n_raters: int, n_units: int) -> None:
     assert 1.0 < spread < 1.2
     assert rmse < 0.15
     assert 0.65 < coverage < 0.9
+    err = measures(res) - sim.severity
+    joint = np.array([e.se_joint for e in res.assessors.elements])
+    assert 0.85 < np.mean(np.abs(err) <= 1.96 * joint) < 0.98
     # thresholds are stretched by the same factor (-1.5, 0, 1.5 planted)
     np.testing.assert_allclose(res.thresholds[0].tau, sim.tau * 1.14, atol=0.08)
+
+
+def test_joint_se_is_the_constrained_inverse_of_the_full_information(
+    small: Simulated, small_fit: RaschResult
+) -> None:
+    # Independent computation: the full information matrix X'WX over submissions, assessors and
+    # criteria at the estimates, bordered by the two centring constraints and inverted densely
+    # (the constrained covariance, e.g. Silvey 1975, ch. 3); ratings of extreme submissions
+    # carry no information and are left out, as in estimation.
+    res = small_fit
+    estimated = np.array([e.status == "estimated" for e in res.submissions.elements])
+    keep = estimated[small.unit]
+    u, r, c = small.unit[keep], small.rater[keep], small.criterion[keep]
+    n_u, n_r, n_c = len(estimated), len(small.severity), len(small.difficulty)
+    eta = measures(res, "submissions")[u] - measures(res)[r] - measures(res, "criteria")[c]
+    psi = np.concatenate([[0.0], np.cumsum(res.thresholds[0].tau)])
+    k = np.arange(psi.size)
+    logits = np.multiply.outer(eta, k) - psi
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    w = p @ k**2 - (p @ k) ** 2
+    x = np.zeros((len(u), n_u + n_r + n_c))
+    rows = np.arange(len(u))
+    x[rows, u], x[rows, n_u + r], x[rows, n_u + n_r + c] = 1.0, -1.0, -1.0
+    info = x.T @ (w[:, None] * x)
+    extreme = np.flatnonzero(~estimated)
+    info[extreme, extreme] = 1.0  # extreme submissions: no information here, decoupled
+    constraints = np.zeros((2, info.shape[0]))
+    constraints[0, n_u : n_u + n_r] = 1.0
+    constraints[1, n_u + n_r :] = 1.0
+    bordered = np.block([[info, constraints.T], [constraints, np.zeros((2, 2))]])
+    cov = np.linalg.inv(bordered)[: info.shape[0], : info.shape[0]]
+    se = np.sqrt(np.diag(cov))
+    joint = [e.se_joint for e in res.assessors.elements]
+    np.testing.assert_allclose(joint, se[n_u : n_u + n_r], rtol=1e-6)
+    np.testing.assert_allclose(
+        [e.se_joint for e in res.criteria.elements], se[n_u + n_r :], rtol=1e-6
+    )
+    model = np.array([e.se for e in res.assessors.elements])
+    assert np.all(np.array(joint) > model)  # the submissions' uncertainty adds to the model SE
+    assert all(math.isnan(e.se_joint) for e in res.submissions.elements)
 
 
 def test_severity_and_anchor_deviation_rank_assessors_alike() -> None:

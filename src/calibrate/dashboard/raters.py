@@ -80,7 +80,15 @@ def render() -> None:
         key="raters_table",
         column_config={
             "severity": st.column_config.NumberColumn(format="%.2f", help="Logits; + = harsher"),
-            "se": st.column_config.NumberColumn("SE", format="%.2f"),
+            "se": st.column_config.NumberColumn(
+                "SE", format="%.2f", help="Model SE (FACETS): the submissions taken as known."
+            ),
+            "se joint": st.column_config.NumberColumn(
+                "SE (joint)",
+                format="%.2f",
+                help="With the uncertainty of the submissions' own measures: the honest one "
+                "when each submission has few ratings.",
+            ),
             "infit": st.column_config.NumberColumn(format="%.2f"),
             "outfit": st.column_config.NumberColumn(format="%.2f"),
             "fair average": st.column_config.NumberColumn(
@@ -96,7 +104,8 @@ def render() -> None:
         f"assessor). Infit/outfit mean squares near 1 are expected; outside {FIT_LOW}–"
         f"{FIT_HIGH} (highlighted) an assessor's scores are too predictable (< {FIT_LOW}: "
         f"central tendency or halo) or too erratic (> {FIT_HIGH}) to be productive for "
-        "measurement (Linacre; Myford & Wolfe 2003)."
+        "measurement (Linacre; Myford & Wolfe 2003). Intervals use the joint SE: with only "
+        "a few ratings per submission the model SE understates how uncertain a severity is."
     )
     st.altair_chart(_severity_chart(table), key="raters_chart")
 
@@ -141,6 +150,7 @@ def _assessors(result: RaschResult, ratings: Ratings) -> pd.DataFrame:
             "assessor": ratings.raters[e.code],
             "severity": e.measure,
             "se": e.se,
+            "se joint": e.se_joint,
             "infit": e.infit,
             "outfit": e.outfit,
             "fair average": e.fair_average,
@@ -178,10 +188,12 @@ def _highlight(row: pd.Series) -> list[str]:
 
 
 def _severity_chart(table: pd.DataFrame) -> alt.LayerChart:
-    """Severity with +-2 SE per assessor, most severe at the top."""
-    points = table.assign(low=table["severity"] - 2 * table["se"])
+    """Severity with +-2 joint SE (model SE where there is none) per assessor, most severe at
+    the top."""
+    se = table["se joint"].fillna(table["se"])
+    points = table.assign(low=table["severity"] - 2 * se)
     points = points.assign(
-        high=table["severity"] + 2 * table["se"],
+        high=table["severity"] + 2 * se,
         fit=["flagged" if "fit" in f else "within 0.5-1.5" for f in table["flag"]],
     )
     y = alt.Y("assessor:N", sort=list(table["assessor"]), title=None)
@@ -200,7 +212,8 @@ def _severity_chart(table: pd.DataFrame) -> alt.LayerChart:
             tooltip=[
                 "assessor",
                 alt.Tooltip("severity:Q", format=".2f"),
-                alt.Tooltip("se:Q", format=".2f"),
+                alt.Tooltip("se:Q", format=".2f", title="SE"),
+                alt.Tooltip("se joint:Q", format=".2f", title="SE (joint)"),
                 "n",
                 "flag",
             ],

@@ -175,7 +175,19 @@ def raters_table(payload: dict[str, Any], *, source: str) -> str:
         )
 
     def elements(key: str, measure: str, title: str) -> list[str]:
-        head = ["id", measure, "se", "infit", "outfit", "infit_z", "outfit_z", "fair", "obs", "n"]
+        head = [
+            "id",
+            measure,
+            "se",
+            "se_joint",
+            "infit",
+            "outfit",
+            "infit_z",
+            "outfit_z",
+            "fair",
+            "obs",
+            "n",
+        ]
         rows = [head]
         for e in sorted(
             payload[key], key=lambda e: -(e[measure] if e[measure] == e[measure] else 0)
@@ -185,6 +197,7 @@ def raters_table(payload: dict[str, Any], *, source: str) -> str:
                     str(e["id"]) + ("" if e["status"] == "estimated" else f" ({e['status']})"),
                     num(e[measure]),
                     num(e["se"]),
+                    num(e["se_joint"]),
                     num(e["infit"]),
                     num(e["outfit"]),
                     num(e["infit_z"], ".1f"),

@@ -51,7 +51,9 @@ def test_json_has_the_documented_keys(ratings_csv: Path) -> None:
     assert {"thresholds", "subsets", "bias", "categories", "connected"} <= set(out)
     a = out["assessors"][0]
     assert set(a) >= {"id", "severity", "se", "infit", "outfit", "infit_z", "outfit_z"}
-    assert set(a) >= {"fair_average", "n"}
+    assert set(a) >= {"fair_average", "n", "se_joint"}
+    assert all(e["se_joint"] > e["se"] for e in out["assessors"])
+    assert all(e["se_joint"] is None for e in out["submissions"])  # NaN -> null
     assert "measure" in out["criteria"][0] and "measure" in out["submissions"][0]
     assert set(out["separation"]) == {"submissions", "assessors", "criteria"}
     assert out["connected"] and len(out["subsets"]) == 1

@@ -121,8 +121,18 @@ def test_agreement_page_in_chromium(server: str, tmp_path: Path) -> None:
         alpha.first.wait_for(state="attached", timeout=30_000)
         errors = page.get_by_test_id("stException").count()
         body = page.inner_text("body")
+        # Qualification rounds repeat anchors: the page asks which reading counts.
+        page.get_by_role("combobox").nth(1).click()
+        page.get_by_role("option", name="qualification (anchor submissions)").click()
+        page.get_by_text("Repeated readings").wait_for(timeout=30_000)
+        page.get_by_text("Latest reading").click()
+        alpha.first.wait_for(state="attached", timeout=30_000)
+        errors += page.get_by_test_id("stException").count()
+        retakes = page.inner_text("body")
         browser.close()
     assert page.url.endswith("/agreement")
+    assert "Pass decisions" in body and "Same decision" in body
+    assert "Pass decisions" not in retakes and "Agreement statistics" in retakes
     assert headers[:2] == ["statistic", "all criteria"]
     assert set(criteria) <= set(headers) | set(body.split())
     assert any(c.endswith("]") and c.count(",") == 1 for c in cells)  # value [low, high]

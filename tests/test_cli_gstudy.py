@@ -57,6 +57,29 @@ def test_json(calibrate: Callable[..., Result], synthetic3: Path) -> None:
     assert payload["limit"]["phi"] < 0.8
 
 
+def test_d_study_over_other_numbers_of_criteria(
+    calibrate: Callable[..., Result], synthetic3: Path
+) -> None:
+    out = calibrate(
+        "gstudy", str(synthetic3), "--criteria", "2", "--criteria", "8", "--max-assessors", "3",
+        "--json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    payload = json.loads(out.stdout)
+    v = {c["effect"]: c["estimate"] for c in payload["variance_components"]}
+    rows = [(r["n_criteria"], r["n_assessors"], r["g"]) for r in payload["d_study"]]
+    assert [(i, r) for i, r, _ in rows] == [(2, 1), (2, 2), (2, 3), (8, 1), (8, 2), (8, 3)]
+    for n_i, n_r, g in rows:
+        # crossed p x I x R (Brennan 2001, eq. 4.12): E rho^2 = s2(p) / (s2(p) + s2(delta))
+        delta = v["pi"] / n_i + v["pr"] / n_r + v["pri,e"] / (n_i * n_r)
+        assert g == pytest.approx(v["p"] / (v["p"] + delta))
+    text = calibrate("gstudy", str(synthetic3), "--criteria", "2", "--criteria", "8").stdout
+    assert "  criteria  assessors  rel. error" in text
+    assert "to reach 0.8 (4 criteria):" in text  # assessors needed: the observed rubric
+    bad = calibrate("gstudy", str(synthetic3), "--criteria", "0")
+    assert bad.returncode == 1 and "numbers of criteria must be positive" in bad.stderr
+
+
 def test_text(calibrate: Callable[..., Result], synthetic3: Path) -> None:
     out = calibrate("gstudy", str(synthetic3), "--target", "0.6", "--max-assessors", "3")
     assert out.returncode == 0, out.stderr

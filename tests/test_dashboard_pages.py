@@ -375,3 +375,26 @@ def test_agreement_page_shows_pass_decision_agreement_of_live_work(
     assert any(f"Cohen's κ {expected.kappa.kappa:.3f}" in c.value for c in at.caption)
     at.selectbox(key="agreement_context").select("validity").run()  # anchors: no decisions
     assert "Pass decisions" not in [h.value for h in at.subheader]
+
+
+def test_reliability_d_study_follows_the_number_of_criteria(
+    monkeypatch: pytest.MonkeyPatch, demo_url: str, demo_engine: Engine
+) -> None:
+    ratings = live(demo_engine, FIRST)
+    at = open_page(monkeypatch, demo_url, "reliability")
+    assert at.number_input(key="reliability_criteria").value == len(ratings.criteria)
+    at.number_input(key="reliability_criteria").set_value(10).run()
+    assert not at.exception, at.exception
+    longer = gstudy(
+        ratings.unit, ratings.rater, ratings.value, ratings.criterion, max_assessors=10,
+        criteria=[10],
+    )  # fmt: skip
+    d_study = at.dataframe[1].value
+    assert list(d_study["Φ"]) == [row.phi for row in longer.d_study]
+    assert any("With 10 criteria per submission" in c.value for c in at.caption)
+    assert (
+        longer.d_study[0].phi
+        > gstudy(ratings.unit, ratings.rater, ratings.value, ratings.criterion, max_assessors=10)
+        .d_study[0]
+        .phi
+    )  # more criteria, more dependable decisions

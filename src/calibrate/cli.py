@@ -651,6 +651,16 @@ def gstudy_cmd(
             help="D study over 1..K assessors per submission (default: max(5, most seen)).",
         ),
     ] = None,
+    criteria: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--criteria",
+            min=0.0,
+            metavar="N",
+            help="D study also with N criteria per submission (repeat for several; default: "
+            "the observed number).",
+        ),
+    ] = None,
     context: ContextOption = None,
     rubric: RubricFilterOption = None,
     keep: KeepOption = None,
@@ -671,6 +681,7 @@ def gstudy_cmd(
         design=design,
         target=target,
         max_assessors=max_assessors,
+        criteria=criteria,
     )
     if as_json:
         emit_json(study.to_dict())

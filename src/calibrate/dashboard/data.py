@@ -217,9 +217,16 @@ def rater_effects(url: str, rubric: str, context: str = "live") -> RaschResult:
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
 def reliability(
-    url: str, rubric: str, context: str, keep: Keep, target: float, max_assessors: int
+    url: str,
+    rubric: str,
+    context: str,
+    keep: Keep,
+    target: float,
+    max_assessors: int,
+    criteria: float | None = None,
 ) -> GStudy:
-    """G and D study (:func:`~calibrate.stats.gtheory.gstudy`, design detected)."""
+    """G and D study (:func:`~calibrate.stats.gtheory.gstudy`, design detected), the D study
+    with ``criteria`` criteria per submission when given (else as rated)."""
     data = ratings(url, rubric, context, keep)
     return gstudy(
         data.unit,
@@ -228,4 +235,5 @@ def reliability(
         data.criterion,
         target=target,
         max_assessors=max_assessors,
+        criteria=None if criteria is None else (criteria,),
     )

@@ -118,6 +118,22 @@ def render() -> None:
     )
 
     st.subheader("D study: more or fewer assessors per submission")
+    if vc.n_criteria > 1:
+        as_rated = round(obs.n_criteria)
+        n_criteria = st.number_input(
+            "Criteria per submission",
+            min_value=1,
+            max_value=40,
+            value=as_rated,
+            step=1,
+            key="reliability_criteria",
+            help="A shorter or longer rubric: the D study with this many criteria, from the "
+            f"same variance components (as rated: {obs.n_criteria:g}).",
+        )
+        if n_criteria != as_rated:
+            study = data.reliability(
+                url, rubric, context, keep, float(target), int(most), float(n_criteria)
+            )
     d_study = _d_study(study)
     st.altair_chart(_chart(d_study, study.target), key="reliability_chart")
     st.dataframe(
@@ -133,6 +149,7 @@ def render() -> None:
             "Φ": st.column_config.NumberColumn(format="%.3f"),
         },
     )
+    st.caption(f"With {study.d_study[0].n_criteria:g} criteria per submission.")
 
 
 def _number(x: float) -> str:

@@ -312,12 +312,17 @@ def gstudy_text(study: GStudy, *, source: str, detected: bool) -> str:
         f"observed design ({obs.n_assessors:.2f} assessors, {obs.n_criteria:g} criteria): "
         f"G (relative, E rho^2) {number(obs.g)}, Phi (absolute) {number(obs.phi)}",
         "",
-        f"D study ({obs.n_criteria:g} criteria)",
     ]
-    rows = [["assessors", "rel. error", "abs. error", "G", "Phi"]]
+    several = len({row.n_criteria for row in study.d_study}) > 1
+    if not several:
+        lines.append(f"D study ({study.d_study[0].n_criteria:g} criteria)")
+    rows = [
+        [*(["criteria"] if several else []), "assessors", "rel. error", "abs. error", "G", "Phi"]
+    ]
     for row in study.d_study:
         rows.append(
             [
+                *([f"{row.n_criteria:g}"] if several else []),
                 f"{row.n_assessors:g}",
                 f"{row.relative_error:.4f}",
                 f"{row.absolute_error:.4f}",
@@ -334,7 +339,7 @@ def gstudy_text(study: GStudy, *, source: str, detected: bool) -> str:
 
     lines += [
         "",
-        f"assessors per submission to reach {study.target:g}:",
+        f"assessors per submission to reach {study.target:g} ({obs.n_criteria:g} criteria):",
         f"  on Phi (pass/not-yet decisions against the standard): "
         f"{needed(study.assessors_needed_phi, study.limit.phi)}",
         f"  on G (ranking submissions): {needed(study.assessors_needed_g, study.limit.g)}",

@@ -620,6 +620,7 @@ def gstudy(
     design: Design | None = None,
     target: float = 0.8,
     max_assessors: int | None = None,
+    criteria: Sequence[float] | None = None,
 ) -> GStudy:
     """G study, coefficients at the observed design, D study and assessors needed, in one call.
 
@@ -632,6 +633,9 @@ def gstudy(
     max_assessors : int, optional
         The D study runs over 1 .. ``max_assessors`` assessors per submission; default: the
         larger of 5 and the most assessors any submission had.
+    criteria : sequence of float, optional
+        Numbers of criteria per submission the D study also runs over (a shorter or longer
+        rubric); default: the observed one. The assessors needed are for the observed one.
 
     Returns
     -------
@@ -640,8 +644,8 @@ def gstudy(
     Raises
     ------
     StatisticsError
-        As :func:`variance_components`; also a ``target`` outside (0, 1) or ``max_assessors``
-        below 1.
+        As :func:`variance_components`; also a ``target`` outside (0, 1), ``max_assessors``
+        below 1, or a number of criteria that is not positive.
 
     Notes
     -----
@@ -664,13 +668,15 @@ def gstudy(
         raise StatisticsError(f"max_assessors must be at least 1, got {max_assessors}")
     if not 0 < target < 1:
         raise StatisticsError(f"target must be between 0 and 1 (exclusive), got {target}")
+    if criteria is not None and not all(n > 0 for n in criteria):
+        raise StatisticsError(f"numbers of criteria must be positive, got {list(criteria)}")
     vc = variance_components(unit, rater, value, criterion, design=design)
     if max_assessors is None:
         max_assessors = max(5, vc.most_assessors)
     return GStudy(
         components=vc,
         observed=vc.coefficients(vc.assessors_per_submission),
-        d_study=vc.d_study(range(1, max_assessors + 1)),
+        d_study=vc.d_study(range(1, max_assessors + 1), criteria or None),
         target=target,
         assessors_needed_phi=vc.assessors_needed(target, coefficient="phi"),
         assessors_needed_g=vc.assessors_needed(target, coefficient="g"),

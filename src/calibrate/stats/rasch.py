@@ -1338,9 +1338,8 @@ class _NewtonSystem:
         """Per facet after the submissions (assessor, criterion, extra facet): the sampling
         variance of each centred measure from the joint information with the submissions
         profiled out (the inverse of the reduced matrix, mapped from reference-element to
-        centred parametrisation); NaN for
-        elements not estimated, and for all when the reduced system exceeds
-        :data:`_DIRECT_LIMIT` unknowns."""
+        centred parametrisation); NaN for elements not estimated, and for all when the reduced
+        system exceeds :data:`_DIRECT_LIMIT` unknowns."""
         est = self.est
         out = [np.full(size, np.nan) for size in est.size[1:]]
         if not 0 < self.nq <= _DIRECT_LIMIT:
@@ -1361,7 +1360,8 @@ class _NewtonSystem:
                 block = np.zeros((members.size, members.size))
                 block[np.ix_(free, free)] = cov[np.ix_(v[free], v[free])]
                 # centred t - mean(t): var = C_jj - 2 mean_k C_jk + mean_kl C_kl
-                out[f - 1][members] = np.diag(block) - 2 * block.mean(axis=1) + block.mean()
+                centred = np.diag(block) - 2 * block.mean(axis=1) + block.mean()
+                out[f - 1][members] = np.maximum(centred, 0.0)  # rounding below 0: 0
         return out
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from calibrate.errors import CalibrateError, ValidationError
 from calibrate.ratings import Keep, parse_ratings, read_ratings_csv
@@ -205,3 +207,50 @@ def test_bare_rubric_id_means_its_only_version() -> None:
         r.select(rubric="other")
     with pytest.raises(CalibrateError, match="no ratings with rubric 'nope'"):
         r.select(rubric="nope")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 3),  # submission
+            st.integers(0, 2),  # assessor
+            st.integers(0, 1),  # criterion
+            st.integers(1, 4),  # score
+            st.integers(0, 5),  # day of the rating
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    keep=st.sampled_from(["first", "last"]),
+)
+def test_keep_leaves_one_rating_per_cell_the_first_or_latest(
+    rows: list[tuple[int, int, int, int, int]], keep: Keep
+) -> None:
+    # Reference: per (submission, assessor, criterion), the row with the earliest (latest) day,
+    # ties broken by row order; each row is its own round, so the file is valid.
+    lines = [f"{HEADER},timestamp,round"] + [
+        f"S{s},A{a},C{c},{v},2026-03-{1 + d:02d}T09:00:00Z,r{i}"
+        for i, (s, a, c, v, d) in enumerate(rows)
+    ]
+    ratings = parse_ratings("\n".join(lines).encode(), source="r.csv").encode()
+    chosen = ratings.select(keep=keep)
+    expected: dict[tuple[str, str, str], tuple[int, int, float]] = {}
+    for i, (s, a, c, v, d) in enumerate(rows):
+        key = (f"S{s}", f"A{a}", f"C{c}")
+        rank = (d, i)
+        best = expected.get(key)
+        if best is None or (rank < best[:2] if keep == "first" else rank >= best[:2]):
+            expected[key] = (d, i, float(v))
+    got = {
+        (chosen.units[u], chosen.raters[r], chosen.criteria[c]): v
+        for u, r, c, v in zip(
+            chosen.unit.tolist(),
+            chosen.rater.tolist(),
+            chosen.criterion.tolist(),
+            chosen.value.tolist(),
+            strict=True,
+        )
+    }
+    assert len(got) == len(chosen)  # one rating per cell
+    assert got == {key: value for key, (_, _, value) in expected.items()}

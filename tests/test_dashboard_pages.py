@@ -288,6 +288,13 @@ def test_raters_page_shows_the_library_fit(
     )
     assert "most severe" in assessors["flag"].iloc[0]
     assert "most lenient" in assessors["flag"].iloc[-1]
+    assert list(assessors["se joint"]) == pytest.approx(
+        [e.se_joint for e in sorted(result.assessors.elements, key=lambda e: -e.measure)],
+        nan_ok=True,
+    )
+    for i in (0, len(assessors) - 1):  # an extreme is undetermined: within 2 joint SE of 0
+        undetermined = abs(assessors["severity"].iloc[i]) < 2 * assessors["se joint"].iloc[i]
+        assert ("within 2 SE of average" in assessors["flag"].iloc[i]) == undetermined
     for _, row in assessors.iterrows():
         misfit = not (0.5 <= row["infit"] <= 1.5 and 0.5 <= row["outfit"] <= 1.5)
         assert ("fit " in row["flag"]) == misfit, row

@@ -164,9 +164,13 @@ def _assessors(result: RaschResult, ratings: Ratings) -> pd.DataFrame:
     table = pd.DataFrame(rows).sort_values("severity", ascending=False, ignore_index=True)
     flags: list[list[str]] = [[] for _ in range(len(table))]
     estimated = table.index[table["status"] == "estimated"]
+    severity = table["severity"].to_numpy(dtype=float)
+    se_joint = table["se joint"].to_numpy(dtype=float)
     if len(estimated) > 1:
-        flags[estimated[0]].append("most severe")
-        flags[estimated[-1]].append("most lenient")
+        for i, word in ((estimated[0], "most severe"), (estimated[-1], "most lenient")):
+            if abs(severity[i]) < 2 * se_joint[i]:  # False when the joint SE is NaN
+                word += " (yet within 2 SE of average: too few shared submissions to tell)"
+            flags[i].append(word)
     for i, fit in enumerate(zip(table["infit"], table["outfit"], strict=True)):
         for stat, value in zip(("infit", "outfit"), fit, strict=True):
             if value == value and not FIT_LOW <= value <= FIT_HIGH:

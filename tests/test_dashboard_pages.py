@@ -294,7 +294,7 @@ def test_raters_page_shows_the_library_fit(
     )
     for i in (0, len(assessors) - 1):  # an extreme is undetermined: within 2 joint SE of 0
         undetermined = abs(assessors["severity"].iloc[i]) < 2 * assessors["se joint"].iloc[i]
-        assert ("within 2 SE of average" in assessors["flag"].iloc[i]) == undetermined
+        assert ("uncertain: within 2 SE" in assessors["flag"].iloc[i]) == undetermined
     for _, row in assessors.iterrows():
         misfit = not (0.5 <= row["infit"] <= 1.5 and 0.5 <= row["outfit"] <= 1.5)
         assert ("fit " in row["flag"]) == misfit, row

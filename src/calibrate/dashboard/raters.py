@@ -105,7 +105,8 @@ def render() -> None:
         f"{FIT_HIGH} (highlighted) an assessor's scores are too predictable (< {FIT_LOW}: "
         f"central tendency or halo) or too erratic (> {FIT_HIGH}) to be productive for "
         "measurement (Linacre; Myford & Wolfe 2003). Intervals use the joint SE: with only "
-        "a few ratings per submission the model SE understates how uncertain a severity is."
+        "a few ratings per submission the model SE understates how uncertain a severity is; an "
+        "assessor who shares few submissions with others gets a wide one (flagged uncertain)."
     )
     st.altair_chart(_severity_chart(table), key="raters_chart")
 
@@ -169,7 +170,7 @@ def _assessors(result: RaschResult, ratings: Ratings) -> pd.DataFrame:
     if len(estimated) > 1:
         for i, word in ((estimated[0], "most severe"), (estimated[-1], "most lenient")):
             if abs(severity[i]) < 2 * se_joint[i]:  # False when the joint SE is NaN
-                word += " (yet within 2 SE of average: too few shared submissions to tell)"
+                word += " (uncertain: within 2 SE of average)"
             flags[i].append(word)
     for i, fit in enumerate(zip(table["infit"], table["outfit"], strict=True)):
         for stat, value in zip(("infit", "outfit"), fit, strict=True):

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from calibrate.cli import app
 from calibrate.errors import CalibrateError, StatisticsError
+from calibrate.stats import rasch
 
 runner = CliRunner()
 
@@ -110,3 +111,13 @@ def test_disconnected_design_is_reported(tmp_path: Path) -> None:
     assert not out["connected"]
     assert [len(s["assessors"]) for s in out["subsets"]] == [8, 8]
     assert "2 disconnected subsets" in result.stderr
+
+
+def test_joint_se_beyond_the_direct_limit_is_null_and_warned(
+    ratings_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rasch, "_DIRECT_LIMIT", 2)  # as if the design had > 3,000 unknowns
+    result = runner.invoke(app, ["raters", str(ratings_csv), "--json"])
+    assert result.exit_code == 0, result.output
+    assert all(e["se_joint"] is None for e in json.loads(result.stdout)["assessors"])
+    assert "warning: joint standard errors not computed" in result.stderr

@@ -54,6 +54,12 @@ class RaterReport:
                 f"no convergence in {r.iterations} iterations "
                 f"(largest change {r.max_change:.4f} logits)"
             )
+        estimated = [e for e in r.assessors.elements if e.status == "estimated"]
+        if estimated and all(e.se_joint != e.se_joint for e in estimated):
+            out.append(
+                "joint standard errors not computed (over 3,000 assessors, criteria and facet "
+                "elements): the model SEs understate the uncertainty of severities"
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:

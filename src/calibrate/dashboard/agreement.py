@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from calibrate.agreement_report import statistic
 from calibrate.dashboard import data
 from calibrate.errors import CalibrateError
 from calibrate.stats.accuracy import DecisionAgreement
@@ -174,14 +173,6 @@ def _decisions(agree: DecisionAgreement | None, rubric: str) -> None:
     )
 
 
-def _lookup(d: dict[str, Any], key: str) -> Any:
-    for part in key.split("."):
-        if not isinstance(d, dict) or part not in d:
-            return None
-        d = d[part]
-    return d
-
-
 def _number(x: float | None, percent: bool) -> str:
     if x is None or x != x:
         return "–"
@@ -198,13 +189,13 @@ def _table(summaries: dict[str, AgreementSummary], paired: dict[str, int]) -> pd
         "assessors": [f"{d['n_raters']:,}" for d in dicts.values()],
     }
     for key, label, percent in ROWS:
-        values = [_lookup(d, key) for d in dicts.values()]
+        values = [statistic(d, key) for d in dicts.values()]
         if all(v is None for v in values):
             continue
         cells = []
         for d, v in zip(dicts.values(), values, strict=True):
             cell = _number(v, percent)
-            ci = _lookup(d, f"ci.{key}")
+            ci = statistic(d, f"ci.{key}")
             if ci is not None and cell != "–":
                 cell += f" [{_number(ci[0], percent)}, {_number(ci[1], percent)}]"
             cells.append(cell)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from calibrate.accuracy_report import AccuracyReport, AccuracyRow
-from calibrate.agreement_report import AgreementReport
+from calibrate.agreement_report import AgreementReport, statistic
 from calibrate.rubric import Rubric
 from calibrate.stats.accuracy import DecisionAgreement
 from calibrate.stats.gtheory import GStudy
@@ -39,22 +39,14 @@ def agreement_table(report: AgreementReport, *, source: str) -> str:
     summaries = [("pooled" if report.criteria else "all", report.pooled.to_dict())]
     summaries += [(name, s.to_dict()) for name, s in report.criteria.items()]
 
-    def lookup(d: dict[str, Any], key: str) -> Any:
-        for part in key.split("."):
-            if not isinstance(d, dict) or part not in d:
-                return None
-            d = d[part]
-        return d
-
     def cell(d: dict[str, Any], key: str) -> str:
-        v = lookup(d, key)
+        v = statistic(d, key)
         if v is None or v != v:
             return "-"
-        ci = lookup(d, f"ci.{key}")
+        ci = statistic(d, f"ci.{key}")
         if ci is None:
-            return f"{v:.3f}"
-        low, high = ("-" if b is None or b != b else f"{b:.3f}" for b in ci)
-        return f"{v:.3f} [{low}, {high}]"
+            return _num(v)
+        return f"{_num(v)} [{_num(ci[0])}, {_num(ci[1])}]"
 
     p = report.pooled
     head = f"{source}: {p.n_ratings:,} ratings, {p.n_units:,} units, {p.n_raters:,} assessors"
@@ -62,16 +54,8 @@ def agreement_table(report: AgreementReport, *, source: str) -> str:
     rows.append(["units", *(f"{d['n_units']:,}" for _, d in summaries)])
     rows.append(["ratings", *(f"{d['n_ratings']:,}" for _, d in summaries)])
     for key, label in _AGREEMENT_ROWS:
-        if any(lookup(d, key) is not None for _, d in summaries):
+        if any(statistic(d, key) is not None for _, d in summaries):
             rows.append([label, *(cell(d, key) for _, d in summaries)])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
     notes = []
     if report.pooled.ci is not None:
         ci = next(iter(report.pooled.ci.values()))
@@ -79,7 +63,7 @@ def agreement_table(report: AgreementReport, *, source: str) -> str:
             f"[low, high]: {ci.confidence:.0%} percentile bootstrap over units, "
             f"{ci.n_boot:,} resamples"
         )
-    return "\n".join([head, "", *(line.rstrip() for line in lines), *notes])
+    return "\n".join([head, "", *_columns(rows), *notes])
 
 
 # --- accuracy against anchors ------------------------------------------------------------------
@@ -88,9 +72,6 @@ def agreement_table(report: AgreementReport, *, source: str) -> str:
 def accuracy_text(report: AccuracyReport, *, source: str) -> str:
     """The text form of ``calibrate accuracy``: a table per assessor, per criterion and overall
     (assessor x criterion cells are in ``--json``)."""
-
-    def num(v: float | int | None, fmt: str = ".3f") -> str:
-        return "-" if v is None or v != v else format(v, fmt)
 
     head = [
         "n",
@@ -113,16 +94,16 @@ def accuracy_text(report: AccuracyReport, *, source: str) -> str:
             name,
             str(r.n),
             str(r.n_anchors),
-            num(r.exact),
-            num(r.adjacent),
-            num(r.mean_deviation, "+.3f"),
-            f"[{num(low, '+.3f')}, {num(high, '+.3f')}]",
-            num(r.mae),
-            num(r.qwk),
-            num(r.n_decisions, "d"),
-            num(r.decision_accuracy),
-            num(r.false_pass, "d"),
-            num(r.false_fail, "d"),
+            _num(r.exact),
+            _num(r.adjacent),
+            _num(r.mean_deviation, "+.3f"),
+            f"[{_num(low, '+.3f')}, {_num(high, '+.3f')}]",
+            _num(r.mae),
+            _num(r.qwk),
+            _num(r.n_decisions, "d"),
+            _num(r.decision_accuracy),
+            _num(r.false_pass, "d"),
+            _num(r.false_fail, "d"),
         ]
 
     o = report.overall
@@ -133,10 +114,10 @@ def accuracy_text(report: AccuracyReport, *, source: str) -> str:
         "",
     ]
     rows = [["assessor", *head], *(line(k, r) for k, r in report.assessors.items())]
-    lines += [*_columns(rows, left=1), ""]
+    lines += [*_columns(rows, indent="  "), ""]
     rows = [["criterion", *head], *(line(k, r) for k, r in report.criteria.items())]
-    lines += [*_columns(rows, left=1), ""]
-    lines += _columns([["", *head], line("overall", o)], left=1)
+    lines += [*_columns(rows, indent="  "), ""]
+    lines += _columns([["", *head], line("overall", o)], indent="  ")
     lines += [
         "",
         "mean dev = assessor score - expert score: negative = harsher than the experts; CI: "
@@ -152,17 +133,7 @@ def raters_table(payload: dict[str, Any], *, source: str) -> str:
     """The text form of ``calibrate raters``: compact FACETS-style tables."""
 
     def num(v: Any, fmt: str = ".2f") -> str:
-        return "-" if v is None or v != v else format(v, fmt)
-
-    def table(rows: list[list[str]]) -> list[str]:
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        return [
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            ).rstrip()
-            for r in rows
-        ]
+        return _num(v, fmt)
 
     def summary(key: str) -> str:
         p = payload["p"][key]
@@ -207,7 +178,7 @@ def raters_table(payload: dict[str, Any], *, source: str) -> str:
                     str(e["n"]),
                 ]
             )
-        return [title, *table(rows), summary(key), ""]
+        return [title, *_columns(rows), summary(key), ""]
 
     n_sub = len(payload["submissions"])
     extreme = sum(e["status"] != "estimated" for e in payload["submissions"])
@@ -247,7 +218,7 @@ def raters_table(payload: dict[str, Any], *, source: str) -> str:
         [f"{c['category']:g}", str(c["count"]), num(c["percent"], ".1f"), num(c["average_measure"])]
         for c in payload["categories"]
     ]
-    lines += ["", *table(rows), ""]
+    lines += ["", *_columns(rows), ""]
     flagged = sorted(
         (b for b in payload["bias"] if b["t"] == b["t"] and abs(b["t"]) >= 2),
         key=lambda b: -abs(b["t"]),
@@ -272,7 +243,7 @@ def raters_table(payload: dict[str, Any], *, source: str) -> str:
             ]
             for b in flagged[:10]
         ]
-        lines += table(rows)
+        lines += _columns(rows)
     subsets = payload["subsets"]
     lines += [
         "",
@@ -302,15 +273,12 @@ def gstudy_text(study: GStudy, *, source: str, detected: bool) -> str:
     for c in vc.components:
         share = f"{100 * c.estimate / total:.1f}%" if total > 0 else "-"
         rows.append([c.effect, c.source, f"{c.raw:.4f}", f"{c.estimate:.4f}", share])
-    lines += _columns(rows, left=2)
-
-    def number(x: float) -> str:
-        return "-" if x != x else f"{x:.3f}"
+    lines += _columns(rows, left=2, indent="  ")
 
     lines += [
         "",
         f"observed design ({obs.n_assessors:.2f} assessors, {obs.n_criteria:g} criteria): "
-        f"G (relative, E rho^2) {number(obs.g)}, Phi (absolute) {number(obs.phi)}",
+        f"G (relative, E rho^2) {_num(obs.g)}, Phi (absolute) {_num(obs.phi)}",
         "",
     ]
     several = len({row.n_criteria for row in study.d_study}) > 1
@@ -326,15 +294,15 @@ def gstudy_text(study: GStudy, *, source: str, detected: bool) -> str:
                 f"{row.n_assessors:g}",
                 f"{row.relative_error:.4f}",
                 f"{row.absolute_error:.4f}",
-                number(row.g),
-                number(row.phi),
+                _num(row.g),
+                _num(row.phi),
             ]
         )
-    lines += _columns(rows, left=0)
+    lines += _columns(rows, left=0, indent="  ")
 
     def needed(n: int | None, limit: float) -> str:
         if n is None:
-            return f"not reachable (at most {number(limit)} with {obs.n_criteria:g} criteria)"
+            return f"not reachable (at most {_num(limit)} with {obs.n_criteria:g} criteria)"
         return str(n)
 
     lines += [
@@ -347,17 +315,24 @@ def gstudy_text(study: GStudy, *, source: str, detected: bool) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _columns(rows: list[list[str]], *, left: int) -> list[str]:
+def _columns(rows: list[list[str]], *, left: int = 1, indent: str = "") -> list[str]:
     """Align a table: the first ``left`` columns left-aligned, the others right-aligned."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
-        "  "
-        + "  ".join(
-            c.ljust(w) if i < left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
+        (
+            indent
+            + "  ".join(
+                c.ljust(w) if i < left else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        ).rstrip()
         for row in rows
     ]
+
+
+def _num(v: float | int | None, fmt: str = ".3f") -> str:
+    """A number for a table, ``-`` where it is missing or undefined (NaN)."""
+    return "-" if v is None or v != v else format(v, fmt)
 
 
 def decisions_text(d: DecisionAgreement, *, rubric: Rubric | None = None) -> str:
@@ -370,11 +345,7 @@ def decisions_text(d: DecisionAgreement, *, rubric: Rubric | None = None) -> str
             f"pass decisions, first against second reading{rule}: {d.n:,} submissions",
             f"  same decision      {100 * d.percent:.1f}%  ({d.n_discrepant:,} discrepant: "
             "candidates for adjudication)",
-            f"  Cohen kappa        {_fmt(d.kappa.kappa)} [{_fmt(kappa_low)}, {_fmt(kappa_high)}]",
-            f"  Gwet AC1           {_fmt(d.ac1.coefficient)} [{_fmt(ac1_low)}, {_fmt(ac1_high)}]",
+            f"  Cohen kappa        {_num(d.kappa.kappa)} [{_num(kappa_low)}, {_num(kappa_high)}]",
+            f"  Gwet AC1           {_num(d.ac1.coefficient)} [{_num(ac1_low)}, {_num(ac1_high)}]",
         ]
     )
-
-
-def _fmt(x: float) -> str:
-    return "-" if x != x else f"{x:.3f}"

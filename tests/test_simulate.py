@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from calibrate.simulate import (
     SimulationConfig,
     simulate_programme,
 )
+from tests.conftest import Result
 
 REPO = Path(__file__).resolve().parents[1]
 LIVE, VALIDITY = CONTEXTS.index("live"), CONTEXTS.index("validity")
@@ -581,15 +583,35 @@ def test_cli_writes_files_and_summary(tmp_path: Path) -> None:
     assert lines == summary["ratings"] + 1
 
 
-def test_cli_refuses_size_and_ratings_together(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app, ["simulate", "--size", "pilot", "--ratings", "9000", "--out", str(tmp_path)]
-    )
-    assert isinstance(result.exception, CalibrateError)
-    assert "not both" in str(result.exception)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "--size", "pilot", "--ratings", "9000"], "not both"),
+        (["simulate", "--size", "county"], "classroom, pilot, state"),
+        (["demo", "--size", "county", "--no-serve"], "classroom, pilot, state"),
+    ],
+)
+def test_cli_mistakes_are_one_line_and_write_nothing(
+    calibrate: Callable[..., Result], tmp_path: Path, args: list[str], message: str
+) -> None:
+    out, db = tmp_path / "out", tmp_path / "store.db"
+    result = calibrate(*args, "--out", str(out), db=f"sqlite:///{db}")
+    assert result.returncode == 1
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert result.stdout == ""
+    assert not out.exists() and not db.exists()  # no folder, no database created
 
 
-def test_cli_refuses_an_unknown_size(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["simulate", "--size", "county", "--out", str(tmp_path)])
-    assert isinstance(result.exception, CalibrateError)
-    assert "classroom, pilot, state" in str(result.exception)
+@pytest.mark.parametrize("command", ["simulate", "demo"])
+def test_cli_output_that_is_a_file_is_refused_before_simulating(
+    calibrate: Callable[..., Result], tmp_path: Path, command: str
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    db = tmp_path / "store.db"
+    args = ["--no-serve"] if command == "demo" else []
+    result = calibrate(command, "--out", str(taken), *args, db=f"sqlite:///{db}")
+    assert result.returncode == 1
+    assert f"cannot write to {taken}" in result.stderr and "Traceback" not in result.stderr
+    assert "calibration" not in result.stderr  # refused before the simulation printed progress
+    assert taken.read_text() == "not a folder" and not db.exists()

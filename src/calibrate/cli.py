@@ -19,7 +19,7 @@ import typer
 from sqlalchemy import Engine
 
 from calibrate.anchors import load_anchor_sets
-from calibrate.demo import ANCHOR_SETS, RUBRICS, build_demo
+from calibrate.demo import ANCHOR_SETS, RUBRICS, simulate_demo, store_demo
 from calibrate.errors import CalibrateError, StatisticsError, ValidationError
 from calibrate.ratings import CONTEXTS, Ratings, read_ratings_csv
 from calibrate.rubric import Rubric, load_rubrics
@@ -606,10 +606,10 @@ def demo_cmd(
 ) -> None:
     """Build the demo programme in the store (rubrics, anchors, simulated ratings), then serve."""
 
+    # Simulate before opening the store: a bad size creates no database.
+    programme = simulate_demo(out=out, size=size, seed=seed, progress=progress_printer())
     with store_engine(database) as engine:
-        report = build_demo(
-            engine=engine, out=out, size=size, seed=seed, progress=progress_printer()
-        )
+        report = store_demo(programme, engine=engine, out=out, progress=progress_printer())
     if as_json:
         emit_json(report.to_dict())
     else:

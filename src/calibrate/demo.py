@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from calibrate.errors import CalibrateError
-from calibrate.simulate import simulate_files
+from calibrate.simulate import Programme, simulate_files
 from calibrate.store import ImportReport, import_definition_dirs, import_ratings_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +36,42 @@ class DemoReport:
         }
 
 
+def simulate_demo(
+    *,
+    out: Path,
+    size: str = "pilot",
+    seed: int = 2026,
+    rubrics_dir: Path = RUBRICS,
+    anchors_dir: Path = ANCHOR_SETS,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> Programme:
+    """Simulate the demo programme on the shipped files into ``out`` (``ratings.csv``,
+    ``truth.json``), touching no store: a bad size or invalid files fail here."""
+    if not rubrics_dir.is_dir():
+        raise CalibrateError(f"rubric folder {rubrics_dir} not found (run from a checkout)")
+    return simulate_files(rubrics_dir, anchors_dir, out, size=size, seed=seed, progress=progress)
+
+
+def store_demo(
+    programme: Programme,
+    *,
+    engine: Engine,
+    out: Path,
+    rubrics_dir: Path = RUBRICS,
+    anchors_dir: Path = ANCHOR_SETS,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> DemoReport:
+    """Store the shipped rubrics and anchor sets and import the simulated ``out/ratings.csv``
+    through the same all-or-nothing import as any scoring platform's export. Running it again
+    on the same store adds nothing."""
+    definitions = import_definition_dirs(
+        rubrics_dir, anchors_dir, engine=engine, imported_by="demo"
+    )
+    csv_path, truth_path = out / "ratings.csv", out / "truth.json"
+    ratings = import_ratings_file(csv_path, engine=engine, imported_by="demo", progress=progress)
+    return DemoReport(definitions, ratings, csv_path, truth_path, programme.summary().to_dict())
+
+
 def build_demo(
     *,
     engine: Engine,
@@ -46,21 +82,21 @@ def build_demo(
     anchors_dir: Path = ANCHOR_SETS,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> DemoReport:
-    """Store the shipped rubrics and anchor sets, simulate a programme on them and import it.
-
-    The simulated ratings go through the same all-or-nothing import as any scoring platform's
-    export (``out/ratings.csv``); the planted truth is written beside it (``out/truth.json``).
-    Running it again with the same seed on the same store adds nothing.
-    """
-    if not rubrics_dir.is_dir():
-        raise CalibrateError(f"rubric folder {rubrics_dir} not found (run from a checkout)")
-    # Simulate first: a bad size or invalid files fail before anything reaches the store.
-    programme = simulate_files(
-        rubrics_dir, anchors_dir, out, size=size, seed=seed, progress=progress
+    """:func:`simulate_demo`, then :func:`store_demo`: simulate first, so that a bad size or
+    invalid files fail before anything reaches the store."""
+    programme = simulate_demo(
+        out=out,
+        size=size,
+        seed=seed,
+        rubrics_dir=rubrics_dir,
+        anchors_dir=anchors_dir,
+        progress=progress,
     )
-    definitions = import_definition_dirs(
-        rubrics_dir, anchors_dir, engine=engine, imported_by="demo"
+    return store_demo(
+        programme,
+        engine=engine,
+        out=out,
+        rubrics_dir=rubrics_dir,
+        anchors_dir=anchors_dir,
+        progress=progress,
     )
-    csv_path, truth_path = out / "ratings.csv", out / "truth.json"
-    ratings = import_ratings_file(csv_path, engine=engine, imported_by="demo", progress=progress)
-    return DemoReport(definitions, ratings, csv_path, truth_path, programme.summary().to_dict())

@@ -857,9 +857,12 @@ def simulate_files(
         raise CalibrateError(f"no rubrics (*.yaml) found in {rubrics_dir}")
     sets = load_anchor_sets(anchors_dir, {(r.id, r.version): r for r in rubrics})
     wanted = preset_name(size) if isinstance(size, str) else size
-    programme = simulate_programme(rubrics, sets, size=wanted, seed=seed, progress=progress)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # before the simulation: a bad folder fails at once
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CalibrateError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    programme = simulate_programme(rubrics, sets, size=wanted, seed=seed, progress=progress)
     programme.write_csv(out / "ratings.csv")
     programme.write_truth(out / "truth.json")
     return programme

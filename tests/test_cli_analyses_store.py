@@ -18,7 +18,7 @@ from calibrate import store
 from calibrate.accuracy_report import live_decision_agreement
 from calibrate.agreement_report import agreement_report
 from calibrate.demo import build_demo
-from tests.conftest import Result
+from tests.conftest import ROOT, Result
 
 Run = Callable[..., Result]
 
@@ -152,3 +152,13 @@ def test_store_agreement_adds_pass_decisions_of_live_work(
         db=url,
     )
     assert "decisions" not in json.loads(anchors.stdout)
+
+
+@pytest.mark.parametrize("command", ["agreement", "raters", "gstudy"])
+def test_store_without_ratings_is_one_line(
+    calibrate: Run, engine: Engine, db_url: str, command: str
+) -> None:
+    store.import_definition_dirs(ROOT / "rubrics", None, engine=engine)
+    result = calibrate(command, "--rubric", "crsel-intro", db=db_url)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == "error: no ratings in the store: crsel-intro@1, live\n"

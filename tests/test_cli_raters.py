@@ -116,8 +116,9 @@ def test_disconnected_design_is_reported(tmp_path: Path) -> None:
 def test_joint_se_beyond_the_direct_limit_is_null_and_warned(
     ratings_csv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rasch, "_DIRECT_LIMIT", 2)  # as if the design had > 3,000 unknowns
+    monkeypatch.setattr(rasch, "JOINT_SE_LIMIT", 2)  # as if the design had > 3,000 unknowns
     result = runner.invoke(app, ["raters", str(ratings_csv), "--json"])
     assert result.exit_code == 0, result.output
     assert all(e["se_joint"] is None for e in json.loads(result.stdout)["assessors"])
     assert "warning: joint standard errors not computed" in result.stderr
+    assert json.loads(result.stdout)["joint_se"] == "too_large"

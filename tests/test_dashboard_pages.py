@@ -22,7 +22,6 @@ from calibrate import store
 from calibrate.accuracy_report import live_decision_agreement
 from calibrate.agreement_report import AgreementReport, agreement_report
 from calibrate.dashboard import agreement as agreement_page
-from calibrate.dashboard import data
 from calibrate.demo import build_demo
 from calibrate.ratings import Ratings
 from calibrate.stats.gtheory import gstudy
@@ -252,9 +251,7 @@ def library_raters(engine: Engine, rubric: str) -> RaschResult:
         ratings.value,
         categories=levels(engine, rubric),
         on_disconnected="flag",
-        max_iter=data.RASCH_MAX_ITER,
-        tol=data.RASCH_TOL,
-    )
+    )  # the library's iteration limit and tolerance, as the page and the CLI use
 
 
 @pytest.mark.parametrize("rubric", [FIRST, SECOND])

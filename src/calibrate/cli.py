@@ -11,7 +11,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,9 +19,9 @@ from sqlalchemy import Engine
 
 from calibrate.anchors import load_anchor_sets
 from calibrate.demo import ANCHOR_SETS, RUBRICS, simulate_demo, store_demo
-from calibrate.errors import CalibrateError, StatisticsError, ValidationError
-from calibrate.ratings import CONTEXTS, Ratings, read_ratings_csv
-from calibrate.rubric import Rubric, load_rubrics
+from calibrate.errors import CalibrateError, ValidationError
+from calibrate.ratings import read_ratings_csv
+from calibrate.rubric import load_rubrics
 from calibrate.stats.gtheory import Design, gstudy
 from calibrate.store import (
     ImportReport,
@@ -30,14 +29,12 @@ from calibrate.store import (
     counts,
     import_definition_dirs,
     import_ratings_file,
-    load_ratings,
     open_store,
     rating_history,
-    stored_rubric,
 )
 
 if TYPE_CHECKING:
-    from calibrate.stats.accuracy import DecisionAgreement
+    from calibrate.selection import Selection
 
 app = typer.Typer(
     name="calibrate",
@@ -140,21 +137,6 @@ def store_engine(database: str | None) -> Iterator[Engine]:
         engine.dispose()
 
 
-@dataclass(frozen=True)
-class Analysed:
-    """The ratings an analysis command works on, with their rubric version when known."""
-
-    ratings: Ratings
-    rubric: Rubric | None
-    context: str | None
-    source: str
-
-    @property
-    def levels(self) -> tuple[float, ...] | None:
-        """The rubric's level scores (the categories chance agreement counts), when known."""
-        return None if self.rubric is None else tuple(float(v) for v in self.rubric.scores)
-
-
 def analysed_ratings(
     path: Path | None,
     *,
@@ -164,44 +146,29 @@ def analysed_ratings(
     keep: str | None,
     wide: bool = False,
     criterion: str | None = None,
-) -> Analysed:
+) -> Selection:
     """The ratings of a CSV file, or without one those of one rubric version and context in the
-    store (live unless ``context`` says otherwise), with the stored rubric's levels."""
+    store (live unless ``--context`` says otherwise)."""
+    from calibrate.selection import file_selection, stored_selection
+
     chosen_keep: Any = keep  # checked by Ratings.select
     if path is not None:
-        ratings = read_ratings_csv(path, wide=wide, criterion=criterion if wide else None)
-        chosen = ratings.select(context=context, rubric=rubric, keep=chosen_keep)
-        return Analysed(chosen, None, context, path.name)
+        return file_selection(
+            path, context=context, rubric=rubric, keep=chosen_keep, wide=wide, criterion=criterion
+        )
     if rubric is None:
         raise CalibrateError(
             "give RATINGS.csv, or --rubric ID[@VERSION] for the ratings in the store"
         )
     if wide:
         raise CalibrateError("--wide describes a file; the store holds long ratings")
-    context = (context or "live").lower()
-    if context not in CONTEXTS:
-        raise CalibrateError(f"unknown context {context!r} (one of {', '.join(CONTEXTS)})")
     with store_engine(database) as engine:
-        version = stored_rubric(rubric, engine=engine)
-        ratings = load_ratings(engine=engine, rubric=version.key, contexts=[context])
-    if not len(ratings):
-        raise CalibrateError(f"the store has no {context} ratings of {version.key}")
-    return Analysed(
-        ratings.select(keep=chosen_keep), version, context, f"store: {version.key}, {context}"
-    )
-
-
-def _decisions(data: Analysed) -> DecisionAgreement | None:
-    """Pass-decision agreement of double-scored live submissions, when the rubric is known
-    (ratings from the store); None without a submission read twice on every criterion."""
-    from calibrate.accuracy_report import live_decision_agreement
-
-    if data.rubric is None or data.context != "live":
-        return None
-    try:
-        return live_decision_agreement(data.ratings, data.rubric)
-    except StatisticsError:
-        return None
+        selection = stored_selection(
+            engine=engine, rubric=rubric, context=context or "live", keep=chosen_keep
+        )
+    if not len(selection.ratings):
+        raise CalibrateError(f"no ratings in the {selection.source}")
+    return selection
 
 
 def _report(report: ImportReport, as_json: bool) -> None:
@@ -367,6 +334,7 @@ def agreement_cmd(
     AC1/AC2, ICC."""
     from calibrate.agreement_report import agreement_report
     from calibrate.report.text import agreement_table, decisions_text
+    from calibrate.selection import pass_decisions
 
     data = analysed_ratings(
         path,
@@ -385,10 +353,10 @@ def agreement_cmd(
         seed=seed,
         progress=progress_printer("bootstrap ") if bootstrap else None,
     )
-    decisions = _decisions(data)
+    decisions = pass_decisions(data)
     if as_json:
         payload = report.to_dict()
-        if data.rubric is not None and data.context == "live":
+        if data.has_decisions:
             payload["decisions"] = None if decisions is None else decisions.to_dict()
         emit_json(payload)
     else:
@@ -551,7 +519,7 @@ def raters_cmd(
     if redraw:
         typer.echo("", err=True)
     for warning in report.warnings():
-        typer.echo(f"warning: {warning}", err=True)
+        typer.echo(f"warning: {warning[0].lower()}{warning[1:]}", err=True)
     payload = report.to_dict()
     if as_json:
         emit_json(payload)

@@ -14,7 +14,17 @@ import numpy as np
 
 from calibrate.errors import CalibrateError
 from calibrate.ratings import Ratings
-from calibrate.stats.rasch import BiasTerm, Model, Progress, RaschResult, fit_mfrm
+from calibrate.stats.rasch import (
+    JOINT_SE_LIMIT,
+    MAX_ITER,
+    TOL,
+    BiasTerm,
+    Element,
+    Model,
+    Progress,
+    RaschResult,
+    fit_mfrm,
+)
 
 
 @dataclass(frozen=True)
@@ -36,29 +46,40 @@ class RaterReport:
     facet_labels: tuple[str, ...] = ()
 
     def warnings(self) -> list[str]:
-        """Plain-language warnings a reader must see before using the measures."""
+        """Plain-language warnings a reader must see before using the measures (the CLI prints
+        them on stderr, the Rater effects page above its tables)."""
         r = self.result
         out = []
-        if not r.connected:
+        if not r.converged:
             out.append(
-                f"{len(r.subsets)} disconnected subsets of assessors; severities compare only "
-                "within a subset (see subsets)"
+                f"The estimates did not converge in {r.iterations} iterations (largest change "
+                f"{r.max_change:.4f} logits). In sparse designs some measures have no finite "
+                "estimate and drift outward: read large severities as unmeasured, not as harsh. "
+                "More submissions scored by two assessors, linking them, fix this."
+            )
+        if not r.connected:
+            groups = "; ".join(
+                f"subset {s.index + 1}: " + ", ".join(self.ratings.raters[j] for j in s.assessors)
+                for s in r.subsets
+            )
+            out.append(
+                f"The assessors fall into {len(r.subsets)} disconnected subsets (no shared "
+                f"submissions link them): severities compare only within a subset. {groups}."
             )
         if r.disordered:
             out.append(
-                "disordered Rasch-Andrich thresholds: some score levels are never the most "
-                "probable; review the rubric's level descriptors (see thresholds)"
+                "Disordered Rasch-Andrich thresholds: some score levels are never the most "
+                "probable. Review the rubric's level descriptors and how assessors use them."
             )
-        if not r.converged:
-            out.append(
-                f"no convergence in {r.iterations} iterations "
-                f"(largest change {r.max_change:.4f} logits)"
+        if r.joint_se in ("too_large", "singular"):
+            why = (
+                f"over {JOINT_SE_LIMIT:,} assessors, criteria and facet elements"
+                if r.joint_se == "too_large"
+                else "the information matrix cannot be inverted"
             )
-        estimated = [e for e in r.assessors.elements if e.status == "estimated"]
-        if estimated and all(e.se_joint != e.se_joint for e in estimated):
             out.append(
-                "joint standard errors not computed (over 3,000 assessors, criteria and facet "
-                "elements): the model SEs understate the uncertainty of severities"
+                f"Joint standard errors not computed ({why}): the model SEs understate the "
+                "uncertainty of severities."
             )
         return out
 
@@ -77,26 +98,10 @@ class RaterReport:
             "n_estimation": self.result.n_estimation,
             "converged": self.result.converged,
             "iterations": self.result.iterations,
+            "joint_se": self.result.joint_se,
         }
         for key, (rep, names, measure) in reports.items():
-            out[key] = [
-                {
-                    "id": names[e.code],
-                    measure: e.measure,
-                    "se": e.se,
-                    "se_joint": e.se_joint,
-                    "infit": e.infit,
-                    "outfit": e.outfit,
-                    "infit_z": e.infit_z,
-                    "outfit_z": e.outfit_z,
-                    "fair_average": e.fair_average,
-                    "observed_average": e.observed_average,
-                    "n": e.n,
-                    "status": e.status,
-                    "subset": e.subset,
-                }
-                for e in rep.elements
-            ]
+            out[key] = [_element(e, names, measure) for e in rep.elements]
         if self.result.facet is not None:
             out["facet_name"] = self.result.facet.name
         summary = (
@@ -144,8 +149,8 @@ def rater_report(
     model: Model = "rating-scale",
     facet: str | None = None,
     levels: Sequence[float] | None = None,
-    max_iter: int = 500,
-    tol: float = 1e-4,
+    max_iter: int = MAX_ITER,
+    tol: float = TOL,
     progress: Progress | None = None,
 ) -> RaterReport:
     """Fit the many-facet Rasch model (:func:`calibrate.stats.rasch.fit_mfrm`) to ``ratings``.
@@ -193,3 +198,11 @@ def rater_report(
 
 def _cell(b: BiasTerm) -> dict[str, Any]:
     return {k: v for k, v in b.to_dict().items() if k not in ("assessor", "other")}
+
+
+def _element(e: Element, names: Sequence[str], measure: str) -> dict[str, Any]:
+    """An element as JSON: its label as ``id``, its measure under ``measure`` (``severity`` for
+    assessors), then every other field of :class:`~calibrate.stats.rasch.Element`."""
+    fields = e.to_dict()
+    code, value = fields.pop("code"), fields.pop("measure")
+    return {"id": names[code], measure: value, **fields}

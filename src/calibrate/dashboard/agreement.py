@@ -81,8 +81,8 @@ def render() -> None:
         key="agreement_seed",
         help="The same seed gives the same intervals.",
     )
-    keep = data.keep_choice(st, url, rubric, context, key="agreement_keep")
-    ratings = data.ratings(url, rubric, context, keep)
+    keep = data.keep_choice(url, rubric, context, key="agreement_keep")
+    ratings = data.selection(url, rubric, context, keep).ratings
     if not len(ratings):
         data.no_ratings_notice(rubric, context)
         return

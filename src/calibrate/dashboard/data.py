@@ -16,15 +16,14 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from calibrate import store
-from calibrate.accuracy_report import live_decision_agreement
 from calibrate.agreement_report import AgreementReport, agreement_report
-from calibrate.errors import StatisticsError
-from calibrate.rater_report import rater_report
+from calibrate.rater_report import RaterReport, rater_report
 from calibrate.ratings import CONTEXTS, Keep, Ratings
+from calibrate.selection import Selection, pass_decisions, stored_selection
 from calibrate.settings import get_settings
 from calibrate.stats.accuracy import DecisionAgreement
 from calibrate.stats.gtheory import GStudy, gstudy
-from calibrate.stats.rasch import RaschResult
+from calibrate.stats.rasch import MAX_ITER, TOL
 
 EMPTY_STORE = "The store is empty. Load the demo programme with `calibrate demo`."
 
@@ -61,9 +60,6 @@ def rubrics(url: str) -> list[dict[str, Any]]:
 
 Show = Callable[[float, str], None]
 """``show(fraction, text)``: move a progress bar to ``fraction`` (0..1) with ``text``."""
-
-RASCH_MAX_ITER = 500
-RASCH_TOL = 1e-4
 
 
 @contextmanager
@@ -107,13 +103,13 @@ def context_label(context: str) -> str:
 KEEP_LABELS: dict[Keep, str] = {"first": "First reading", "last": "Latest reading"}
 
 
-def keep_choice(container: Any, url: str, rubric: str, context: str, key: str) -> Keep:
+def keep_choice(url: str, rubric: str, context: str, key: str) -> Keep:
     """Which reading counts when assessors scored a submission more than once (calibration
     retakes of the same anchor): asked only when the ratings have such repeats."""
-    repeats = len(all_ratings(url, rubric, context)) - len(ratings(url, rubric, context, "first"))
+    repeats = n_repeated(url, rubric, context)
     if not repeats:
         return "first"
-    choice: Keep = container.radio(
+    choice: Keep = st.radio(
         "Repeated readings",
         list(KEEP_LABELS),
         format_func=KEEP_LABELS.__getitem__,
@@ -127,21 +123,18 @@ def keep_choice(container: Any, url: str, rubric: str, context: str, key: str) -
     return choice
 
 
-def levels(url: str, rubric: str) -> tuple[float, ...]:
-    """The level scores of rubric version ``rubric`` (``id@version``)."""
-    return tuple(float(lv["score"]) for lv in rubric_versions(url)[rubric]["levels"])
+@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
+def n_repeated(url: str, rubric: str, context: str) -> int:
+    """Ratings that repeat an assessor's reading of a submission on a criterion."""
+    every = store.load_ratings(engine=engine(url), rubric=rubric, contexts=[context])
+    return len(every) - len(every.select(keep="first"))
 
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)
-def all_ratings(url: str, rubric: str, context: str) -> Ratings:
-    """Current ratings of one rubric version in one context (possibly none), repeats included."""
-    return store.load_ratings(engine=engine(url), rubric=rubric, contexts=[context])
-
-
-@st.cache_data(ttl=60, max_entries=64, show_spinner=False)
-def ratings(url: str, rubric: str, context: str, keep: Keep = "first") -> Ratings:
-    """:func:`all_ratings` with one rating per assessor, submission and criterion (``keep``)."""
-    return all_ratings(url, rubric, context).select(keep=keep)
+def selection(url: str, rubric: str, context: str, keep: Keep = "first") -> Selection:
+    """One rubric version's current ratings in one context (possibly none), one per
+    assessor, submission and criterion (``keep``), with the stored rubric."""
+    return stored_selection(engine=engine(url), rubric=rubric, context=context, keep=keep)
 
 
 def double_scored(ratings: Ratings) -> tuple[int, dict[str, int]]:
@@ -165,11 +158,11 @@ def agreement(
 ) -> AgreementReport:
     """:func:`~calibrate.agreement_report.agreement_report` with ``n_boot`` bootstrap resamples
     (seeded) on the rubric's levels, with a progress bar while it runs."""
-    data = ratings(url, rubric, context, keep)
+    chosen = selection(url, rubric, context, keep)
     with progress_bar(f"Bootstrap, {n_boot:,} resamples") as show:
         return agreement_report(
-            data,
-            levels=levels(url, rubric),
+            chosen.ratings,
+            levels=chosen.levels,
             n_boot=n_boot,
             seed=seed,
             progress=lambda done, total, stage: show(
@@ -180,39 +173,27 @@ def agreement(
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
 def decisions(url: str, rubric: str, keep: Keep) -> DecisionAgreement | None:
-    """Pass-decision agreement of double-scored live submissions under the rubric's pass rule
-    (:func:`~calibrate.accuracy_report.live_decision_agreement`); None when no submission was
-    read twice on every criterion."""
-    try:
-        return live_decision_agreement(
-            ratings(url, rubric, "live", keep), store.stored_rubric(rubric, engine=engine(url))
-        )
-    except StatisticsError:
-        return None
+    """Pass-decision agreement of double-scored live work
+    (:func:`~calibrate.selection.pass_decisions`)."""
+    return pass_decisions(selection(url, rubric, "live", keep))
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
-def rater_effects(url: str, rubric: str, context: str = "live") -> RaschResult:
+def rater_effects(url: str, rubric: str, context: str = "live") -> RaterReport:
     """The many-facet Rasch fit (:func:`calibrate.rater_report.rater_report`, as ``calibrate
     raters``, with the rubric's levels), with a progress bar while it runs."""
-    data = ratings(url, rubric, context)
+    chosen = selection(url, rubric, context)
     with progress_bar("Fitting the rater model") as show:
 
         def step(iteration: int, change: float) -> None:
             # Convergence on a log scale: a change of 1 logit shows 0, the tolerance 1.
-            converging = math.log(change) / math.log(RASCH_TOL) if 0 < change < 1 else 0.0
+            converging = math.log(change) / math.log(TOL) if 0 < change < 1 else 0.0
             show(
-                max(iteration / RASCH_MAX_ITER, converging),
+                max(iteration / MAX_ITER, converging),
                 f"iteration {iteration}, largest change {change:.5f} logits",
             )
 
-        return rater_report(
-            data,
-            levels=levels(url, rubric),
-            max_iter=RASCH_MAX_ITER,
-            tol=RASCH_TOL,
-            progress=step,
-        ).result
+        return rater_report(chosen.ratings, levels=chosen.levels, progress=step)
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
@@ -223,11 +204,9 @@ def reliability(
     keep: Keep,
     target: float,
     max_assessors: int,
-    criteria: float | None = None,
 ) -> GStudy:
-    """G and D study (:func:`~calibrate.stats.gtheory.gstudy`, design detected), the D study
-    with ``criteria`` criteria per submission when given (else as rated)."""
-    data = ratings(url, rubric, context, keep)
+    """G and D study (:func:`~calibrate.stats.gtheory.gstudy`, design detected)."""
+    data = selection(url, rubric, context, keep).ratings
     return gstudy(
         data.unit,
         data.rater,
@@ -235,5 +214,4 @@ def reliability(
         data.criterion,
         target=target,
         max_assessors=max_assessors,
-        criteria=None if criteria is None else (criteria,),
     )

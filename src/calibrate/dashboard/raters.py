@@ -31,18 +31,16 @@ def render() -> None:
         format_func=lambda key: f"{key} · {versions[key]['title']}",
         key="raters_rubric",
     )
-    ratings = data.ratings(url, rubric, "live")
+    ratings = data.selection(url, rubric, "live").ratings
     if not len(ratings):
-        st.info(
-            f"The store has no live ratings of {rubric}. Load the demo programme with "
-            "`calibrate demo`, or import ratings with `calibrate import ratings`."
-        )
+        data.no_ratings_notice(rubric, "live")
         return
     try:
-        result = data.rater_effects(url, rubric, "live")
+        report = data.rater_effects(url, rubric, "live")
     except CalibrateError as exc:
         st.warning(f"The rater model cannot be fitted to these ratings: {exc}")
         return
+    result = report.result
 
     cols = st.columns(5)
     cols[0].metric("Ratings", f"{result.n:,}", help="All live ratings of this rubric version.")
@@ -54,22 +52,8 @@ def render() -> None:
     cols[2].metric("Submissions", f"{len(ratings.units):,}")
     cols[3].metric("Assessors", f"{len(ratings.raters):,}")
     cols[4].metric("Criteria", f"{len(ratings.criteria):,}")
-    if not result.converged:
-        st.warning(
-            f"The estimates did not converge in {result.iterations} iterations (largest change "
-            f"{result.max_change:.4f} logits). In sparse designs some measures have no finite "
-            "estimate and drift outward: read large severities as unmeasured, not as harsh. "
-            "More submissions scored by two assessors, linking them, fix this."
-        )
-    if not result.connected:
-        groups = "; ".join(
-            f"subset {s.index + 1}: " + ", ".join(ratings.raters[j] for j in s.assessors)
-            for s in result.subsets
-        )
-        st.warning(
-            f"The assessors fall into {len(result.subsets)} disconnected subsets (no shared "
-            f"submissions link them): severities compare only within a subset. {groups}."
-        )
+    for warning in report.warnings():
+        st.warning(warning)
 
     st.subheader("Assessors")
     table = _assessors(result, ratings)
@@ -132,11 +116,6 @@ def render() -> None:
     )
 
     st.subheader("Rating scale")
-    if result.disordered:
-        st.warning(
-            "Disordered Rasch-Andrich thresholds: some score levels are never the most "
-            "probable. Review the rubric's level descriptors and how assessors use them."
-        )
     st.dataframe(_thresholds(result), hide_index=True, height="content", key="raters_thresholds")
     st.caption(
         "Thresholds: where two adjacent levels are equally probable (logits); they should "

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from calibrate.dashboard import data
 from calibrate.errors import CalibrateError
-from calibrate.stats.gtheory import GStudy
+from calibrate.stats.gtheory import Coefficients, GStudy
 
 
 def render() -> None:
@@ -51,8 +53,8 @@ def render() -> None:
         key="reliability_max_assessors",
         help="The D study covers 1 to this many assessors per submission.",
     )
-    keep = data.keep_choice(st, url, rubric, context, key="reliability_keep")
-    ratings = data.ratings(url, rubric, context, keep)
+    keep = data.keep_choice(url, rubric, context, key="reliability_keep")
+    ratings = data.selection(url, rubric, context, keep).ratings
     if not len(ratings):
         data.no_ratings_notice(rubric, context)
         return
@@ -118,6 +120,7 @@ def render() -> None:
     )
 
     st.subheader("D study: more or fewer assessors per submission")
+    rows = study.d_study
     if vc.n_criteria > 1:
         as_rated = round(obs.n_criteria)
         n_criteria = st.number_input(
@@ -130,11 +133,9 @@ def render() -> None:
             help="A shorter or longer rubric: the D study with this many criteria, from the "
             f"same variance components (as rated: {obs.n_criteria:g}).",
         )
-        if n_criteria != as_rated:
-            study = data.reliability(
-                url, rubric, context, keep, float(target), int(most), float(n_criteria)
-            )
-    d_study = _d_study(study)
+        if n_criteria != as_rated:  # the same components, another rubric length
+            rows = vc.d_study(range(1, int(most) + 1), [float(n_criteria)])
+    d_study = _d_study(rows)
     st.altair_chart(_chart(d_study, study.target), key="reliability_chart")
     st.dataframe(
         d_study,
@@ -149,7 +150,7 @@ def render() -> None:
             "Φ": st.column_config.NumberColumn(format="%.3f"),
         },
     )
-    st.caption(f"With {study.d_study[0].n_criteria:g} criteria per submission.")
+    st.caption(f"With {rows[0].n_criteria:g} criteria per submission.")
 
 
 def _number(x: float) -> str:
@@ -195,14 +196,14 @@ def _components(study: GStudy) -> pd.DataFrame:
     )
 
 
-def _d_study(study: GStudy) -> pd.DataFrame:
+def _d_study(rows: Sequence[Coefficients]) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "assessors": [row.n_assessors for row in study.d_study],
-            "relative error": [row.relative_error for row in study.d_study],
-            "absolute error": [row.absolute_error for row in study.d_study],
-            "G": [row.g for row in study.d_study],
-            "Φ": [row.phi for row in study.d_study],
+            "assessors": [row.n_assessors for row in rows],
+            "relative error": [row.relative_error for row in rows],
+            "absolute error": [row.absolute_error for row in rows],
+            "G": [row.g for row in rows],
+            "Φ": [row.phi for row in rows],
         }
     )
 

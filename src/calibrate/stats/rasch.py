@@ -58,6 +58,10 @@ EXTREME_ADJUSTMENT = 0.3
 
 _MAX_STEP = 1.0  # largest Newton step in logits per iteration (FACETS-style damping)
 _DIRECT_LIMIT = 3000  # unknowns of the reduced Newton system solved by sparse LU
+JOINT_SE_LIMIT = _DIRECT_LIMIT  # joint standard errors: one dense inverse up to this size
+MAX_ITER = 500  # default joint iterations
+TOL = 1e-4  # default convergence: largest change in logits
+JointSE = Literal["computed", "fixed", "too_large", "singular"]
 
 
 @dataclass(frozen=True)
@@ -312,6 +316,11 @@ class RaschResult:
     converged : bool
     max_change : float
         Largest change of any estimate (logits) in the last iteration.
+    joint_se : {"computed", "fixed", "too_large", "singular"}
+        Whether the elements' ``se_joint`` were computed: ``fixed`` when no assessor,
+        criterion or facet measure is free (one element each), ``too_large`` over
+        :data:`JOINT_SE_LIMIT` of them, ``singular`` when the information matrix cannot be
+        inverted (NaN ``se_joint`` in the last three cases).
     """
 
     model: Model
@@ -331,6 +340,7 @@ class RaschResult:
     iterations: int
     converged: bool
     max_change: float
+    joint_se: JointSE
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN stays NaN: serialise with a NaN-aware writer)."""
@@ -352,6 +362,7 @@ class RaschResult:
             "iterations": self.iterations,
             "converged": self.converged,
             "max_change": self.max_change,
+            "joint_se": self.joint_se,
         }
 
 
@@ -366,8 +377,8 @@ def fit_mfrm(
     facet_name: str = "facet",
     categories: Sequence[float] | None = None,
     on_disconnected: Literal["raise", "flag"] = "raise",
-    max_iter: int = 500,
-    tol: float = 1e-4,
+    max_iter: int = MAX_ITER,
+    tol: float = TOL,
     progress: Progress | None = None,
 ) -> RaschResult:
     r"""Fit the many-facet Rasch model by joint maximum likelihood, as FACETS does.
@@ -801,9 +812,14 @@ class _Estimation:
             eta += self.sign[f] * self.theta[f][ix[sel]]
         return eta
 
-    def _psi_rows(self, sel: NDArray[np.bool_] | slice) -> FloatArray:
+    def _psi_valid(self) -> FloatArray:
+        """Cumulative thresholds per scale, +inf for categories a scale does not have."""
         psi = _psi(self.tau)
         psi[~self.valid] = np.inf
+        return psi
+
+    def _psi_rows(self, sel: NDArray[np.bool_] | slice) -> FloatArray:
+        psi = self._psi_valid()
         rows: FloatArray = psi[0] if self.n_groups == 1 else psi.T[:, self.group[sel]]
         return rows
 
@@ -879,8 +895,7 @@ class _Estimation:
             if change < tol:
                 self.converged = True
                 break
-        _, _, w = _moments(self._eta(a), self._psi_rows(a), self.k)
-        self.joint_var = system.joint_variances(w)
+        self.system = system
         self._fit_extremes()
 
     def _cumulative(self, p: FloatArray) -> FloatArray:
@@ -967,7 +982,11 @@ class _Estimation:
                     score - EXTREME_ADJUSTMENT,
                     np.where(self.extreme[f] < 0, score + EXTREME_ADJUSTMENT, score),
                 )
-                target = np.clip(target, EXTREME_ADJUSTMENT, np.maximum(most - 0.3, 0.3))
+                target = np.clip(
+                    target,
+                    EXTREME_ADJUSTMENT,
+                    np.maximum(most - EXTREME_ADJUSTMENT, EXTREME_ADJUSTMENT),
+                )
                 res = target - np.bincount(i, e, minlength=size)
                 info = np.bincount(i, w, minlength=size)
                 step = np.zeros(size)
@@ -994,6 +1013,8 @@ class _Estimation:
             exp_value = self.values[0] @ p
         del p
         y = self.x - e
+        # extremes moved after the fit touch no active rating: w of those is the final one
+        self.joint_var, joint_se = self.system.joint_variances(w[self.active])
         reports = []
         names = ["submission", "assessor", "criterion", self.facet_name]
         means = [
@@ -1024,6 +1045,7 @@ class _Estimation:
             iterations=self.iterations,
             converged=self.converged,
             max_change=self.max_change,
+            joint_se=joint_se,
         )
 
     def _facet_report(
@@ -1099,8 +1121,7 @@ class _Estimation:
 
     def _expected_value(self, eta: FloatArray, groups: Sequence[int]) -> FloatArray:
         """Expected score in input units at each ``eta``, averaged over the given scales."""
-        psi = _psi(self.tau)
-        psi[~self.valid] = np.inf
+        psi = self._psi_valid()
         out = np.zeros(eta.shape[0])
         for g in groups:
             p, _, _ = _moments(eta, psi[g], self.k)
@@ -1334,20 +1355,23 @@ class _NewtonSystem:
         cs = sparse.diags(np.sqrt(inv_d)) @ c
         return (sparse.diags(diag) + upper + upper.T - cs.T @ cs).tocsc(), c, inv_d
 
-    def joint_variances(self, w: FloatArray) -> list[FloatArray]:
+    def joint_variances(self, w: FloatArray) -> tuple[list[FloatArray], JointSE]:
         """Per facet after the submissions (assessor, criterion, extra facet): the sampling
         variance of each centred measure from the joint information with the submissions
         profiled out (the inverse of the reduced matrix, mapped from reference-element to
-        centred parametrisation); NaN for elements not estimated, and for all when the reduced
-        system exceeds :data:`_DIRECT_LIMIT` unknowns."""
+        centred parametrisation), and whether they could be computed (see
+        :attr:`RaschResult.joint_se`); NaN for elements not estimated, and for all unless
+        computed."""
         est = self.est
         out = [np.full(size, np.nan) for size in est.size[1:]]
-        if not 0 < self.nq <= _DIRECT_LIMIT:
-            return out
+        if self.nq == 0:
+            return out, "fixed"
+        if self.nq > JOINT_SE_LIMIT:
+            return out, "too_large"
         try:
             cov = np.linalg.inv(self._reduced(w)[0].toarray())
         except np.linalg.LinAlgError:
-            return out
+            return out, "singular"
         for fi, f in enumerate(self.facets):
             ix = est.idx[f][est.active]
             used = (np.bincount(ix, minlength=est.size[f]) > 0) & (est.extreme[f] == 0)
@@ -1362,7 +1386,7 @@ class _NewtonSystem:
                 # centred t - mean(t): var = C_jj - 2 mean_k C_jk + mean_kl C_kl
                 centred = np.diag(block) - 2 * block.mean(axis=1) + block.mean()
                 out[f - 1][members] = np.maximum(centred, 0.0)  # rounding below 0: 0
-        return out
+        return out, "computed"
 
 
 def _solve_spd(a: sparse.csc_matrix, b: FloatArray) -> FloatArray:

@@ -14,6 +14,33 @@ from tests.conftest import Result
 REFERENCE = Path(__file__).parent / "reference"
 
 
+def brennan(statistic: str) -> tuple[float, float]:
+    """Brennan (2001) value for Synthetic Data Set No. 3 and its printed-precision tolerance,
+    from tests/reference/brennan2001_two_facet/reference.json."""
+    path = REFERENCE / "brennan2001_two_facet" / "reference.json"
+    (entry,) = [v for v in json.loads(path.read_text())["values"] if v["statistic"] == statistic]
+    return entry["published_value"], 0.5 * 10.0 ** -entry["printed_decimals"]
+
+
+def brennan_components() -> dict[str, float]:
+    """Brennan's (2001, Table 3.1) p x i x o components of No. 3 in calibrate's p x r x i
+    notation (occasions are the assessors r, items the criteria i)."""
+    names = {"p": "p", "r": "o", "i": "i", "pr": "po", "pi": "pi", "ri": "io", "pri,e": "pio,e"}
+    return {
+        ours: brennan(f"Synthetic 3 (p x i x o): var({theirs})")[0]
+        for ours, theirs in names.items()
+    }
+
+
+def d_study(v: dict[str, float], n_r: float, n_i: float) -> tuple[float, float]:
+    """(E rho^2, Phi) of the crossed p x R x I random-effects D study (Brennan 2001, ch. 4):
+    relative error s2(pr)/n_r + s2(pi)/n_i + s2(pri,e)/(n_r n_i); absolute error adds
+    s2(r)/n_r + s2(i)/n_i + s2(ri)/(n_r n_i)."""
+    rel = v["pr"] / n_r + v["pi"] / n_i + v["pri,e"] / (n_r * n_i)
+    ab = rel + v["r"] / n_r + v["i"] / n_i + v["ri"] / (n_r * n_i)
+    return v["p"] / (v["p"] + rel), v["p"] / (v["p"] + ab)
+
+
 def write_ratings(path: Path, rows: list[tuple[str, str, str, int]]) -> Path:
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
@@ -44,12 +71,14 @@ def test_json(calibrate: Callable[..., Result], synthetic3: Path) -> None:
     )
     assert (payload["n_submissions"], payload["n_assessors"], payload["n_criteria"]) == (10, 2, 4)
     components = {c["effect"]: c["estimate"] for c in payload["variance_components"]}
-    # Brennan (2001), ch. 3, Table 3.1: sigma^2(p) = .5528, sigma^2(pri,e) = .9352 (No. 3)
-    assert abs(components["p"] - 0.5528) <= 5e-5
-    assert abs(components["pri,e"] - 0.9352) <= 5e-5
+    # Brennan (2001), ch. 3, Table 3.1: the seven components of No. 3 (.5528 ... .9352)
+    for effect, value in brennan_components().items():
+        assert abs(components[effect] - value) <= 5e-5
     # Brennan (2001), Synthetic Data Set No. 3: E rho^2 = .64, Phi = .55 for n'_i = 4, n'_o = 2
-    assert abs(payload["g"] - 0.64) <= 0.005
-    assert abs(payload["phi"] - 0.55) <= 0.005
+    g, tol = brennan("Synthetic 3 (p x I x O): E rho^2 (n'_i = 4, n'_o = 2)")
+    assert abs(payload["g"] - g) <= tol
+    phi, tol = brennan("Synthetic 3 (p x I x O): Phi (n'_i = 4, n'_o = 2)")
+    assert abs(payload["phi"] - phi) <= tol
     assert [row["n_assessors"] for row in payload["d_study"]] == [1, 2, 3, 4, 5]
     assert payload["d_study"][1]["phi"] == pytest.approx(payload["phi"])
     assert payload["target"] == 0.8
@@ -86,9 +115,17 @@ def test_text(calibrate: Callable[..., Result], synthetic3: Path) -> None:
     lines = out.stdout.splitlines()
     assert lines[0] == "synthetic3.csv: 80 ratings, 10 submissions, 2 assessors, 4 criteria"
     assert lines[1].startswith("design: crossed (detected), p x r x i; balanced")
-    assert "G (relative, E rho^2) 0.640, Phi (absolute) 0.554" in out.stdout
-    assert "  on Phi (pass/not-yet decisions against the standard): 4" in lines
-    assert "  on G (ranking submissions): 2" in lines
+    # Expected output from Brennan's (2001, Table 3.1) components and the p x R x I D study:
+    # observed design n'_r = 2, n'_i = 4 (E rho^2 = .5528 / .8639 = .640, Phi = .5528 / .9976
+    # = .554), and the fewest assessors (4 criteria) whose coefficient reaches 0.6.
+    v = brennan_components()
+    g, phi = d_study(v, 2, 4)
+    assert f"G (relative, E rho^2) {g:.3f}, Phi (absolute) {phi:.3f}" in out.stdout
+    needed_phi = next(n for n in range(1, 100) if d_study(v, n, 4)[1] >= 0.6)
+    needed_g = next(n for n in range(1, 100) if d_study(v, n, 4)[0] >= 0.6)
+    assert (needed_phi, needed_g) == (4, 2)  # Phi: .592 at 3, .613 at 4; G: .536 at 1, .640 at 2
+    assert f"  on Phi (pass/not-yet decisions against the standard): {needed_phi}" in lines
+    assert f"  on G (ranking submissions): {needed_g}" in lines
     d_rows = [line.split() for line in lines if line.strip()[:1].isdigit()]
     assert [row[0] for row in d_rows] == ["1", "2", "3"]
 

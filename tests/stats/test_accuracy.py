@@ -12,6 +12,7 @@ import pytest
 import scipy.stats as sps
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.metrics import cohen_kappa_score
 
 from calibrate.errors import StatisticsError
 from calibrate.stats.accuracy import (
@@ -19,7 +20,7 @@ from calibrate.stats.accuracy import (
     decision_accuracy,
     decision_agreement,
 )
-from calibrate.stats.agreement import cohen_kappa, gwet_ac, percent_agreement
+from calibrate.stats.agreement import cohen_kappa, percent_agreement
 
 REFERENCE = Path(__file__).parents[1] / "reference"
 
@@ -240,31 +241,51 @@ def test_decision_agreement_hand_computed() -> None:
     assert agree.percent == pytest.approx(0.75)
     assert agree.kappa.kappa == pytest.approx(0.16 / 0.41)
     assert agree.ac1.coefficient == pytest.approx(0.35125 / 0.60125)
+    # SE of kappa, Fleiss, Cohen & Everitt (1969), eq. 13, on the 2 x 2 table of proportions
+    # (rows first reading, columns second; categories not yet, pass):
+    p = np.array([[3, 1], [4, 12]]) / 20
+    rows, cols = p.sum(1), p.sum(0)
+    k, pe = 0.16 / 0.41, 0.59
+    diag = sum(p[i, i] * (1 - (rows[i] + cols[i]) * (1 - k)) ** 2 for i in range(2))
+    off = (1 - k) ** 2 * (p[0, 1] * (cols[0] + rows[1]) ** 2 + p[1, 0] * (cols[1] + rows[0]) ** 2)
+    se = math.sqrt((diag + off - (k - pe * (1 - k)) ** 2) / (20 * (1 - pe) ** 2))
+    assert agree.kappa.se == pytest.approx(se, rel=1e-12)
+    # 95% Wald interval kappa +- z se, z = 1.959964 (standard normal 0.975 quantile, 7 digits)
     assert agree.to_dict()["cohen_kappa_ci"] == pytest.approx(
-        list(agree.kappa.confidence_interval())
+        [k - 1.959964 * se, k + 1.959964 * se], rel=1e-6
     )
 
 
 def test_decision_agreement_when_everyone_passes() -> None:
     # The kappa paradox (Gwet 2008): 19 of 20 agree on pass; kappa is near 0, AC1 near 0.95.
+    # kappa: margins (1, 0) and (0.95, 0.05), p_e = 1 * 0.95 + 0 * 0.05 = 0.95 = p_o, kappa = 0.
+    # AC1 (Gwet 2008; q = 2 categories, p_e = sum_k pi_k (1 - pi_k) / (q - 1) = 2 pi (1 - pi)):
+    # pi(pass) = (20 + 19) / 40 = 0.975, p_e = 2 * 0.975 * 0.025 = 0.04875;
+    # AC1 = (0.95 - 0.04875) / (1 - 0.04875) = 0.90125 / 0.95125 = 0.94744.
     agree = decision_agreement([True] * 20, [True] * 19 + [False])
     assert agree.percent == 0.95
     assert agree.kappa.kappa == pytest.approx(0.0)
-    assert agree.ac1.coefficient > 0.94
+    assert agree.ac1.coefficient == pytest.approx(0.90125 / 0.95125, rel=1e-12)
     everyone = decision_agreement([True] * 5, [True] * 5)
     # Chance agreement 1: kappa undefined (documented NaN); AC1 = percent agreement = 1.
     assert math.isnan(everyone.kappa.kappa) and everyone.ac1.coefficient == 1.0
 
 
-def test_decision_agreement_matches_the_agreement_functions() -> None:
+def test_decision_agreement_matches_independent_computations() -> None:
     rng = np.random.default_rng(11)
     first, second = rng.random(50) < 0.7, rng.random(50) < 0.6
     agree = decision_agreement(first, second)
-    unit = np.tile(np.arange(50), 2)
-    value = np.concatenate([first, second]).astype(float)
-    assert agree.percent == percent_agreement(unit, value)
-    assert agree.ac1.coefficient == pytest.approx(gwet_ac(unit, value).coefficient)
-    assert agree.kappa.kappa == pytest.approx(cohen_kappa(first * 1.0, second * 1.0).kappa)
+    # percent: share of submissions with the same decision
+    po = float(np.mean(first == second))
+    assert agree.percent == pytest.approx(po, rel=1e-12)
+    assert agree.n_discrepant == int(np.sum(first != second))
+    # AC1 (Gwet 2008), two categories: p_e = sum_k pi_k (1 - pi_k) / (2 - 1) = 2 pi (1 - pi),
+    # pi = share of passes over both readings
+    pi = (first.sum() + second.sum()) / 100
+    pe = 2 * pi * (1 - pi)
+    assert agree.ac1.coefficient == pytest.approx((po - pe) / (1 - pe), rel=1e-12)
+    # Cohen's kappa: scikit-learn, an independent implementation
+    assert agree.kappa.kappa == pytest.approx(cohen_kappa_score(first, second), rel=1e-12)
 
 
 def test_decision_agreement_refuses_bad_input() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import math
+from pathlib import Path
 
 import krippendorff
 import numpy as np
@@ -25,6 +27,8 @@ from calibrate.stats.agreement import (
     standardized_mean_difference,
     summarize,
 )
+
+REFERENCE = Path(__file__).parents[1] / "reference"
 
 
 def sparse_ratings(
@@ -69,11 +73,46 @@ def test_alpha_matches_krippendorff_package(seed: int, level: str) -> None:
     assert abs(ours - theirs) <= 1e-9
 
 
-def test_coincidence_matrix_is_symmetric_and_counts_pairable_values() -> None:
+def test_coincidence_matrix_of_krippendorff_2011() -> None:
+    # Krippendorff (2011, p. 8) example, values 1-5 (tests/reference/krippendorff2011). By hand
+    # from the definition o_ck = sum_u (c-k pairs in u) / (m_u - 1) (Krippendorff 2011, p. 3):
+    # u1 (1,1,1): o11 += 6/2; u2 (2,2,3,2): o22 += 6/3, o23 = o32 += 3/3; u3, u4 (3,3,3,3):
+    # o33 += 12/3 each; u5, u9 (2,2,2,2): o22 += 12/3 each; u6 (1,2,3,4): every off-diagonal
+    # cell among 1-4 += 1/3; u7 (4,4,4,4): o44 += 12/3; u8 (1,1,2,1): o11 += 6/3,
+    # o12 = o21 += 3/3; u10 (5,5,5): o55 += 6/2; u11 (1,1): o11 += 2/1; u12: one value, nothing.
+    third = 1 / 3
+    expected = np.array(
+        [
+            [7, 1 + third, third, third, 0],
+            [1 + third, 10, 1 + third, third, 0],
+            [third, 1 + third, 8, third, 0],
+            [third, third, third, 4, 0],
+            [0, 0, 0, 0, 3],
+        ]
+    )
+    # Checks of the hand computation: the margins n_c count each value among the n = 40
+    # pairable values (1: 3+1+3+2, 2: 3+4+1+1+4, 3: 1+4+4+1, 4: 1+4, 5: 3), and nominal
+    # alpha = 1 - (n - 1) (n - sum o_cc) / (n^2 - sum n_c^2) = 1 - 39 * 8 / (1600 - 384)
+    # = 0.743 is Krippendorff's (2011) printed value.
+    n_c = expected.sum(axis=1)
+    assert n_c.tolist() == pytest.approx([9, 13, 10, 5, 3]) and n_c.sum() == pytest.approx(40)
+    alpha = 1 - 39 * (40 - np.trace(expected)) / (40**2 - np.sum(n_c**2))
+    folder = REFERENCE / "krippendorff2011"
+    values = json.loads((folder / "reference.json").read_text())["values"]
+    (published,) = [v for v in values if v["statistic"] == "Krippendorff's alpha (nominal)"]
+    assert abs(alpha - published["published_value"]) <= 0.5 * 10.0 ** -published["printed_decimals"]
+    with (folder / "reliability_data_long.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    c = coincidence_matrix([int(r["unit"]) for r in rows], [float(r["value"]) for r in rows])
+    assert c.categories.tolist() == [1, 2, 3, 4, 5]
+    np.testing.assert_allclose(c.o, expected, rtol=1e-12)
+    assert c.n_pairable == pytest.approx(40)
+
+
+def test_coincidence_matrix_counts_pairable_values() -> None:
     unit, _, value = sparse_ratings(3)
     c = coincidence_matrix(unit, value)
     m = np.bincount(unit)
-    assert np.allclose(c.o, c.o.T)
     assert c.n_pairable == pytest.approx(m[m >= 2].sum())
 
 
@@ -169,6 +208,8 @@ def test_fleiss_se_h0_needs_equal_ratings_per_unit() -> None:
 def test_percent_adjacent_counts_pairs_one_point_apart() -> None:
     unit = [0, 0, 1, 1, 2, 2]
     value = [1, 2, 1, 3, 4, 4]
+    # Pairs (1, 2), (1, 3), (4, 4): exact agreement in unit 2 only, 1/3; within one point also
+    # unit 0 (|1 - 2| = 1), not unit 1 (|1 - 3| = 2), 2/3.
     assert percent_agreement(unit, value) == pytest.approx(1 / 3)
     assert percent_agreement(unit, value, within=1) == pytest.approx(2 / 3)
 

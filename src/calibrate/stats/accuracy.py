@@ -34,7 +34,6 @@ from calibrate.stats._tabulate import (
 )
 from calibrate.stats.gwet import GwetAC, gwet_ac
 from calibrate.stats.kappa import CohenKappa, cohen_kappa, kappa_parts
-from calibrate.stats.percent_agreement import percent_agreement
 
 BoolArray = NDArray[np.bool_]
 
@@ -398,10 +397,11 @@ def decision_agreement(first: ArrayLike, second: ArrayLike) -> DecisionAgreement
     Notes
     -----
     The decisions are scored 1 (pass) and 0 (not yet) and handed to the agreement functions:
-    :func:`~calibrate.stats.percent_agreement.percent_agreement`,
     :func:`~calibrate.stats.kappa.cohen_kappa` (first reading as rater A, second as rater B, as
     operational programmes report human 1 against human 2) and
-    :func:`~calibrate.stats.gwet.gwet_ac` with both categories possible. When nearly every
+    :func:`~calibrate.stats.gwet.gwet_ac` with both categories possible; the percent agreement
+    is AC1's observed agreement :math:`p_a`, the number
+    :func:`~calibrate.stats.percent_agreement.percent_agreement` returns. When nearly every
     submission passes, kappa can be low or undefined despite high agreement (the "kappa
     paradox"); AC1 stays close to the percent agreement (Gwet 2008). Criterion agreement can
     hide decision disagreement: two readings within one level on every criterion disagree on the
@@ -440,12 +440,13 @@ def decision_agreement(first: ArrayLike, second: ArrayLike) -> DecisionAgreement
     unit = np.tile(np.arange(a.size), 2)
     value = np.concatenate([a, b]).astype(np.float64)
     both = [0.0, 1.0]
+    ac1 = gwet_ac(unit, value, levels=both)
     return DecisionAgreement(
         n=int(a.size),
-        percent=percent_agreement(unit, value, levels=both),
+        percent=ac1.pa,  # AC1's observed agreement is the percent agreement (Gwet 2014, eq. 2.9)
         n_discrepant=int((a != b).sum()),
         kappa=cohen_kappa(a.astype(np.float64), b.astype(np.float64), levels=both),
-        ac1=gwet_ac(unit, value, levels=both),
+        ac1=ac1,
     )
 
 

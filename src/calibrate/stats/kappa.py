@@ -423,11 +423,11 @@ def fleiss_kappa(
 
     .. math::
 
-        p_a = rac{1}{n'} \sum_{u: m_u \ge 2}
-              rac{\sum_k n_{uk} (\sum_l w_{kl} n_{ul} - 1)}{m_u (m_u - 1)}, \quad
-        \pi_k = rac{1}{n} \sum_u rac{n_{uk}}{m_u},
+        p_a = \frac{1}{n'} \sum_{u: m_u \ge 2}
+              \frac{\sum_k n_{uk} (\sum_l w_{kl} n_{ul} - 1)}{m_u (m_u - 1)}, \quad
+        \pi_k = \frac{1}{n} \sum_u \frac{n_{uk}}{m_u},
 
-        p_e = \sum_{kl} w_{kl} \pi_k \pi_l, \quad \kappa = rac{p_a - p_e}{1 - p_e}.
+        p_e = \sum_{kl} w_{kl} \pi_k \pi_l, \quad \kappa = \frac{p_a - p_e}{1 - p_e}.
 
     With equal :math:`m_u` and identity weights this is exactly Fleiss' (1971) kappa (equal to
     Scott's pi for two ratings per unit). Category kappas: Fleiss (1971, eq. 11) kappa of the

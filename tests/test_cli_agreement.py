@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,20 +12,11 @@ from typer.testing import CliRunner
 
 from calibrate.cli import app
 from calibrate.stats.agreement import krippendorff_alpha
+from tests.conftest import Result
 
 runner = CliRunner()
 
 LONG_HEADER = "submission,assessor,criterion,score\n"
-
-
-def run_main(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real entry point, with its error handling (one line on stderr, exit status 1)."""
-    return subprocess.run(
-        [sys.executable, "-c", "from calibrate.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -159,12 +149,16 @@ def test_keep_chooses_one_reading_of_repeated_cells(tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_exits_nonzero_with_a_clear_message(
-    tmp_path: Path, content: str | None, args: list[str], message: str
+    calibrate: Callable[..., Result],
+    tmp_path: Path,
+    content: str | None,
+    args: list[str],
+    message: str,
 ) -> None:
     path = tmp_path / "ratings.csv"
     if content is not None:
         path.write_text(content)
-    result = run_main("agreement", str(path), *args)
+    result = calibrate("agreement", str(path), *args)
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr

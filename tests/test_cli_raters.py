@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from calibrate.cli import app
-from calibrate.errors import CalibrateError, StatisticsError
 from calibrate.stats import rasch
+from tests.conftest import Result
 
 runner = CliRunner()
 
@@ -86,17 +87,21 @@ def test_partial_credit_and_extra_facet(ratings_csv: Path) -> None:
     assert "facet" in out["separation"]
 
 
-def test_unknown_facet_column_is_one_clear_error(ratings_csv: Path) -> None:
-    result = runner.invoke(app, ["raters", str(ratings_csv), "--facet", "window"])
-    assert result.exit_code == 1
-    assert isinstance(result.exception, CalibrateError)
-    assert "facet 'window': no such column (other columns: attempt)" in str(result.exception)
-
-
-def test_bad_model_is_one_clear_error(ratings_csv: Path) -> None:
-    result = runner.invoke(app, ["raters", str(ratings_csv), "--model", "graded"])
-    assert isinstance(result.exception, StatisticsError)
-    assert "model must be 'rating-scale' or 'partial-credit'" in str(result.exception)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--facet", "window"], "facet 'window': no such column (other columns: attempt)"),
+        (["--model", "graded"], "model must be 'rating-scale' or 'partial-credit'"),
+        (["--keep", "both"], "keep must be 'first' or 'last'"),
+    ],
+)
+def test_mistakes_are_one_clear_line(
+    calibrate: Callable[..., Result], ratings_csv: Path, args: list[str], message: str
+) -> None:
+    result = calibrate("raters", str(ratings_csv), *args)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1
 
 
 def test_disconnected_design_is_reported(tmp_path: Path) -> None:

@@ -15,26 +15,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import Engine
 
-from calibrate.anchors import load_anchor_sets
-from calibrate.demo import ANCHOR_SETS, RUBRICS, simulate_demo, store_demo
 from calibrate.errors import CalibrateError, ValidationError
-from calibrate.ratings import read_ratings_csv
-from calibrate.rubric import load_rubrics
-from calibrate.stats.gtheory import Design, gstudy
-from calibrate.store import (
-    ImportReport,
-    correct_rating,
-    counts,
-    import_definition_dirs,
-    import_ratings_file,
-    open_store,
-    rating_history,
-)
+from calibrate.settings import ANCHOR_SETS, RUBRICS
+from calibrate.stats.gtheory import Design
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from calibrate.selection import Selection
+    from calibrate.store import ImportReport
+
+# Commands import the library when they run: `calibrate --help` and a mistyped option stay fast.
 
 app = typer.Typer(
     name="calibrate",
@@ -130,6 +122,8 @@ app.add_typer(import_app, name="import")
 @contextmanager
 def store_engine(database: str | None) -> Iterator[Engine]:
     """The migrated store for one command, its connections closed afterwards."""
+    from calibrate.store import open_store
+
     engine = open_store(database)
     try:
         yield engine
@@ -193,6 +187,8 @@ def import_rubrics_cmd(
 ) -> None:
     """Validate and store every rubric (and anchor set); a changed rubric needs a new version."""
     with store_engine(database) as engine:
+        from calibrate.store import import_definition_dirs
+
         report = import_definition_dirs(rubrics, anchors, engine=engine, imported_by=by)
     _report(report, as_json)
 
@@ -217,6 +213,8 @@ def import_ratings_cmd(
     if wide and not criterion:
         raise CalibrateError("--wide needs --criterion: a wide file holds one criterion")
     with store_engine(database) as engine:
+        from calibrate.store import import_ratings_file
+
         report = import_ratings_file(
             path,
             engine=engine,
@@ -244,6 +242,8 @@ def correct_cmd(
 ) -> None:
     """Record a corrected score; the old revision is kept with who changed it and when."""
     with store_engine(database) as engine:
+        from calibrate.store import correct_rating
+
         new_id = correct_rating(rating_id, score, engine=engine, recorded_by=by, reason=reason)
     if as_json:
         emit_json({"rating": new_id, "supersedes": rating_id})
@@ -259,6 +259,8 @@ def history_cmd(
 ) -> None:
     """Show every revision of a rating, oldest first."""
     with store_engine(database) as engine:
+        from calibrate.store import rating_history
+
         chain = rating_history(rating_id, engine=engine)
     if as_json:
         emit_json([{k: str(v) if k.endswith("_at") else v for k, v in r.items()} for r in chain])
@@ -274,6 +276,8 @@ def history_cmd(
 def status_cmd(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
     """Row counts of the store (creating and migrating it if needed)."""
     with store_engine(database) as engine:
+        from calibrate.store import counts
+
         rows = counts(engine=engine)
     if as_json:
         emit_json(rows)
@@ -290,6 +294,9 @@ def validate_cmd(
     ] = None,
 ) -> None:
     """Check rubric and anchor-set files without storing anything."""
+    from calibrate.anchors import load_anchor_sets
+    from calibrate.rubric import load_rubrics
+
     found = load_rubrics(rubrics)
     sets = load_anchor_sets(anchors, {(r.id, r.version): r for r in found}) if anchors else []
     typer.echo(f"ok: {len(found)} rubric(s), {len(sets)} anchor set(s)")
@@ -404,6 +411,7 @@ def accuracy_cmd(
         load_anchor_definitions,
         stored_accuracy_report,
     )
+    from calibrate.ratings import read_ratings_csv
     from calibrate.report.text import accuracy_text
 
     if path is not None:
@@ -575,6 +583,8 @@ def demo_cmd(
     """Build the demo programme in the store (rubrics, anchors, simulated ratings), then serve."""
 
     # Simulate before opening the store: a bad size creates no database.
+    from calibrate.demo import simulate_demo, store_demo
+
     programme = simulate_demo(out=out, size=size, seed=seed, progress=progress_printer())
     with store_engine(database) as engine:
         report = store_demo(programme, engine=engine, out=out, progress=progress_printer())
@@ -641,6 +651,8 @@ def gstudy_cmd(
 
     data = analysed_ratings(path, database=database, context=context, rubric=rubric, keep=keep)
     ratings = data.ratings
+    from calibrate.stats.gtheory import gstudy
+
     study = gstudy(
         ratings.unit,
         ratings.rater,

@@ -10,12 +10,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from calibrate.errors import CalibrateError
+from calibrate.settings import ANCHOR_SETS, RUBRICS
 from calibrate.simulate import Programme, simulate_files
 from calibrate.store import ImportReport, import_definition_dirs, import_ratings_file
-
-ROOT = Path(__file__).resolve().parents[2]
-RUBRICS = ROOT / "rubrics"
-ANCHOR_SETS = ROOT / "anchor_sets"
 
 
 @dataclass(frozen=True)

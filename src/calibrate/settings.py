@@ -8,6 +8,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE = Path("var") / "calibrate.db"
+ROOT = Path(__file__).resolve().parents[2]
+RUBRICS = ROOT / "rubrics"  # the shipped rubrics of a checkout
+ANCHOR_SETS = ROOT / "anchor_sets"  # and their anchor sets
 
 
 class Settings(BaseSettings):

@@ -17,6 +17,7 @@ from calibrate.stats._tabulate import (
 )
 from calibrate.stats.percent_agreement import (
     category_prevalence,
+    chance_corrected,
     chance_corrected_variance,
     observed_agreement,
     t_interval,
@@ -174,4 +175,4 @@ def gwet_ac_parts(
     pi = category_prevalence(counts, unit_weights)
     # Eq. 4.6 in [2]: chance agreement of AC1/AC2.
     pe = weights.sum() / (q * (q - 1)) * (pi * (1.0 - pi)).sum(axis=-1)
-    return (pa - pe) / (1.0 - pe), pa, pe
+    return chance_corrected(pa, pe), pa, pe

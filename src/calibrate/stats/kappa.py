@@ -21,7 +21,9 @@ from calibrate.stats._tabulate import (
     tabulate,
 )
 from calibrate.stats.percent_agreement import (
+    PE_ONE,
     category_prevalence,
+    chance_corrected,
     chance_corrected_variance,
     observed_agreement,
     t_interval,
@@ -194,14 +196,13 @@ def kappa_parts(
         po = (p * weights).sum(axis=(-2, -1))
         rows, cols = p.sum(axis=-1), p.sum(axis=-2)
         pe = np.einsum("...k,kl,...l->...", rows, weights, cols)
-        kappa = np.where(pe < 1 - 1e-12, (po - pe) / (1.0 - pe), np.nan)
-    return kappa, po, pe
+    return chance_corrected(po, pe), po, pe
 
 
 def _kappa_se(table: FloatArray, w: FloatArray, kappa: float, pe: float) -> tuple[float, float]:
     """Fleiss, Cohen & Everitt (1969) standard errors of kappa: non-null and under H0."""
     n = table.sum()
-    if not pe < 1 - 1e-12:
+    if not pe < PE_ONE:
         return float("nan"), float("nan")
     p = table / n
     rows, cols = p.sum(axis=1), p.sum(axis=0)
@@ -475,7 +476,7 @@ def fleiss_kappa_from_table(table: UnitTable, *, weights: Weights = "unweighted"
     pe_unit = (table.counts @ ((w @ pi + w.T @ pi) / 2.0)) / m
     se = np.sqrt(chance_corrected_variance(table.counts, table.multiplicity, w, kappa, pe, pe_unit))
     se_h0 = float("nan")
-    if weights == "unweighted" and m.min() == m.max() >= 2 and pe < 1:
+    if weights == "unweighted" and m.min() == m.max() >= 2 and pe < PE_ONE:
         nr, ns = float(m[0]), float(f.sum())
         pq = pi * (1.0 - pi)
         # [2], eq. 12 (as irr kappam.fleiss)
@@ -512,6 +513,4 @@ def fleiss_kappa_parts(
     pa = observed_agreement(counts, unit_weights, weights)
     pi = category_prevalence(counts, unit_weights)
     pe = np.einsum("...k,kl,...l->...", pi, weights, pi)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        kappa = np.where(pe < 1 - 1e-12, (pa - pe) / (1.0 - pe), np.nan)
-    return kappa, pa, pe
+    return chance_corrected(pa, pe), pa, pe

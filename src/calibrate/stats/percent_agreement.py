@@ -135,6 +135,18 @@ def category_prevalence(counts: IntArray, unit_weights: FloatArray) -> FloatArra
     return np.asarray((unit_weights @ share) / unit_weights.sum(axis=-1)[..., None])
 
 
+PE_ONE = 1 - 1e-12
+"""Chance agreement counted as 1: a chance-corrected coefficient is undefined (0/0) there."""
+
+
+def chance_corrected(pa: FloatArray, pe: FloatArray) -> FloatArray:
+    """``(pa - pe) / (1 - pe)``, the form of every chance-corrected coefficient here (kappas,
+    AC1/AC2); NaN where chance agreement is 1 (:data:`PE_ONE`)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: FloatArray = np.where(pe < PE_ONE, (pa - pe) / (1.0 - pe), np.nan)
+    return out
+
+
 def chance_corrected_variance(
     counts: IntArray,
     multiplicity: IntArray,
@@ -178,7 +190,7 @@ def chance_corrected_variance(
     m = counts.sum(axis=1).astype(np.float64)
     f = multiplicity.astype(np.float64)
     n, n_pairable = f.sum(), f[m >= 2].sum()
-    if n < 2 or not pe < 1:
+    if n < 2 or not pe < PE_ONE:
         return float("nan")
     c = counts.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):

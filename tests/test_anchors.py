@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from calibrate.anchors import load_anchor_set, load_anchor_sets
+from calibrate.anchors import anchor_set_from_data, load_anchor_set, load_anchor_sets
 from calibrate.errors import ValidationError
 from calibrate.rubric import Rubric
 
@@ -128,3 +129,30 @@ def test_anchor_ids_unique_across_sets(tmp_path: Path, demo_rubric: Rubric) -> N
     (folder / "b.yaml").write_text(ANCHORS.replace("id: demo-a", "id: demo-b"))
     with pytest.raises(ValidationError, match="anchor id 'demo-01' in both demo-a and demo-b"):
         load_anchor_sets(tmp_path / "sets", {("demo", 1): demo_rubric})
+
+
+@pytest.mark.parametrize("misplaced", [None, "a.yaml"])
+def test_folder_without_anchor_sets_is_an_error(
+    tmp_path: Path, demo_rubric: Rubric, misplaced: str | None
+) -> None:
+    """An empty folder, or files not in ``<rubric-id>/`` folders, is refused like load_rubrics'."""
+    folder = tmp_path / "sets"
+    folder.mkdir()
+    if misplaced:
+        (folder / misplaced).write_text(ANCHORS)
+    with pytest.raises(ValidationError) as info:
+        load_anchor_sets(folder, {("demo", 1): demo_rubric})
+    assert [(p.source, p.message) for p in info.value.problems] == [
+        (str(folder), "no anchor-set files (<rubric-id>/*.yaml) in this folder")
+    ]
+
+
+def test_anchor_set_remembers_its_file(tmp_path: Path, demo_rubric: Rubric) -> None:
+    folder = tmp_path / "sets" / "demo"
+    folder.mkdir(parents=True)
+    (folder / "a.yaml").write_text(ANCHORS)
+    [aset] = load_anchor_sets(tmp_path / "sets", {("demo", 1): demo_rubric})
+    assert aset.source == str(folder / "a.yaml")
+    stored = anchor_set_from_data(yaml.safe_load(ANCHORS), demo_rubric, source="store:demo-a")
+    assert stored.source == "store:demo-a"
+    assert stored == aset  # where a set was read from is not part of its content

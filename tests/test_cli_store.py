@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from calibrate.anchors import load_anchor_sets
+from calibrate.rubric import load_rubrics
 from tests.conftest import DEMO_RUBRIC, ROOT, Result
 
 
@@ -119,4 +121,43 @@ def test_user_mistakes_never_trace(calibrate: Callable[..., Result], workdir: Pa
 def test_validate_shipped_content(calibrate: Callable[..., Result]) -> None:
     out = calibrate("validate", "rubrics", "--anchors", "anchor_sets", db="sqlite://", cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("ok: 3 rubric(s)")
+    rubrics = load_rubrics(ROOT / "rubrics")
+    sets = load_anchor_sets(ROOT / "anchor_sets", {(r.id, r.version): r for r in rubrics})
+    assert out.stdout == f"ok: {len(rubrics)} rubric(s), {len(sets)} anchor set(s)\n"
+
+
+@pytest.mark.parametrize("anchors", ["empty", "rubrics"])
+@pytest.mark.parametrize("command", ["import", "validate"])
+def test_anchor_folder_without_sets_fails(
+    calibrate: Callable[..., Result], workdir: Path, db_url: str, anchors: str, command: str
+) -> None:
+    """An --anchors folder with no <rubric-id>/*.yaml file (empty, or the rubrics folder by
+    mistake) is an error, not a silent import of no anchor sets."""
+    (workdir / "empty").mkdir()
+    args = ("import", "rubrics") if command == "import" else ("validate",)
+    out = calibrate(*args, "rubrics", "--anchors", anchors, db=db_url, cwd=workdir)
+    assert out.returncode == 1
+    assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == [
+        "error: 1 problem(s) found:"
+    ]
+    assert f"  {anchors}: no anchor-set files (<rubric-id>/*.yaml) in this folder" in out.stderr
+    assert out.stdout == ""
+    status = json.loads(calibrate("status", "--json", db=db_url, cwd=workdir).stdout)
+    assert not any(status.values()), status
+
+
+def test_malformed_rubric_version_fails_cleanly(
+    calibrate: Callable[..., Result], workdir: Path, db_url: str
+) -> None:
+    assert calibrate("import", "rubrics", "rubrics", db=db_url, cwd=workdir).returncode == 0
+    (workdir / "r.csv").write_text("submission,assessor,criterion,score\nS1,A1,plan,3\n")
+    out = calibrate("import", "ratings", "r.csv", "--rubric", "demo@one", db=db_url, cwd=workdir)
+    assert out.returncode == 1
+    assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == [
+        "error: 1 problem(s) found:"
+    ]
+    assert "r.csv:2 [rubric]: rubric 'demo@one': the version after '@' must be" in out.stderr
+    assert "Traceback" not in out.stderr
+    status = json.loads(calibrate("status", "--json", db=db_url, cwd=workdir).stdout)
+    # the rubric import's batch only
+    assert (status["rating"], status["assessor"], status["import_batch"]) == (0, 0, 1)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibrate.errors import ValidationError
-from calibrate.rubric import load_rubric, load_rubrics
+from calibrate.errors import CalibrateError, ValidationError
+from calibrate.rubric import load_rubric, load_rubrics, parse_rubric_key
 from tests.conftest import DEMO_RUBRIC
 
 
@@ -128,6 +128,29 @@ def test_invalid_yaml_and_non_utf8(tmp_path: Path) -> None:
     path.write_bytes("title: caf\xe9".encode("latin-1"))
     with pytest.raises(ValidationError, match="not UTF-8"):
         load_rubric(path)
+
+
+def test_control_character_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    """YAML forbids C0 control characters other than tab and newlines (YAML 1.1, 5.1)."""
+    text = DEMO_RUBRIC.replace("title: Plans", "title: Pl\x07ans")
+    line = text[: text.index("\x07")].count("\n") + 1
+    assert problems_of(tmp_path, text) == [
+        (line, None, "invalid YAML: control character U+0007 is not allowed")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("demo@1", ("demo", 1)), ("demo@12", ("demo", 12)), ("demo", ("demo", None))],
+)
+def test_parse_rubric_key(text: str, expected: tuple[str, int | None]) -> None:
+    assert parse_rubric_key(text) == expected
+
+
+@pytest.mark.parametrize("text", ["demo@one", "demo@", "demo@0", "demo@-1", "demo@1.5", "demo@1@2"])
+def test_parse_rubric_key_refuses_bad_versions(text: str) -> None:
+    with pytest.raises(CalibrateError, match=f"rubric '{text}': the version after '@' must be"):
+        parse_rubric_key(text)
 
 
 def test_folder_errors(tmp_path: Path) -> None:

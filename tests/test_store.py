@@ -14,10 +14,11 @@ from sqlmodel import SQLModel
 
 from calibrate import models as m
 from calibrate import store
-from calibrate.anchors import load_anchor_sets
-from calibrate.errors import StoreError, ValidationError
-from calibrate.rubric import Rubric, load_rubric, load_rubrics
+from calibrate.anchors import load_anchor_set, load_anchor_sets
+from calibrate.errors import CalibrateError, StoreError, ValidationError
+from calibrate.rubric import Rubric, load_rubric, load_rubrics, rubric_from_data
 from tests.conftest import DEMO_RUBRIC, ROOT
+from tests.test_anchors import ANCHORS
 
 GOOD = (
     "submission,assessor,criterion,score,timestamp,earner,attempt\n"
@@ -186,13 +187,20 @@ def test_anchor_ratings_and_rounds(engine: Engine, tmp_path: Path) -> None:
         f"{anchor.id},A1,{c},{anchor.scores[c]},{anchor.purpose},{aset.rubric_key},A1-r1"
         for c in rubric.criterion_ids
     ]
-    text = "submission,assessor,criterion,score,context,rubric,round\n" + "\n".join(lines) + "\n"
+    live_line = f"S1,A1,{rubric.criterion_ids[0]},{rubric.scores[0]},live,{aset.rubric_key},"
+    text = (
+        "submission,assessor,criterion,score,context,rubric,round\n"
+        + "\n".join([*lines, live_line])
+        + "\n"
+    )
     report = store.import_ratings_file(write(tmp_path, text), engine=engine)
-    assert report.n_written == len(rubric.criteria)
+    assert report.n_written == len(rubric.criteria) + 1
     r = store.load_ratings(engine=engine, contexts=[anchor.purpose])
     assert r.units == (f"anchor:{anchor.id}",)
     assert set(r.columns["round"].tolist()) == {"A1-r1"}
-    assert set(store.load_ratings(engine=engine).columns["round"].tolist()) <= {""}
+    live = store.load_ratings(engine=engine)  # the one live rating, in no calibration round
+    assert live.units == ("S1",)
+    assert live.columns["round"].tolist() == [""]
     assert store.counts(engine=engine)["calibration_attempt"] == 1
 
 
@@ -204,6 +212,7 @@ def test_corrections_keep_history(loaded: Engine, tmp_path: Path) -> None:
     new = store.correct_rating(first, 2, engine=loaded, recorded_by="lead", reason="typo")
     history = store.rating_history(new, engine=loaded)
     assert [(h["revision"], h["score"]) for h in history] == [(1, 3), (2, 2)]
+    assert store.rating_history(first, engine=loaded) == history  # followed forwards too
     assert history[1]["recorded_by"] == "lead" and history[0]["recorded_by"] == "calibrate"
     assert history[1]["reason"] == "typo" and history[1]["supersedes_id"] == first
     assert sorted(store.load_ratings(engine=loaded).value.tolist()) == [1.0, 2.0, 2.0, 3.0]
@@ -246,3 +255,145 @@ def test_text_values_survive_the_bulk_path(loaded: Engine, tmp_path: Path) -> No
     assert r.units == ("S\t1",) and r.raters == ("A,\\1",)
     with loaded.connect() as conn:
         assert conn.execute(sa.text("SELECT recorded_by FROM rating")).scalar_one() == "lead\tone"
+
+
+def test_history_from_any_revision(loaded: Engine, tmp_path: Path) -> None:
+    """A chain of three revisions reads the same from its first, middle and last rating."""
+    store.import_ratings_file(write(tmp_path, GOOD), engine=loaded, rubric="demo")
+    with loaded.connect() as conn:
+        first = conn.execute(sa.text("SELECT min(id) FROM rating")).scalar_one()
+    middle = store.correct_rating(first, 2, engine=loaded, recorded_by="lead", reason="typo")
+    last = store.correct_rating(middle, 1, engine=loaded, recorded_by="lead", reason="again")
+    for rating_id in (first, middle, last):
+        history = store.rating_history(rating_id, engine=loaded)
+        # GOOD's first row scores 3; the corrections above give 2, then 1
+        assert [(h["id"], h["revision"], h["score"]) for h in history] == [
+            (first, 1, 3),
+            (middle, 2, 2),
+            (last, 3, 1),
+        ]
+    with pytest.raises(StoreError, match="no rating with id 10000"):
+        store.rating_history(10_000, engine=loaded)
+
+
+def test_malformed_rubric_version_is_a_clear_error(loaded: Engine, tmp_path: Path) -> None:
+    """``demo@one`` is refused with a CalibrateError everywhere the store reads ``id@version``."""
+    words = "rubric 'demo@one': the version after '@' must be a whole number"
+    with pytest.raises(CalibrateError, match=words):
+        store.load_ratings(engine=loaded, rubric="demo@one")
+    with pytest.raises(CalibrateError, match=words):
+        store.stored_rubric("demo@one", engine=loaded)
+    with pytest.raises(CalibrateError, match=words):
+        store.stored_anchor_sets(engine=loaded, rubric="demo@one")
+    before = store.counts(engine=loaded)
+    text = (
+        "submission,assessor,criterion,score,rubric\nS1,A1,plan,3,demo@1\nS1,A2,plan,2,demo@one\n"
+    )
+    with pytest.raises(ValidationError) as info:
+        store.import_ratings_file(write(tmp_path, text), engine=loaded)
+    assert [(p.line, p.field) for p in info.value.problems] == [(3, "rubric")]
+    assert words in info.value.problems[0].message
+    with pytest.raises(ValidationError, match=words):
+        store.import_ratings_file(write(tmp_path, GOOD), engine=loaded, rubric="demo@one")
+    assert store.counts(engine=loaded) == before
+
+
+def test_stored_rubric_reads_only_the_chosen_rubric(engine: Engine, demo_rubric: Rubric) -> None:
+    v2 = rubric_from_data({**demo_rubric.to_dict(), "version": 2}, source="v2")
+    other = rubric_from_data({**demo_rubric.to_dict(), "id": "other"}, source="other")
+    store.import_definitions([v2, demo_rubric, other], engine=engine)
+    assert store.stored_rubric("demo@1", engine=engine) == demo_rubric
+    assert store.stored_rubric("other", engine=engine) == other
+    with pytest.raises(StoreError, match=r"several versions of demo \(demo@2, demo@1\)"):
+        store.stored_rubric("demo", engine=engine)
+    with pytest.raises(StoreError, match=r"\(stored: demo@1, demo@2, other@1\)"):
+        store.stored_rubric("demo@3", engine=engine)
+
+
+def test_stored_anchor_sets_of_one_rubric(engine: Engine) -> None:
+    store.import_definition_dirs(ROOT / "rubrics", ROOT / "anchor_sets", engine=engine)
+    every = store.stored_anchor_sets(engine=engine)
+    keys = sorted({s.rubric_key for s in every})
+    assert len(keys) > 1  # the filter has something to leave out
+    for key in keys:
+        wanted = [s for s in every if s.rubric_key == key]
+        assert store.stored_anchor_sets(engine=engine, rubric=key) == wanted
+        assert store.stored_anchor_sets(engine=engine, rubric=key.split("@")[0]) == wanted
+    assert store.stored_anchor_sets(engine=engine, rubric="nope") == []
+
+
+def _anchor_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sets" / "demo" / "a.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_changed_anchor_set_is_refused_with_advice_that_works(
+    engine: Engine, demo_rubric_file: Path, tmp_path: Path
+) -> None:
+    """A stored anchor set does not change; the refusal names the file, and its advice (new set
+    id and new anchor ids) is what it takes to store the changed set."""
+    rubrics, sets = demo_rubric_file.parent, tmp_path / "sets"
+    path = _anchor_file(tmp_path, ANCHORS)
+    store.import_definition_dirs(rubrics, sets, engine=engine)
+    before = store.counts(engine=engine)
+    changed = ANCHORS.replace("scores: {plan: 3, reflect: 2}", "scores: {plan: 2, reflect: 2}")
+    assert changed != ANCHORS
+
+    path.write_text(changed)
+    with pytest.raises(ValidationError) as info:
+        store.import_definition_dirs(rubrics, sets, engine=engine)
+    assert [(p.source, p.field) for p in info.value.problems] == [(str(path), "id")]
+    assert info.value.problems[0].message == (
+        "anchor set demo-a is already stored with different content; stored anchor sets do not "
+        "change: store the changed set under a new id, with new anchor ids (anchor ids are "
+        "unique within a rubric version)"
+    )
+    assert store.counts(engine=engine) == before
+
+    path.write_text(changed.replace("id: demo-a", "id: demo-b"))  # a new set id only
+    with pytest.raises(ValidationError) as info:
+        store.import_definition_dirs(rubrics, sets, engine=engine)
+    assert [(p.source, p.field, p.message) for p in info.value.problems] == [
+        (
+            str(path),
+            "anchors.id",
+            f"anchor {a} of demo@1 is already stored in anchor set demo-a; give it a new id "
+            "(anchor ids are unique within a rubric version)",
+        )
+        for a in ("demo-01", "demo-02")
+    ]
+    assert store.counts(engine=engine) == before
+
+    renamed = changed.replace("id: demo-a", "id: demo-b").replace("- id: demo-0", "- id: demo-1")
+    path.write_text(renamed)  # the advice followed: new set id and new anchor ids
+    report = store.import_definition_dirs(rubrics, sets, engine=engine)
+    assert (report.n_written, report.n_unchanged) == (1, 1)  # the set; the rubric was stored
+    after = store.counts(engine=engine)
+    assert after["anchor_set"] == before["anchor_set"] + 1
+    assert after["anchor"] == before["anchor"] + 2  # ANCHORS holds two anchors
+
+
+def test_anchor_set_of_unstored_rubric_names_its_file(
+    engine: Engine, demo_rubric: Rubric, tmp_path: Path
+) -> None:
+    path = _anchor_file(tmp_path, ANCHORS)
+    aset = load_anchor_set(path, demo_rubric)
+    with pytest.raises(ValidationError) as info:
+        store.import_definitions([], [aset], engine=engine)
+    assert [(p.source, p.message) for p in info.value.problems] == [
+        (str(path), "anchor set demo-a: rubric demo@1 is not stored")
+    ]
+    assert not any(store.counts(engine=engine).values())
+
+
+def test_empty_anchor_folder_writes_nothing(
+    engine: Engine, demo_rubric_file: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "sets").mkdir()
+    with pytest.raises(ValidationError, match="no anchor-set files"):
+        store.import_definition_dirs(demo_rubric_file.parent, tmp_path / "sets", engine=engine)
+    assert not any(store.counts(engine=engine).values())
+    report = store.import_definition_dirs(demo_rubric_file.parent, None, engine=engine)
+    assert report.n_written == 1  # no folder given: no anchor sets, as before

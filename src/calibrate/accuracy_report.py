@@ -372,7 +372,7 @@ def stored_accuracy_report(
         Unknown rubric, several versions and none chosen, no anchor sets or no anchor ratings.
     """
     chosen = stored_rubric(rubric, engine=engine)
-    sets = [s for s in stored_anchor_sets(engine=engine) if s.rubric_key == chosen.key]
+    sets = stored_anchor_sets(engine=engine, rubric=chosen.key)
     if not sets:
         raise CalibrateError(f"the store holds no anchor sets of {chosen.key}")
     ratings = load_ratings(engine=engine, rubric=chosen.key, contexts=ANCHOR_CONTEXTS)

@@ -7,6 +7,7 @@ version it was scored under and is validated against it (format: ``docs/formats.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,13 +67,18 @@ class _AnchorSetFile(_Model):
 
 @dataclass(frozen=True)
 class AnchorSet:
-    """A validated anchor set for one rubric version."""
+    """A validated anchor set for one rubric version.
+
+    ``source`` is where it was read from (a file, or ``store:<id>``), for messages; it takes no
+    part in comparisons.
+    """
 
     id: str
     rubric_id: str
     rubric_version: int
     title: str
     anchors: tuple[Anchor, ...]
+    source: str = dataclasses.field(default="", compare=False)
 
     @property
     def rubric_key(self) -> str:
@@ -191,6 +197,7 @@ def anchor_set_from_data(
         rubric_version=raw.rubric_version,
         title=raw.title,
         anchors=tuple(anchors),
+        source=source,
     )
 
 
@@ -200,12 +207,22 @@ def load_anchor_sets(
     """Read every ``<rubric-id>/*.yaml`` under ``directory``; all problems reported together.
 
     Anchor ids must be unique across the sets of a rubric.
+
+    Raises
+    ------
+    ValidationError
+        No such folder, no anchor-set file in it, or any problem with the files.
     """
     if not Path(directory).is_dir():
         raise ValidationError([Problem(str(directory), "no such folder")])
+    files = sorted(Path(directory).glob("*/*.yaml"))
+    if not files:
+        raise ValidationError(
+            [Problem(str(directory), "no anchor-set files (<rubric-id>/*.yaml) in this folder")]
+        )
     sets: list[AnchorSet] = []
     problems: list[Problem] = []
-    for path in sorted(Path(directory).glob("*/*.yaml")):
+    for path in files:
         try:
             sets.append(load_anchor_set(path, rubrics))
         except ValidationError as exc:

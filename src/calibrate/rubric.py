@@ -18,11 +18,42 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic import ValidationError as PydanticValidationError
 
-from calibrate.errors import Problem, ValidationError
+from calibrate.errors import CalibrateError, Problem, ValidationError
 from calibrate.yamlfile import Locator, format_path, pydantic_message, read_yaml
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 MAX_CRITERIA = 8
+
+
+def parse_rubric_key(text: str) -> tuple[str, int | None]:
+    """Split a rubric reference ``id@version`` (or a bare ``id``) into id and version.
+
+    Returns
+    -------
+    id : str
+    version : int or None
+        None for a bare id; what that means is up to the caller (e.g. the latest stored version).
+
+    Raises
+    ------
+    CalibrateError
+        The part after ``@`` is not a whole number >= 1 (rubric versions start at 1).
+
+    Examples
+    --------
+    >>> parse_rubric_key("ct-unplugged@2")
+    ('ct-unplugged', 2)
+    >>> parse_rubric_key("ct-unplugged")
+    ('ct-unplugged', None)
+    """
+    rid, at, version = text.partition("@")
+    if not at:
+        return rid, None
+    if not (version.isascii() and version.isdigit()) or int(version) < 1:
+        raise CalibrateError(
+            f"rubric {text!r}: the version after '@' must be a whole number >= 1 (ID@VERSION)"
+        )
+    return rid, int(version)
 
 
 class _Model(BaseModel):

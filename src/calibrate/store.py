@@ -30,9 +30,15 @@ from sqlmodel import Session, select
 
 from calibrate import models as m
 from calibrate.anchors import AnchorSet, anchor_set_from_data, load_anchor_sets
-from calibrate.errors import Problem, StoreError, ValidationError
-from calibrate.ratings import ANCHOR_CONTEXTS, RatingRows, Ratings, parse_ratings
-from calibrate.rubric import Rubric, load_rubrics, rubric_from_data
+from calibrate.errors import CalibrateError, Problem, StoreError, ValidationError
+from calibrate.ratings import (
+    ANCHOR_CONTEXTS,
+    MAX_PROBLEMS,
+    RatingRows,
+    Ratings,
+    parse_ratings,
+)
+from calibrate.rubric import Rubric, load_rubrics, parse_rubric_key, rubric_from_data
 from calibrate.settings import get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -134,7 +140,10 @@ def import_definitions(
     """Store rubric versions and anchor sets in one transaction.
 
     Content already stored under the same id and version is left alone; *different* content under
-    a stored version is refused (a rubric that changes must carry a new version).
+    a stored version is refused (a rubric that changes must carry a new version). Stored anchor
+    sets do not change either: a changed set is stored as a new set, with a new id and new anchor
+    ids (anchor ids are unique within a rubric version). Anchor-set problems name the set's file
+    when it was read from one.
     """
     problems: list[Problem] = []
     written = unchanged = 0
@@ -181,13 +190,14 @@ def import_definitions(
             written += 1
         session.flush()
         for aset in anchor_sets:
+            aset_source = aset.source or source
             rv_id = versions.get((aset.rubric_id, aset.rubric_version))
             if rv_id is None:
                 row = _rubric_row(session, aset.rubric_id, aset.rubric_version)
                 if row is None:
                     problems.append(
                         Problem(
-                            source,
+                            aset_source,
                             f"anchor set {aset.id}: rubric {aset.rubric_key} is not stored",
                             field="rubric_version",
                         )
@@ -201,9 +211,11 @@ def import_definitions(
                 if existing.content_hash != digest:
                     problems.append(
                         Problem(
-                            source,
+                            aset_source,
                             f"anchor set {aset.id} is already stored with different content; "
-                            "give the changed set a new id",
+                            "stored anchor sets do not change: store the changed set under a new "
+                            "id, with new anchor ids (anchor ids are unique within a rubric "
+                            "version)",
                             field="id",
                         )
                     )
@@ -227,15 +239,17 @@ def import_definitions(
             )
             for a in aset.anchors:
                 clash = session.exec(
-                    select(m.Anchor.id).where(
-                        m.Anchor.rubric_version_id == rv_id, m.Anchor.key == a.id
-                    )
+                    select(m.AnchorSet.key)
+                    .join(m.Anchor, m.Anchor.anchor_set_id == m.AnchorSet.id)  # type: ignore[arg-type]
+                    .where(m.Anchor.rubric_version_id == rv_id, m.Anchor.key == a.id)
                 ).first()
                 if clash is not None:
                     problems.append(
                         Problem(
-                            source,
-                            f"anchor {a.id} of {aset.rubric_key} is already stored in another set",
+                            aset_source,
+                            f"anchor {a.id} of {aset.rubric_key} is already stored in anchor set "
+                            f"{clash}; give it a new id (anchor ids are unique within a rubric "
+                            "version)",
                             field="anchors.id",
                         )
                     )
@@ -305,11 +319,7 @@ def import_definition_dirs(
 def stored_rubrics(*, engine: Engine) -> list[Rubric]:
     """Every rubric version in the store, old versions included."""
     with Session(engine) as session:
-        rows = session.exec(select(m.RubricVersion).order_by(sa.text("id"))).all()
-        return [
-            rubric_from_data(json.loads(r.definition), source=f"store:{r.rubric_key}@{r.version}")
-            for r in rows
-        ]
+        return _rubrics_where(session)
 
 
 def stored_rubric(rubric: str, *, engine: Engine) -> Rubric:
@@ -320,13 +330,16 @@ def stored_rubric(rubric: str, *, engine: Engine) -> Rubric:
     ------
     StoreError
         Not in the store, or several versions and none chosen.
+    CalibrateError
+        ``rubric`` is not of the form ``id`` or ``id@version``.
     """
-    rid, _, version = rubric.partition("@")
-    stored = stored_rubrics(engine=engine)
-    found = [r for r in stored if r.id == rid and (not version or str(r.version) == version)]
-    if not found:
-        known = ", ".join(sorted(r.key for r in stored)) or "none"
-        raise StoreError(f"rubric {rubric!r} is not in the store (stored: {known})")
+    rid, version = parse_rubric_key(rubric)
+    with Session(engine) as session:
+        found = _rubrics_where(session, *_rubric_filter(rid, version))
+        if not found:
+            stored = session.exec(select(m.RubricVersion.rubric_key, m.RubricVersion.version))
+            known = ", ".join(sorted(f"{k}@{v}" for k, v in stored)) or "none"
+            raise StoreError(f"rubric {rubric!r} is not in the store (stored: {known})")
     if len(found) > 1:
         raise StoreError(
             f"the store holds several versions of {rid} ({', '.join(r.key for r in found)}): "
@@ -335,15 +348,45 @@ def stored_rubric(rubric: str, *, engine: Engine) -> Rubric:
     return found[0]
 
 
-def stored_anchor_sets(*, engine: Engine) -> list[AnchorSet]:
-    """Every anchor set in the store, validated against its stored rubric version."""
-    rubrics = {(r.id, r.version): r for r in stored_rubrics(engine=engine)}
+def stored_anchor_sets(*, engine: Engine, rubric: str | None = None) -> list[AnchorSet]:
+    """The anchor sets in the store, validated against their stored rubric versions.
+
+    ``rubric`` keeps the sets of one rubric version (``id@version``) or of every version of a
+    rubric (``id``); None keeps all. Sets come in the order they were stored.
+    """
+    conditions = [] if rubric is None else _rubric_filter(*parse_rubric_key(rubric))
     with Session(engine) as session:
-        rows = session.exec(select(m.AnchorSet)).all()
+        rubrics = {(r.id, r.version): r for r in _rubrics_where(session, *conditions)}
+        query = select(m.AnchorSet).order_by(m.AnchorSet.id)  # type: ignore[arg-type]
+        if conditions:
+            query = query.join(
+                m.RubricVersion,
+                m.RubricVersion.id == m.AnchorSet.rubric_version_id,  # type: ignore[arg-type]
+            ).where(*conditions)
+        rows = session.exec(query).all()
         return [
             anchor_set_from_data(json.loads(r.definition), rubrics, source=f"store:{r.key}")
             for r in rows
         ]
+
+
+def _rubric_filter(rid: str, version: int | None) -> list[Any]:
+    """SQL conditions on ``rubric_version`` for rubric ``rid`` (one version, or all of them)."""
+    conditions = [m.RubricVersion.rubric_key == rid]
+    if version is not None:
+        conditions.append(m.RubricVersion.version == version)
+    return conditions
+
+
+def _rubrics_where(session: Session, *conditions: Any) -> list[Rubric]:
+    """The stored rubric versions meeting ``conditions``, in the order they were stored."""
+    rows = session.exec(
+        select(m.RubricVersion).where(*conditions).order_by(m.RubricVersion.id)  # type: ignore[arg-type]
+    ).all()
+    return [
+        rubric_from_data(json.loads(r.definition), source=f"store:{r.rubric_key}@{r.version}")
+        for r in rows
+    ]
 
 
 def _rubric_row(session: Session, key: str, version: int) -> m.RubricVersion | None:
@@ -535,7 +578,12 @@ def _resolve_rubrics(
     problems: list[Problem] = []
     stored = ", ".join(sorted(infos)) or "none; import rubrics first"
     for j, name in enumerate(names.tolist()):
-        info = infos.get(name) if "@" in name else latest.get(name)
+        try:
+            rid, version = parse_rubric_key(name)
+        except CalibrateError as exc:
+            problems += _row_problems(rows, np.flatnonzero(inverse == j), "rubric", str(exc))
+            continue
+        info = latest.get(rid) if version is None else infos.get(f"{rid}@{version}")
         if info is not None:
             ids[j] = info.id
             continue
@@ -623,12 +671,13 @@ def _submission_problems(
 def _row_problems(
     rows: RatingRows, idx: NDArray[np.intp], column: str, reason: str | Callable[[int], str]
 ) -> list[Problem]:
-    """One problem per row in ``idx`` (at most 1000), the reason fixed or computed per row."""
+    """One problem per row in ``idx`` (at most ``MAX_PROBLEMS``), the reason fixed or computed
+    per row."""
     return [
         Problem(
             rows.source, reason if isinstance(reason, str) else reason(i), int(rows.line[i]), column
         )
-        for i in idx[:1000].tolist()
+        for i in idx[:MAX_PROBLEMS].tolist()
     ]
 
 
@@ -702,7 +751,12 @@ def _ensure_submissions(
 
 
 def _first_index(codes: NDArray[np.intp], n: int) -> NDArray[np.intp]:
-    """Index of the first occurrence of each code ``0..n-1``."""
+    """Index of the first occurrence of each code ``0..n-1`` (every code occurring).
+
+    Equal to ``np.unique(codes, return_index=True)[1]``, in one O(n) scatter instead of a sort
+    (about 20 times faster on 10 million rows): assigning in reverse, the first occurrence is
+    written last and so kept.
+    """
     first = np.empty(n, dtype=np.intp)
     first[codes[::-1]] = np.arange(len(codes))[::-1]
     return first
@@ -808,7 +862,7 @@ def _against_stored(
         if scores is None:
             continue
         new[i] = False
-        if score[i] not in scores and len(conflicts) < 1000:
+        if score[i] not in scores and len(conflicts) < MAX_PROBLEMS:
             conflicts.append(
                 Problem(
                     rows.source,
@@ -968,7 +1022,8 @@ def load_ratings(
     attempt of each rating (empty for live ratings). Rows come in order of rating time (then of
     storing), so ``select(keep=...)`` picks first or latest readings. Rows are read with the
     database's bulk path
-    (``COPY TO STDOUT`` on PostgreSQL, one cursor fetch on SQLite).
+    (``COPY TO STDOUT`` on PostgreSQL, one cursor fetch on SQLite). A ``rubric`` whose version is
+    not a whole number raises :class:`~calibrate.errors.CalibrateError`.
     """
     rating = m.Rating.__table__  # type: ignore[attr-defined]
     crit = m.Criterion.__table__  # type: ignore[attr-defined]
@@ -988,10 +1043,10 @@ def load_ratings(
         .order_by(rating.c.rated_at.asc().nulls_first(), rating.c.id)
     )
     if rubric:
-        rid, _, version = rubric.partition("@")
+        rid, version = parse_rubric_key(rubric)
         query = query.where(rv.c.rubric_key == rid)
-        if version:
-            query = query.where(rv.c.version == int(version))
+        if version is not None:
+            query = query.where(rv.c.version == version)
     with engine.connect() as conn:
         arr = _fetch_ints(conn, query, 5)
         units = {i: k for k, (i,) in _stored_keys(conn, m.Submission).items()}
@@ -1019,7 +1074,13 @@ def _coded(
     ids: NDArray[np.int64], labels: Mapping[int, str]
 ) -> tuple[NDArray[np.int64], tuple[str, ...]]:
     """Codes of database ids following their sorted labels, as :meth:`RatingRows.encode` codes a
-    file, so that the store and an export of it give the same codes."""
+    file, so that the store and an export of it give the same codes.
+
+    Not :func:`calibrate.ratings.factorize` of the labels: the ids are coded, so two records that
+    share a label (criterion ``reflection`` of two rubrics, an anchor id reused in a later rubric
+    version) keep distinct codes when one load spans them. The codes agree with ``factorize``
+    whenever the labels are distinct, as they are within one rubric version.
+    """
     used, inverse = np.unique(ids, return_inverse=True)
     names = [labels[i] for i in used.tolist()]
     order = np.argsort(np.array(names, dtype=object), kind="stable")
@@ -1101,16 +1162,22 @@ def rating_history(rating_id: int, *, engine: Engine) -> list[dict[str, Any]]:
     """Every revision of a rating, oldest first (follows corrections both ways)."""
     rating = m.Rating.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
-        rows = {r["id"]: dict(r) for r in conn.execute(sa.select(rating)).mappings()}
-    if rating_id not in rows:
-        raise StoreError(f"no rating with id {rating_id}")
-    by_old = {r["supersedes_id"]: r["id"] for r in rows.values() if r["supersedes_id"]}
-    first = rating_id
-    while rows[first]["supersedes_id"]:
-        first = rows[first]["supersedes_id"]
-    chain = [rows[first]]
-    while chain[-1]["id"] in by_old:
-        chain.append(rows[by_old[chain[-1]["id"]]])
+
+        def revision(condition: Any) -> dict[str, Any] | None:
+            row = conn.execute(sa.select(rating).where(condition)).mappings().one_or_none()
+            return None if row is None else dict(row)
+
+        start = revision(rating.c.id == rating_id)
+        if start is None:
+            raise StoreError(f"no rating with id {rating_id}")
+        chain = [start]  # one short query per revision: correction chains are short
+        while chain[0]["supersedes_id"]:
+            older = revision(rating.c.id == chain[0]["supersedes_id"])
+            if older is None:  # ruled out by the foreign key
+                break
+            chain.insert(0, older)
+        while (newer := revision(rating.c.supersedes_id == chain[-1]["id"])) is not None:
+            chain.append(newer)
     return chain
 
 

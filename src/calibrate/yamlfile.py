@@ -39,11 +39,19 @@ def read_yaml(path: Path) -> tuple[Any, Locator]:
     except UnicodeDecodeError as exc:
         raise ValidationError([Problem(source, f"not UTF-8 text (byte {exc.start})")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character YAML does not allow
+        message = f"invalid YAML: control character U+{exc.character:04X} is not allowed"
+        at = text.count("\n", 0, exc.position) + 1
+        raise ValidationError([Problem(source, message, at)]) from None
+    try:  # one parse: the node tree gives the lines and is built into the data
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise ValidationError([Problem(source, f"invalid YAML: {exc.problem}", line)]) from None
+    finally:
+        loader.dispose()
     lines: dict[tuple[str | int, ...], int] = {}
     problems: list[Problem] = []
     if node is not None:

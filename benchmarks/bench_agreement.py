@@ -33,14 +33,12 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import platform
-import time
-import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 import krippendorff
 import numpy as np
 import numpy.typing as npt
+from _timing import best, peak_mib
 from sklearn.metrics import cohen_kappa_score
 
 from calibrate.stats._tabulate import tabulate
@@ -49,6 +47,7 @@ from calibrate.stats.alpha import alphas_of_coincidences, coincidences
 from calibrate.stats.resample import bootstrap_units
 
 N_TEAMS, TEAM_SIZE, N_CRITERIA, N_LEVELS = 103, 8, 5, 4
+PATIENCE = 2.0  # seconds: a peer slower than this runs twice, not --repeat times
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
@@ -71,26 +70,6 @@ def live_ratings(n_ratings: int, seed: int = 0) -> tuple[IntArray, IntArray, Flo
     score = truth.ravel()[unit] + severity[rater_long] + rng.normal(0, 0.5, unit.size)
     value = np.clip(np.rint(score), 1, N_LEVELS)
     return unit.astype(np.int64), rater_long.astype(np.int64), value
-
-
-def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Best wall time of ``repeat`` runs (at most 2 runs when one takes over 2 s)."""
-    times, out = [], None
-    for i in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-        if i >= 1 and min(times) > 2.0:
-            break
-    return min(times), out
-
-
-def peak_mib(fn: Callable[[], Any]) -> float:
-    tracemalloc.start()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
 
 
 def our_alpha(unit: IntArray, value: FloatArray) -> list[float]:
@@ -128,9 +107,9 @@ def run(n_ratings: int, repeat: int, max_dense_gb: float, n_boot: int) -> dict[s
     row: dict[str, Any] = {"ratings": unit.size, "units": n_units}
 
     code = (value - 1).astype(np.int64)
-    row["floor"], _ = best(lambda: np.bincount(unit * N_LEVELS + code), repeat)
-    row["alpha"], ours = best(lambda: our_alpha(unit, value), repeat)
-    row["peak"] = peak_mib(lambda: our_alpha(unit, value))
+    row["floor"], _ = best(lambda: np.bincount(unit * N_LEVELS + code), repeat, patience=PATIENCE)
+    row["alpha"], ours = best(lambda: our_alpha(unit, value), repeat, patience=PATIENCE)
+    row["peak"], _ = peak_mib(lambda: our_alpha(unit, value))
 
     counts = np.bincount(unit * N_LEVELS + code, minlength=n_units * N_LEVELS)
     counts = counts.reshape(n_units, N_LEVELS)
@@ -142,7 +121,7 @@ def run(n_ratings: int, repeat: int, max_dense_gb: float, n_boot: int) -> dict[s
             for lv in ALPHA_LEVELS
         ]
 
-    row["kripp_counts"], theirs = best(kripp_counts, repeat)
+    row["kripp_counts"], theirs = best(kripp_counts, repeat, patience=PATIENCE)
     assert np.allclose(ours, theirs, atol=1e-9, rtol=0), (ours, theirs)
 
     n_raters = int(rater.max()) + 1
@@ -158,15 +137,19 @@ def run(n_ratings: int, repeat: int, max_dense_gb: float, n_boot: int) -> dict[s
                 for lv in ALPHA_LEVELS
             ]
 
-        row["kripp_dense"], theirs = best(kripp_dense, repeat)
+        row["kripp_dense"], theirs = best(kripp_dense, repeat, patience=PATIENCE)
         assert np.allclose(ours, theirs, atol=1e-9, rtol=0)
         del matrix
     else:
         row["dense_skipped"] = f"needs ~{dense_gb:.1f} GB > --max-dense-gb {max_dense_gb:g}"
 
-    row["bootstrap"], _ = best(lambda: our_bootstrap(unit, value, n_boot), repeat)
+    row["bootstrap"], _ = best(
+        lambda: our_bootstrap(unit, value, n_boot), repeat, patience=PATIENCE
+    )
 
-    row["pairs_kappa"], pk = best(lambda: cohen_kappa_pairs(unit, rater, value), repeat)
+    row["pairs_kappa"], pk = best(
+        lambda: cohen_kappa_pairs(unit, rater, value), repeat, patience=PATIENCE
+    )
     pairs = sklearn_pairs(unit, rater, value)
     row["n_pairs"] = len(pairs)
     assert len(pairs) == pk.kappa.size
@@ -176,7 +159,7 @@ def run(n_ratings: int, repeat: int, max_dense_gb: float, n_boot: int) -> dict[s
             cohen_kappa_score(x, y) if np.unique(np.r_[x, y]).size > 1 else np.nan for x, y in pairs
         ]
 
-    row["sklearn_loop"], sk = best(sklearn_loop, min(repeat, 3))
+    row["sklearn_loop"], sk = best(sklearn_loop, min(repeat, 3), patience=PATIENCE)
     assert np.allclose(np.sort(pk.kappa), np.sort(np.asarray(sk)), atol=1e-12, equal_nan=True)
     return row
 

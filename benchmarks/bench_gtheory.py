@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import math
 import platform
-import time
-import tracemalloc
 
 import numpy as np
 import numpy.typing as npt
+from _timing import best, peak_mib
 
 from calibrate.stats.gtheory import gstudy
 
@@ -65,16 +64,9 @@ def live_ratings(n_ratings: int, seed: int = 0) -> Arrays:
 def measure(n_ratings: int, repeat: int) -> tuple[int, float, float, float]:
     """(ratings, best seconds, peak MiB, Phi) for one size."""
     unit, rater, value, criterion = live_ratings(n_ratings)
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        study = gstudy(unit, rater, value, criterion)
-        best = min(best, time.perf_counter() - start)
-    tracemalloc.start()
-    gstudy(unit, rater, value, criterion)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return len(value), best, peak / 2**20, study.phi
+    seconds, study = best(lambda: gstudy(unit, rater, value, criterion), repeat)
+    peak, _ = peak_mib(lambda: gstudy(unit, rater, value, criterion))
+    return len(value), seconds, peak, study.phi
 
 
 def main() -> None:

@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import math
 import platform
-import time
-import tracemalloc
 
 import numpy as np
 import numpy.typing as npt
+from _timing import best, peak_mib
 
 from calibrate.stats.rasch import fit_mfrm
 
@@ -68,28 +67,20 @@ def run(sizes: list[int], repeat: int) -> str:
     prev: tuple[int, float, float] | None = None
     for n in sizes:
         data = live_ratings(n)
-        best = math.inf
-        iterations = 0
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            res = fit_mfrm(*data)
-            best = min(best, time.perf_counter() - t0)
-            iterations = res.iterations
-        tracemalloc.start()
-        fit_mfrm(*data)
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
+        seconds, res = best(lambda: fit_mfrm(*data), repeat)  # noqa: B023 (called at once)
+        iterations = res.iterations
+        peak, _ = peak_mib(lambda: fit_mfrm(*data))  # noqa: B023
         n_actual = data[0].size
         if prev is None:
             growth = "-"
         else:
             dn = math.log(n_actual / prev[0])
-            growth = f"{math.log(best / prev[1]) / dn:.2f} / {math.log(peak / prev[2]) / dn:.2f}"
+            growth = f"{math.log(seconds / prev[1]) / dn:.2f} / {math.log(peak / prev[2]) / dn:.2f}"
         rows.append(
-            f"| {n_actual:,} | {n_actual // (2 * N_CRITERIA):,} | {iterations} | {best:.2f} "
+            f"| {n_actual:,} | {n_actual // (2 * N_CRITERIA):,} | {iterations} | {seconds:.2f} "
             f"| {peak:,.0f} | {growth} |"
         )
-        prev = (n_actual, best, peak)
+        prev = (n_actual, seconds, peak)
     head = [
         f"fit_mfrm, sparse live design (2 of {N_ASSESSORS} assessors x {N_CRITERIA} criteria, "
         f"4 categories); numpy {np.__version__}, Python {platform.python_version()}, "

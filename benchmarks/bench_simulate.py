@@ -15,27 +15,18 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 import tracemalloc
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import cast
+
+from _timing import best
 
 from calibrate.anchors import load_anchor_sets
 from calibrate.rubric import load_rubrics
 from calibrate.simulate import PRESETS, Programme, SizeName, simulate_programme
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def best(run: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        begin = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - begin)
-    return min(times)
 
 
 def main() -> None:
@@ -64,11 +55,11 @@ def main() -> None:
         programme = simulate()
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-        t_sim = best(simulate, args.repeat)
+        t_sim, _ = best(simulate, args.repeat)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
-            t_csv = best(partial(programme.write_csv, out / "r.csv"), args.repeat)
-            t_json = best(partial(programme.write_truth, out / "t.json"), args.repeat)
+            t_csv, _ = best(partial(programme.write_csv, out / "r.csv"), args.repeat)
+            t_json, _ = best(partial(programme.write_truth, out / "t.json"), args.repeat)
         s = programme.summary()
         dist = "/".join(str(v) for v in s.earned_by_attempt.values())
         print(

@@ -24,11 +24,11 @@ import argparse
 import csv
 import io
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
+from _timing import best
 
 from calibrate import store
 from calibrate.rubric import rubric_from_data
@@ -71,15 +71,6 @@ def make_csv(path: Path, n_ratings: int, seed: int = 0) -> None:
                 strict=True,
             )
         )
-
-
-def best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def reset(url: str) -> sa.Engine:
@@ -190,14 +181,14 @@ def measure(name: str, url: str, path: Path, n: int, repeat: int) -> None:
             c.exec_driver_sql("DELETE FROM import_batch")
         store.import_ratings_file(path, engine=engine, rubric="bench")
 
-    t_import = best(ours, repeat)
-    t_bulk = best(lambda: bulk_import(engine, path), repeat)
+    t_import, _ = best(ours, repeat)
+    t_bulk, _ = best(lambda: bulk_import(engine, path), repeat)
     resolved = resolved_rows(engine)
-    t_same = best(lambda: bulk_same_table(engine, path, resolved), repeat)
+    t_same, _ = best(lambda: bulk_same_table(engine, path, resolved), repeat)
     ours()
     assert len(store.load_ratings(engine=engine)) == n
-    t_load = best(lambda: store.load_ratings(engine=engine), repeat)
-    t_bulk_load = best(lambda: bulk_load(engine), repeat)
+    t_load, _ = best(lambda: store.load_ratings(engine=engine), repeat)
+    t_bulk_load, _ = best(lambda: bulk_load(engine), repeat)
     print(
         f"{name:<11}{n:>10,}{t_import:>10.2f}{t_bulk:>8.2f}{t_import / t_bulk:>7.2f}"
         f"{t_same:>8.2f}{t_import / t_same:>7.2f}"

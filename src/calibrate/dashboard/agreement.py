@@ -50,20 +50,8 @@ def render() -> None:
         st.info(data.EMPTY_STORE)
         return
     left, middle, right, far = st.columns([3, 2, 1, 1])
-    rubric = left.selectbox(
-        "Rubric version",
-        list(versions),
-        format_func=lambda key: f"{key} · {versions[key]['title']}",
-        key="agreement_rubric",
-    )
-    context = middle.selectbox(
-        "Ratings",
-        data.contexts(),
-        format_func=data.context_label,
-        key="agreement_context",
-        help="Live: earners' submissions. Practice, qualification, validity: anchor "
-        "submissions scored by assessors in calibration rounds.",
-    )
+    rubric = data.choose_rubric(left, versions, key="agreement_rubric")
+    context = data.choose_context(middle, key="agreement_context")
     n_boot = right.number_input(
         "Resamples",
         min_value=0,

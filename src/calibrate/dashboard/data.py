@@ -91,13 +91,28 @@ def rubric_versions(url: str) -> dict[str, dict[str, Any]]:
     return {f"{r['id']}@{r['version']}": r for r in rubrics(url)}
 
 
-def contexts() -> list[str]:
-    """The rating contexts a page offers, live (earners' submissions) first."""
-    return ["live", *(c for c in CONTEXTS if c != "live")]
+def choose_rubric(container: Any, versions: dict[str, dict[str, Any]], key: str) -> str:
+    """A rubric-version select box (``id@version · title``) in ``container``."""
+    chosen: str = container.selectbox(
+        "Rubric version",
+        list(versions),
+        format_func=lambda version: f"{version} · {versions[version]['title']}",
+        key=key,
+    )
+    return chosen
 
 
-def context_label(context: str) -> str:
-    return context if context == "live" else f"{context} (anchor submissions)"
+def choose_context(container: Any, key: str) -> str:
+    """A select box of the rating contexts in ``container``, live (earners' submissions) first."""
+    chosen: str = container.selectbox(
+        "Ratings",
+        ["live", *(c for c in CONTEXTS if c != "live")],
+        format_func=lambda c: c if c == "live" else f"{c} (anchor submissions)",
+        key=key,
+        help="Live: earners' submissions. Practice, qualification, validity: anchor "
+        "submissions scored by assessors in calibration rounds.",
+    )
+    return chosen
 
 
 KEEP_LABELS: dict[Keep, str] = {"first": "First reading", "last": "Latest reading"}

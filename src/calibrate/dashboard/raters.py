@@ -25,12 +25,7 @@ def render() -> None:
     if not versions:
         st.info(data.EMPTY_STORE)
         return
-    rubric = st.selectbox(
-        "Rubric version",
-        list(versions),
-        format_func=lambda key: f"{key} · {versions[key]['title']}",
-        key="raters_rubric",
-    )
+    rubric = data.choose_rubric(st, versions, key="raters_rubric")
     ratings = data.selection(url, rubric, "live").ratings
     if not len(ratings):
         data.no_ratings_notice(rubric, "live")

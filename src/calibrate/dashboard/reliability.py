@@ -26,15 +26,8 @@ def render() -> None:
         st.info(data.EMPTY_STORE)
         return
     inputs = st.columns([3, 2, 1, 1])
-    rubric = inputs[0].selectbox(
-        "Rubric version",
-        list(versions),
-        format_func=lambda key: f"{key} · {versions[key]['title']}",
-        key="reliability_rubric",
-    )
-    context = inputs[1].selectbox(
-        "Ratings", data.contexts(), format_func=data.context_label, key="reliability_context"
-    )
+    rubric = data.choose_rubric(inputs[0], versions, key="reliability_rubric")
+    context = data.choose_context(inputs[1], key="reliability_context")
     target = inputs[2].number_input(
         "Target",
         min_value=0.05,

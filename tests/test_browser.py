@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from calibrate import store
-from calibrate.demo import build_demo
+from calibrate.services.demo import build_demo
 from calibrate.rubric import load_rubric
 from tests.conftest import ROOT
 

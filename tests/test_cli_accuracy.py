@@ -12,7 +12,7 @@ import pytest
 
 from calibrate import store
 from calibrate.anchors import load_anchor_set
-from calibrate.demo import build_demo
+from calibrate.services.demo import build_demo
 from calibrate.rubric import load_rubric
 from tests.conftest import ROOT, Result
 

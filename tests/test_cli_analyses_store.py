@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine
 
 from calibrate import store
-from calibrate.accuracy_report import live_decision_agreement
-from calibrate.agreement_report import agreement_report
-from calibrate.demo import build_demo
+from calibrate.analyses.accuracy import live_decision_agreement
+from calibrate.analyses.agreement import agreement_report
+from calibrate.services.demo import build_demo
 from tests.conftest import ROOT, Result
 
 Run = Callable[..., Result]

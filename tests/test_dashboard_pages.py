@@ -19,10 +19,10 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from calibrate import store
-from calibrate.accuracy_report import live_decision_agreement
-from calibrate.agreement_report import AgreementReport, agreement_report
+from calibrate.analyses.accuracy import live_decision_agreement
+from calibrate.analyses.agreement import AgreementReport, agreement_report
 from calibrate.dashboard import agreement as agreement_page
-from calibrate.demo import build_demo
+from calibrate.services.demo import build_demo
 from calibrate.ratings import Ratings
 from calibrate.stats.gtheory import gstudy
 from calibrate.stats.rasch import RaschResult, fit_mfrm

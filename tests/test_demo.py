@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from calibrate import store
 from calibrate.anchors import load_anchor_sets
-from calibrate.demo import build_demo
+from calibrate.services.demo import build_demo
 from calibrate.errors import CalibrateError
 from calibrate.ratings import ANCHOR_CONTEXTS
 from calibrate.rubric import load_rubrics

@@ -1,80 +1,153 @@
-"""Imports point inward (STYLE.md guideline 2): the layout shows the data flow.
+"""Imports point inward (STYLE.md guideline 2): the layout shows the data flow, for every module.
 
-inputs (rubric, anchors, ratings) -> statistics -> use cases -> outer ring (store, CLI, dashboard).
+inputs (rubric, anchors, ratings files) -> stats (pure) -> analyses (use cases over ratings) ->
+rules (programme rules as data) and the simulator -> store -> services -> doors (CLI, dashboard,
+reports). Each module belongs to one layer and may import only what its layer allows; the doors
+import inner layers for type annotations only (under ``TYPE_CHECKING``), so at run time they
+reach the store and the estimators through the services alone.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "calibrate"
 
-# What each part of the package may import, besides the standard library.
-ALLOWED = {
-    "stats": {"numpy", "scipy", "krippendorff", "calibrate.errors", "calibrate.stats"},
-    "inputs": {
-        "numpy",
-        "pandas",
-        "pyarrow",
-        "pydantic",
-        "yaml",
-        "calibrate.errors",
-        "calibrate.yamlfile",
-        "calibrate.rubric",
-    },
+INPUTS = {"calibrate.rubric", "calibrate.anchors", "calibrate.ratings", "calibrate.yamlfile"}
+BASE = {"calibrate.errors"}
+NUMERIC = {"numpy", "scipy", "krippendorff"}
+DATA = {"pandas", "pyarrow", "pydantic", "yaml"}
+DATABASE = {"sqlalchemy", "sqlmodel", "alembic", "psycopg"}
+
+# The layers, innermost first: which modules belong to each (by dotted prefix), and what they
+# may import at run time besides the standard library.
+LAYERS: dict[str, tuple[set[str], set[str]]] = {
+    "base": (
+        {"calibrate", "calibrate.errors", "calibrate.settings"},
+        {"pydantic", "pydantic_settings"} | BASE,
+    ),
+    "inputs": (INPUTS, NUMERIC | DATA | BASE | INPUTS),
+    "stats": ({"calibrate.stats"}, NUMERIC | BASE | {"calibrate.stats"}),
+    "analyses": (
+        {"calibrate.analyses"},
+        NUMERIC | DATA | BASE | INPUTS | {"calibrate.stats", "calibrate.analyses"},
+    ),
+    "rules": ({"calibrate.rules"}, NUMERIC | BASE | INPUTS),
+    "simulate": (
+        {"calibrate.simulate"},
+        NUMERIC | BASE | INPUTS | {"calibrate.stats", "calibrate.rules"},
+    ),
+    "store": (
+        {"calibrate.store"},
+        NUMERIC | DATA | DATABASE | BASE | INPUTS | {"calibrate.settings", "calibrate.store"},
+    ),
+    "services": (
+        {"calibrate.services"},
+        NUMERIC
+        | DATA
+        | {"sqlalchemy"}
+        | BASE
+        | INPUTS
+        | {
+            "calibrate.settings",
+            "calibrate.stats",
+            "calibrate.analyses",
+            "calibrate.rules",
+            "calibrate.simulate",
+            "calibrate.store",
+            "calibrate.services",
+        },
+    ),
+    "doors": (
+        {"calibrate.__main__", "calibrate.cli", "calibrate.dashboard", "calibrate.report"},
+        {"typer", "click", "streamlit", "altair", "pandas", "numpy"}
+        | BASE
+        | {
+            "calibrate.settings",
+            "calibrate.rules",
+            "calibrate.services",
+            "calibrate.cli",
+            "calibrate.dashboard",
+            "calibrate.report",
+        },
+    ),
 }
-INPUTS = ("rubric.py", "anchors.py", "ratings.py", "yamlfile.py", "errors.py")
-OUTER = (
-    "streamlit",
-    "typer",
-    "sqlmodel",
-    "sqlalchemy",
-    "alembic",
-    "calibrate.store",
-    "calibrate.cli",
-    "calibrate.dashboard",
-    "calibrate.models",
-)
 
 
-def imports(path: Path) -> set[str]:
+def module_name(path: Path) -> str:
+    parts = ("calibrate", *path.relative_to(SRC).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def under(name: str, prefixes: set[str]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def layer_of(name: str) -> str:
+    # The most specific prefix wins ("calibrate" itself is only the package's __init__).
+    found = [
+        (len(p), layer)
+        for layer, (members, _) in LAYERS.items()
+        for p in members
+        if name == p or (p != "calibrate" and name.startswith(p + "."))
+    ]
+    if not found:
+        raise AssertionError(f"{name} belongs to no layer: add it to LAYERS in {__file__}")
+    return max(found)[1]
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """Absolute imports executed at run time (inside functions too), leaving out those under
+    ``if TYPE_CHECKING:``."""
     tree = ast.parse(path.read_text())
+    typing_only: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            typing_only.update(id(n) for child in node.body for n in ast.walk(child))
     found: set[str] = set()
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-    return found
+            if node.module == "calibrate":  # from calibrate import services
+                found.update(f"calibrate.{alias.name}" for alias in node.names)
+    return {n for n in found if n.split(".")[0] not in sys.stdlib_module_names} - {"__future__"}
 
 
-def third_party_or_own(name: str) -> bool:
-    import sys
-
-    return name.split(".")[0] not in sys.stdlib_module_names and name != "__future__"
+MODULES = sorted(p for p in SRC.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def allowed(name: str, prefixes: set[str]) -> bool:
-    return any(name == p or name.startswith(p + ".") for p in prefixes)
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_every_module_imports_only_inward(path: Path) -> None:
+    name = module_name(path)
+    layer = layer_of(name)
+    allowed = LAYERS[layer][1]
+    bad = {n for n in runtime_imports(path) if n != "calibrate" and not under(n, allowed)}
+    assert not bad, f"{name} ({layer} layer) imports {sorted(bad)}"
 
 
-@pytest.mark.parametrize("path", sorted((SRC / "stats").glob("*.py")), ids=lambda p: p.name)
-def test_statistics_core_imports_only_numerics(path: Path) -> None:
-    bad = {n for n in imports(path) if third_party_or_own(n) and not allowed(n, ALLOWED["stats"])}
-    assert not bad, f"{path.name} imports {sorted(bad)}"
+def test_the_rule_catches_a_door_reaching_the_store(tmp_path: Path) -> None:
+    """The check can fail: a door importing the store at run time is caught, one importing it
+    for annotations only is not."""
+    door = tmp_path / "door.py"
+    door.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from calibrate.stats.rasch import RaschResult\n"
+        "def f():\n    from calibrate.store import load_ratings\n"
+    )
+    found = runtime_imports(door)
+    assert found == {"calibrate.store"}
+    assert not under("calibrate.store", LAYERS["doors"][1])
 
 
-@pytest.mark.parametrize("name", INPUTS)
-def test_inputs_know_nothing_of_storage_or_doors(name: str) -> None:
-    found = imports(SRC / name)
-    bad = {n for n in found if third_party_or_own(n) and not allowed(n, ALLOWED["inputs"])}
-    assert not bad, f"{name} imports {sorted(bad)}"
-
-
-@pytest.mark.parametrize("name", ["agreement_report.py", "rater_report.py", "simulate.py"], ids=str)
-def test_use_cases_do_not_import_the_doors(name: str) -> None:
-    found = imports(SRC / name)
-    assert not {n for n in found if allowed(n, set(OUTER))}, sorted(found)
+def test_every_layer_has_modules() -> None:
+    """No layer of the map is empty (a renamed package would otherwise slip out of the test)."""
+    layers = {layer_of(module_name(p)) for p in MODULES}
+    assert layers == set(LAYERS)

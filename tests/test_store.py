@@ -12,11 +12,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
-from calibrate import models as m
 from calibrate import store
 from calibrate.anchors import load_anchor_set, load_anchor_sets
 from calibrate.errors import CalibrateError, StoreError, ValidationError
 from calibrate.rubric import Rubric, load_rubric, load_rubrics, rubric_from_data
+from calibrate.store import models as m
+from calibrate.store.bulk import BULK_FK_ROWS
 from tests.conftest import DEMO_RUBRIC, ROOT
 from tests.test_anchors import ANCHORS
 
@@ -235,7 +236,7 @@ def test_bad_urls() -> None:
 
 def test_large_import_keeps_foreign_keys(loaded: Engine, tmp_path: Path) -> None:
     """Large PostgreSQL imports check foreign keys once (dropped, re-added): same schema after."""
-    n = store._BULK_FK_ROWS // 2 + 1
+    n = BULK_FK_ROWS // 2 + 1
     body = "".join(f"S{i},A{i % 50},plan,{1 + i % 3}\nS{i},A{i % 50},reflect,2\n" for i in range(n))
     path = write(tmp_path, "submission,assessor,criterion,score\n" + body)
     assert store.import_ratings_file(path, engine=loaded, rubric="demo").n_written == 2 * n

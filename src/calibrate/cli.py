@@ -1,8 +1,9 @@
-"""The ``calibrate`` command line: a thin shell over the library.
+"""The ``calibrate`` command line: a thin shell over the services.
 
-Every command calls one library function and prints its result, as text or with ``--json`` as one
-JSON object on stdout. User mistakes (:class:`calibrate.errors.CalibrateError`) become a clear
-message on stderr and exit status 1, never a traceback.
+Every command calls one service function (:mod:`calibrate.services`) and prints its result, as
+text or with ``--json`` as one JSON object on stdout. User mistakes
+(:class:`calibrate.errors.CalibrateError`) become a clear message on stderr and exit status 1,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
 from calibrate.errors import CalibrateError, ValidationError
 from calibrate.settings import ANCHOR_SETS, RUBRICS
-from calibrate.stats.gtheory import Design
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from calibrate.selection import Selection
+    from calibrate.analyses.selection import Selection
     from calibrate.store import ImportReport
 
 # Commands import the library when they run: `calibrate --help` and a mistyped option stay fast.
@@ -122,13 +122,10 @@ app.add_typer(import_app, name="import")
 @contextmanager
 def store_engine(database: str | None) -> Iterator[Engine]:
     """The migrated store for one command, its connections closed afterwards."""
-    from calibrate.store import open_store
+    from calibrate.services import connected
 
-    engine = open_store(database)
-    try:
+    with connected(database) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 def analysed_ratings(
@@ -142,27 +139,19 @@ def analysed_ratings(
     criterion: str | None = None,
 ) -> Selection:
     """The ratings of a CSV file, or without one those of one rubric version and context in the
-    store (live unless ``--context`` says otherwise)."""
-    from calibrate.selection import file_selection, stored_selection
+    store (live unless ``--context`` says otherwise): :func:`calibrate.services.select_ratings`."""
+    from calibrate.services import select_ratings
 
     chosen_keep: Any = keep  # checked by Ratings.select
-    if path is not None:
-        return file_selection(
-            path, context=context, rubric=rubric, keep=chosen_keep, wide=wide, criterion=criterion
-        )
-    if rubric is None:
-        raise CalibrateError(
-            "give RATINGS.csv, or --rubric ID[@VERSION] for the ratings in the store"
-        )
-    if wide:
-        raise CalibrateError("--wide describes a file; the store holds long ratings")
-    with store_engine(database) as engine:
-        selection = stored_selection(
-            engine=engine, rubric=rubric, context=context or "live", keep=chosen_keep
-        )
-    if not len(selection.ratings):
-        raise CalibrateError(f"no ratings in the {selection.source}")
-    return selection
+    return select_ratings(
+        path,
+        database=database,
+        rubric=rubric,
+        context=context,
+        keep=chosen_keep,
+        wide=wide,
+        criterion=criterion,
+    )
 
 
 def _report(report: ImportReport, as_json: bool) -> None:
@@ -187,9 +176,9 @@ def import_rubrics_cmd(
 ) -> None:
     """Validate and store every rubric (and anchor set); a changed rubric needs a new version."""
     with store_engine(database) as engine:
-        from calibrate.store import import_definition_dirs
+        from calibrate.services import import_definitions
 
-        report = import_definition_dirs(rubrics, anchors, engine=engine, imported_by=by)
+        report = import_definitions(rubrics, anchors, engine=engine, by=by)
     _report(report, as_json)
 
 
@@ -213,15 +202,15 @@ def import_ratings_cmd(
     if wide and not criterion:
         raise CalibrateError("--wide needs --criterion: a wide file holds one criterion")
     with store_engine(database) as engine:
-        from calibrate.store import import_ratings_file
+        from calibrate.services import import_ratings
 
-        report = import_ratings_file(
+        report = import_ratings(
             path,
             engine=engine,
             rubric=rubric,
             wide=wide,
             criterion=criterion,
-            imported_by=by,
+            by=by,
             progress=progress_printer() if _large(path) else None,
         )
     _report(report, as_json)
@@ -242,9 +231,9 @@ def correct_cmd(
 ) -> None:
     """Record a corrected score; the old revision is kept with who changed it and when."""
     with store_engine(database) as engine:
-        from calibrate.store import correct_rating
+        from calibrate.services import correct
 
-        new_id = correct_rating(rating_id, score, engine=engine, recorded_by=by, reason=reason)
+        new_id = correct(rating_id, score, engine=engine, by=by, reason=reason)
     if as_json:
         emit_json({"rating": new_id, "supersedes": rating_id})
     else:
@@ -259,9 +248,9 @@ def history_cmd(
 ) -> None:
     """Show every revision of a rating, oldest first."""
     with store_engine(database) as engine:
-        from calibrate.store import rating_history
+        from calibrate.services import history
 
-        chain = rating_history(rating_id, engine=engine)
+        chain = history(rating_id, engine=engine)
     if as_json:
         emit_json([{k: str(v) if k.endswith("_at") else v for k, v in r.items()} for r in chain])
         return
@@ -276,9 +265,9 @@ def history_cmd(
 def status_cmd(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
     """Row counts of the store (creating and migrating it if needed)."""
     with store_engine(database) as engine:
-        from calibrate.store import counts
+        from calibrate.services import store_status
 
-        rows = counts(engine=engine)
+        rows = store_status(engine=engine)
     if as_json:
         emit_json(rows)
     else:
@@ -294,12 +283,10 @@ def validate_cmd(
     ] = None,
 ) -> None:
     """Check rubric and anchor-set files without storing anything."""
-    from calibrate.anchors import load_anchor_sets
-    from calibrate.rubric import load_rubrics
+    from calibrate.services import validate_definitions
 
-    found = load_rubrics(rubrics)
-    sets = load_anchor_sets(anchors, {(r.id, r.version): r for r in found}) if anchors else []
-    typer.echo(f"ok: {len(found)} rubric(s), {len(sets)} anchor set(s)")
+    found = validate_definitions(rubrics, anchors)
+    typer.echo(f"ok: {found.n_rubrics} rubric(s), {found.n_anchor_sets} anchor set(s)")
 
 
 # --- agreement among assessors ------------------------------------------------------------------
@@ -339,9 +326,8 @@ def agreement_cmd(
 ) -> None:
     """Agreement among assessors, per criterion and pooled: percent agreement, kappas, alpha,
     AC1/AC2, ICC."""
-    from calibrate.agreement_report import agreement_report
     from calibrate.report.text import agreement_table, decisions_text
-    from calibrate.selection import pass_decisions
+    from calibrate.services import agreement
 
     data = analysed_ratings(
         path,
@@ -352,24 +338,19 @@ def agreement_cmd(
         wide=wide,
         criterion=criterion,
     )
-    report = agreement_report(
-        data.ratings,
+    result = agreement(
+        data,
         criterion=None if wide else criterion,
-        levels=data.levels,
         n_boot=bootstrap,
         seed=seed,
         progress=progress_printer("bootstrap ") if bootstrap else None,
     )
-    decisions = pass_decisions(data)
     if as_json:
-        payload = report.to_dict()
-        if data.has_decisions:
-            payload["decisions"] = None if decisions is None else decisions.to_dict()
-        emit_json(payload)
+        emit_json(result.to_dict())
     else:
-        typer.echo(agreement_table(report, source=data.source))
-        if decisions is not None:
-            typer.echo("\n" + decisions_text(decisions, rubric=data.rubric))
+        typer.echo(agreement_table(result.report, source=data.source))
+        if result.decisions is not None:
+            typer.echo("\n" + decisions_text(result.decisions, rubric=data.rubric))
 
 
 @app.command("accuracy")
@@ -406,21 +387,15 @@ def accuracy_cmd(
     """Accuracy against anchors per assessor and criterion: exact/adjacent agreement with the
     experts, mean deviation (severity) with its interval, MAE, quadratic weighted kappa, and
     pass-decision accuracy."""
-    from calibrate.accuracy_report import (
-        accuracy_report,
-        load_anchor_definitions,
-        stored_accuracy_report,
-    )
-    from calibrate.ratings import read_ratings_csv
     from calibrate.report.text import accuracy_text
+    from calibrate.services import accuracy_from_files, stored_accuracy
 
     if path is not None:
         if anchors is None:
             raise CalibrateError("RATINGS.csv needs --anchors ANCHOR_SET (the expert scores)")
         if rubric is not None:
             raise CalibrateError("--rubric is for the store; with RATINGS.csv the sets name it")
-        rubric_version, sets = load_anchor_definitions(anchors, rubric_dir)
-        report = accuracy_report(read_ratings_csv(path), sets, rubric_version)
+        report = accuracy_from_files(path, anchors=anchors, rubric_dir=rubric_dir)
     else:
         if rubric is None:
             raise CalibrateError(
@@ -429,7 +404,7 @@ def accuracy_cmd(
         if anchors is not None:
             raise CalibrateError("--anchors goes with RATINGS.csv; the store holds its anchor sets")
         with store_engine(database) as engine:
-            report = stored_accuracy_report(engine=engine, rubric=rubric)
+            report = stored_accuracy(engine=engine, rubric=rubric)
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -463,11 +438,11 @@ def simulate_cmd(
 ) -> None:
     """Simulate a programme (assessors with planted effects, earners, attempts) and write
     DIR/ratings.csv (import format) and DIR/truth.json."""
-    from calibrate.simulate import simulate_files
+    from calibrate.services import simulate
 
     if size is not None and ratings is not None:
         raise CalibrateError("give --size or --ratings, not both")
-    programme = simulate_files(
+    programme = simulate(
         rubrics,
         anchors,
         out,
@@ -506,20 +481,18 @@ def raters_cmd(
 ) -> None:
     """Rater effects by the many-facet Rasch model (FACETS conventions): assessor severity,
     criterion difficulty, submission measures, fit, separation, thresholds, bias terms."""
-    from calibrate.rater_report import rater_report
     from calibrate.report.text import raters_table
+    from calibrate.services import rater_effects
 
     data = analysed_ratings(path, database=database, context=context, rubric=rubric, keep=keep)
-    ratings = data.ratings
     redraw = sys.stderr.isatty()
 
-    def show(iteration: int, change: float) -> None:
-        text = f"raters: iteration {iteration}, largest change {change:.5f}"
+    def show(_done: int, _total: int, text: str) -> None:
+        text = f"raters: {text}"
         typer.echo(f"\r{text}\x1b[K" if redraw else text, err=True, nl=not redraw)
 
-    report = rater_report(
-        ratings,
-        levels=data.levels,
+    report = rater_effects(
+        data,
         model=model,  # type: ignore[arg-type]  # checked by fit_mfrm
         facet=facet,
         progress=show,
@@ -583,7 +556,7 @@ def demo_cmd(
     """Build the demo programme in the store (rubrics, anchors, simulated ratings), then serve."""
 
     # Simulate before opening the store: a bad size creates no database.
-    from calibrate.demo import simulate_demo, store_demo
+    from calibrate.services.demo import simulate_demo, store_demo
 
     programme = simulate_demo(out=out, size=size, seed=seed, progress=progress_printer())
     with store_engine(database) as engine:
@@ -608,7 +581,8 @@ def demo_cmd(
 def gstudy_cmd(
     path: StoredRatingsPath = None,
     design: Annotated[
-        Design | None,
+        Literal["crossed", "nested"]
+        | None,  # calibrate.stats.gtheory.Design, not imported: fast --help
         typer.Option(
             "--design",
             help="crossed: the same assessors rated every submission (p x r x i); nested: each "
@@ -648,20 +622,11 @@ def gstudy_cmd(
     """G study and D study: variance components, G and Phi, and how many assessors per
     submission reach the target."""
     from calibrate.report.text import gstudy_text
+    from calibrate.services import reliability
 
     data = analysed_ratings(path, database=database, context=context, rubric=rubric, keep=keep)
-    ratings = data.ratings
-    from calibrate.stats.gtheory import gstudy
-
-    study = gstudy(
-        ratings.unit,
-        ratings.rater,
-        ratings.value,
-        ratings.criterion,
-        design=design,
-        target=target,
-        max_assessors=max_assessors,
-        criteria=criteria,
+    study = reliability(
+        data, design=design, target=target, max_assessors=max_assessors, criteria=criteria
     )
     if as_json:
         emit_json(study.to_dict())

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from calibrate.agreement_report import statistic
 from calibrate.dashboard import data
 from calibrate.errors import CalibrateError
-from calibrate.stats.accuracy import DecisionAgreement
-from calibrate.stats.agreement import AgreementSummary
+from calibrate.report.text import statistic
+
+if TYPE_CHECKING:
+    from calibrate.stats.accuracy import DecisionAgreement
+    from calibrate.stats.agreement import AgreementSummary
 
 SEED = 2026
 RELIABLE, TENTATIVE = 0.800, 0.667  # Krippendorff (2004), sec. 12.4
@@ -75,17 +79,18 @@ def render() -> None:
         data.no_ratings_notice(rubric, context)
         return
     try:
-        report = data.agreement(url, rubric, context, keep, int(n_boot), int(seed))
+        result = data.agreement(url, rubric, context, keep, int(n_boot), int(seed))
     except CalibrateError as exc:
         st.warning(f"Agreement cannot be computed on these ratings: {exc}.")
         return
 
+    report = result.report
     summaries = (
         {POOLED: report.pooled, **report.criteria}
         if report.criteria
         else {ratings.criteria[0]: report.pooled}
     )
-    twice, per_criterion = data.double_scored(ratings)
+    twice, per_criterion = result.double_scored, result.double_scored_by_criterion
     paired = {name: per_criterion.get(name, sum(per_criterion.values())) for name in summaries}
     pooled = report.pooled
     cols = st.columns(5)
@@ -122,8 +127,8 @@ def render() -> None:
         ".81–1 almost perfect."
     )
 
-    if context == "live":
-        _decisions(data.decisions(url, rubric, keep), rubric)
+    if result.applies_decisions:
+        _decisions(result.decisions, rubric)
 
     st.subheader("By criterion")
     st.altair_chart(_alpha_chart(summaries), key="agreement_chart")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from calibrate.dashboard import data
 from calibrate.errors import CalibrateError
-from calibrate.ratings import Ratings
-from calibrate.stats.rasch import FacetReport, RaschResult
+
+if TYPE_CHECKING:
+    from calibrate.ratings import Ratings
+    from calibrate.stats.rasch import FacetReport, RaschResult
 
 FIT_LOW, FIT_HIGH = 0.5, 1.5  # productive for measurement (Linacre; Myford & Wolfe 2003)
 

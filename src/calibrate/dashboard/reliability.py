@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import altair as alt
 import pandas as pd
@@ -10,7 +11,9 @@ import streamlit as st
 
 from calibrate.dashboard import data
 from calibrate.errors import CalibrateError
-from calibrate.stats.gtheory import Coefficients, GStudy
+
+if TYPE_CHECKING:
+    from calibrate.stats.gtheory import Coefficients, GStudy
 
 
 def render() -> None:

@@ -1,17 +1,18 @@
 """Plain-text tables of the analysis results, for the terminal (``calibrate ... `` without --json).
 
-Pure layout over the library's results: the numbers come from the use-case functions.
+Pure layout over the services' results: the numbers come from the use cases.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from calibrate.accuracy_report import AccuracyReport, AccuracyRow
-from calibrate.agreement_report import AgreementReport, statistic
-from calibrate.rubric import Rubric
-from calibrate.stats.accuracy import DecisionAgreement
-from calibrate.stats.gtheory import GStudy
+if TYPE_CHECKING:
+    from calibrate.analyses.accuracy import AccuracyReport, AccuracyRow
+    from calibrate.analyses.agreement import AgreementReport
+    from calibrate.rubric import Rubric
+    from calibrate.stats.accuracy import DecisionAgreement
+    from calibrate.stats.gtheory import GStudy
 
 _AGREEMENT_ROWS = (
     ("percent_exact", "percent exact"),
@@ -30,6 +31,17 @@ _AGREEMENT_ROWS = (
     ("standardized_mean_difference", "std. mean difference"),
     *((f"icc.{form}", form) for form in ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")),
 )
+
+
+def statistic(summary: dict[str, Any], key: str) -> Any:
+    """A value of :meth:`AgreementSummary.to_dict` by dotted key (``"krippendorff_alpha.ordinal"``,
+    ``"ci.gwet_ac1"``); None where the summary has no such statistic."""
+    value: Any = summary
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 def agreement_table(report: AgreementReport, *, source: str) -> str:

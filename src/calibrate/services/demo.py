@@ -1,4 +1,5 @@
-"""The demo programme: shipped rubrics and anchor sets plus a simulated programme, in the store."""
+"""Simulated programmes: ``calibrate simulate`` (files with known truth) and the demo programme
+(shipped rubrics and anchor sets plus a simulated programme, in the store)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,20 @@ class DemoReport:
             "truth_json": str(self.truth_json),
             "programme": self.summary,
         }
+
+
+def simulate(
+    rubrics_dir: Path,
+    anchors_dir: Path,
+    out: Path,
+    *,
+    size: str | int = "classroom",
+    seed: int = 0,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> Programme:
+    """Simulate a programme on the rubric and anchor-set files and write ``out/ratings.csv``
+    (the import format) and ``out/truth.json`` (:func:`calibrate.simulate.simulate_files`)."""
+    return simulate_files(rubrics_dir, anchors_dir, out, size=size, seed=seed, progress=progress)
 
 
 def simulate_demo(

@@ -10,14 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine
-
-from calibrate.accuracy_report import live_decision_agreement
-from calibrate.errors import CalibrateError, StatisticsError
-from calibrate.ratings import CONTEXTS, Keep, Ratings, read_ratings_csv
+from calibrate.analyses.accuracy import live_decision_agreement
+from calibrate.errors import StatisticsError
+from calibrate.ratings import Keep, Ratings, read_ratings_csv
 from calibrate.rubric import Rubric
 from calibrate.stats.accuracy import DecisionAgreement
-from calibrate.store import load_ratings, stored_rubric
 
 
 @dataclass(frozen=True)
@@ -67,31 +64,9 @@ def file_selection(
     return Selection(chosen, None, context, path.name)
 
 
-def stored_selection(
-    *, engine: Engine, rubric: str, context: str = "live", keep: Keep | None = None
-) -> Selection:
-    """The current ratings of one stored rubric version (``id@version``, or ``id`` when the
-    store holds one version) in one context, one per cell.
-
-    Raises
-    ------
-    CalibrateError
-        Unknown context or rubric; repeated cells with no ``keep``. A selection without
-        ratings is returned empty (the caller says so in its own words).
-    """
-    context = context.lower()
-    if context not in CONTEXTS:
-        raise CalibrateError(f"unknown context {context!r} (one of {', '.join(CONTEXTS)})")
-    version = stored_rubric(rubric, engine=engine)
-    ratings = load_ratings(engine=engine, rubric=version.key, contexts=[context])
-    return Selection(
-        ratings.select(keep=keep), version, context, f"store: {version.key}, {context}"
-    )
-
-
 def pass_decisions(selection: Selection) -> DecisionAgreement | None:
     """Pass-decision agreement between the first two readings of double-scored live work under
-    the selection's rubric (:func:`calibrate.accuracy_report.live_decision_agreement`).
+    the selection's rubric (:func:`calibrate.analyses.accuracy.live_decision_agreement`).
 
     None when it does not apply (no rubric known, not live ratings) or no submission was read
     twice on every criterion.

@@ -4,8 +4,8 @@
 :func:`accuracy_report` joins ratings of anchors with the anchors' expert scores, applies the
 rubric's pass rule to every complete reading and computes the statistics of
 :mod:`calibrate.stats.accuracy` per assessor, per criterion, per assessor x criterion and
-overall. The CLI and the dashboard both call it, on files (:func:`load_anchor_definitions`) or on
-the store (:func:`stored_accuracy_report`), so every door shows the same numbers.
+overall. The services call it on files (:func:`load_anchor_definitions`) or on the store, so
+every door shows the same numbers.
 :func:`live_decision_agreement` compares the pass decisions of two readings of the same live
 submissions.
 """
@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Engine
 
 from calibrate.anchors import AnchorSet, load_anchor_set
 from calibrate.errors import CalibrateError, Problem, StatisticsError, ValidationError
@@ -33,7 +32,6 @@ from calibrate.stats.accuracy import (
     decision_accuracy,
     decision_agreement,
 )
-from calibrate.store import load_ratings, stored_anchor_sets, stored_rubric
 
 ANCHOR_PREFIX = "anchor:"
 """How the store labels anchors among submissions (``anchor:<anchor-id>``)."""
@@ -356,29 +354,6 @@ def load_anchor_definitions(
             "give the sets of one"
         )
     return rubrics[(sets[0].rubric_id, sets[0].rubric_version)], tuple(sets)
-
-
-def stored_accuracy_report(
-    *, engine: Engine, rubric: str, confidence: float = 0.95
-) -> AccuracyReport:
-    """:func:`accuracy_report` on the anchor ratings (practice, qualification, validity) and the
-    anchor sets of one rubric version in the store.
-
-    ``rubric`` is ``id@version``, or ``id`` when the store holds one version of it.
-
-    Raises
-    ------
-    CalibrateError
-        Unknown rubric, several versions and none chosen, no anchor sets or no anchor ratings.
-    """
-    chosen = stored_rubric(rubric, engine=engine)
-    sets = stored_anchor_sets(engine=engine, rubric=chosen.key)
-    if not sets:
-        raise CalibrateError(f"the store holds no anchor sets of {chosen.key}")
-    ratings = load_ratings(engine=engine, rubric=chosen.key, contexts=ANCHOR_CONTEXTS)
-    if not len(ratings):
-        raise CalibrateError(f"the store holds no ratings of anchors of {chosen.key}")
-    return accuracy_report(ratings, sets, chosen, confidence=confidence)
 
 
 def _procedure_rows(ratings: Ratings, rubric: Rubric, contexts: Sequence[str]) -> Ratings:

@@ -48,17 +48,6 @@ class AgreementReport:
         return out
 
 
-def statistic(summary: dict[str, Any], key: str) -> Any:
-    """A value of :meth:`AgreementSummary.to_dict` by dotted key (``"krippendorff_alpha.ordinal"``,
-    ``"ci.gwet_ac1"``); None where the summary has no such statistic."""
-    value: Any = summary
-    for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def agreement_report(
     ratings: Ratings,
     *,

@@ -1,11 +1,11 @@
-"""Alembic environment: runs on the connection :func:`calibrate.store.migrate` hands it."""
+"""Alembic environment: runs on the connection :func:`calibrate.store.engine.migrate` hands it."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import calibrate.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import calibrate.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -1,0 +1,53 @@
+"""Services: one function per job, called by every door (CLI, dashboard, reports).
+
+The only layer that combines the store with the use cases over ratings, and the place where role
+checks sit: a door opens the store (:func:`connected`), calls one service and shows its typed
+result, so the doors never diverge.
+
+- :mod:`~calibrate.services.connection`: open the store, its status
+- :mod:`~calibrate.services.definitions`: rubrics and anchor sets
+- :mod:`~calibrate.services.ratings`: rating imports, corrections, history
+- :mod:`~calibrate.services.analyses`: agreement, rater effects, reliability, accuracy
+- :mod:`~calibrate.services.demo`: simulated programmes and the demo
+"""
+
+from calibrate.services.analyses import (
+    Agreement,
+    accuracy_from_files,
+    agreement,
+    rater_effects,
+    reliability,
+    repeated_readings,
+    select_ratings,
+    stored_accuracy,
+    stored_selection,
+)
+from calibrate.services.connection import connected, open_store, store_status
+from calibrate.services.definitions import import_definitions, rubrics, validate_definitions
+from calibrate.services.demo import build_demo, simulate, simulate_demo, store_demo
+from calibrate.services.ratings import correct, history, import_ratings
+
+__all__ = [
+    "Agreement",
+    "accuracy_from_files",
+    "agreement",
+    "build_demo",
+    "connected",
+    "correct",
+    "history",
+    "import_definitions",
+    "import_ratings",
+    "open_store",
+    "rater_effects",
+    "reliability",
+    "repeated_readings",
+    "rubrics",
+    "select_ratings",
+    "simulate",
+    "simulate_demo",
+    "store_demo",
+    "store_status",
+    "stored_accuracy",
+    "stored_selection",
+    "validate_definitions",
+]

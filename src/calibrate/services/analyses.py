@@ -1,0 +1,253 @@
+"""The analyses every door shows: agreement, rater effects, reliability, accuracy.
+
+Each job is one function here, called by the CLI and the dashboard alike, so the doors never
+diverge. Ratings come from a file or from the store (:func:`select_ratings`); the use cases in
+:mod:`calibrate.analyses` then compute on them without knowing where they came from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+
+from calibrate.analyses.accuracy import AccuracyReport, accuracy_report, load_anchor_definitions
+from calibrate.analyses.agreement import AgreementReport, agreement_report
+from calibrate.analyses.raters import RaterReport, rater_report
+from calibrate.analyses.selection import Selection, file_selection, pass_decisions
+from calibrate.errors import CalibrateError
+from calibrate.ratings import ANCHOR_CONTEXTS, CONTEXTS, Keep, Ratings, read_ratings_csv
+from calibrate.services.connection import connected
+from calibrate.stats.accuracy import DecisionAgreement
+from calibrate.stats.gtheory import Design, GStudy, gstudy
+from calibrate.stats.rasch import MAX_ITER, TOL, Model
+from calibrate.store import load_ratings, stored_anchor_sets, stored_rubric
+
+Progress = Callable[[int, int, str], None]
+"""``progress(done, total, stage)`` while a long analysis runs."""
+
+
+def stored_selection(
+    *, engine: Engine, rubric: str, context: str = "live", keep: Keep | None = None
+) -> Selection:
+    """The current ratings of one stored rubric version (``id@version``, or ``id`` when the
+    store holds one version) in one context, one per cell.
+
+    Raises
+    ------
+    CalibrateError
+        Unknown context or rubric; repeated cells with no ``keep``. A selection without
+        ratings is returned empty (the caller says so in its own words).
+    """
+    context = context.lower()
+    if context not in CONTEXTS:
+        raise CalibrateError(f"unknown context {context!r} (one of {', '.join(CONTEXTS)})")
+    version = stored_rubric(rubric, engine=engine)
+    ratings = load_ratings(engine=engine, rubric=version.key, contexts=[context])
+    return Selection(
+        ratings.select(keep=keep), version, context, f"store: {version.key}, {context}"
+    )
+
+
+def select_ratings(
+    path: Path | None,
+    *,
+    engine: Engine | None = None,
+    database: str | None = None,
+    rubric: str | None = None,
+    context: str | None = None,
+    keep: Keep | None = None,
+    wide: bool = False,
+    criterion: str | None = None,
+) -> Selection:
+    """The ratings an analysis runs on: a CSV file narrowed to one context and rubric, or
+    without a file one rubric version and context of the store (``engine``, else the store at
+    ``database``; live unless ``context`` says otherwise).
+
+    Raises
+    ------
+    CalibrateError
+        No rubric for the store, ``wide`` for the store (both before any database is opened),
+        no ratings in the store's selection, or anything :func:`file_selection` /
+        :func:`stored_selection` refuses.
+    """
+    if path is not None:
+        return file_selection(
+            path, context=context, rubric=rubric, keep=keep, wide=wide, criterion=criterion
+        )
+    if rubric is None:
+        raise CalibrateError(
+            "give RATINGS.csv, or --rubric ID[@VERSION] for the ratings in the store"
+        )
+    if wide:
+        raise CalibrateError("--wide describes a file; the store holds long ratings")
+    if engine is None:
+        with connected(database) as opened:
+            return select_ratings(None, engine=opened, rubric=rubric, context=context, keep=keep)
+    selection = stored_selection(engine=engine, rubric=rubric, context=context or "live", keep=keep)
+    if not len(selection.ratings):
+        raise CalibrateError(f"no ratings in the {selection.source}")
+    return selection
+
+
+def repeated_readings(*, engine: Engine, rubric: str, context: str) -> int:
+    """Ratings that repeat an assessor's reading of a submission on a criterion (calibration
+    retakes of the same anchor): the cases where a ``keep`` choice matters."""
+    every = load_ratings(engine=engine, rubric=rubric, contexts=[context])
+    return len(every) - len(every.select(keep="first"))
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Agreement among assessors on a selection, with the pass decisions where they apply.
+
+    Attributes
+    ----------
+    report : AgreementReport
+        Per criterion and pooled.
+    decisions : DecisionAgreement or None
+        Pass-decision agreement of double-scored live work (None: not applicable, or no
+        submission read twice on every criterion).
+    applies_decisions : bool
+        Whether pass decisions apply (live ratings with their rubric known).
+    double_scored : int
+        Submissions scored by two or more assessors (what agreement rests on).
+    double_scored_by_criterion : dict of str -> int
+    """
+
+    report: AgreementReport
+    decisions: DecisionAgreement | None
+    applies_decisions: bool
+    double_scored: int
+    double_scored_by_criterion: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``calibrate agreement --json`` object: the report, plus ``decisions`` where
+        they apply."""
+        payload = self.report.to_dict()
+        if self.applies_decisions:
+            payload["decisions"] = None if self.decisions is None else self.decisions.to_dict()
+        return payload
+
+
+def agreement(
+    selection: Selection,
+    *,
+    criterion: str | None = None,
+    n_boot: int = 0,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> Agreement:
+    """Agreement among assessors per criterion and pooled (on the rubric's levels when known),
+    with bootstrap intervals when ``n_boot`` > 0, and pass-decision agreement of double-scored
+    live work."""
+    report = agreement_report(
+        selection.ratings,
+        criterion=criterion,
+        levels=selection.levels,
+        n_boot=n_boot,
+        seed=seed,
+        progress=progress,
+    )
+    overall, per = _double_scored(selection.ratings)
+    return Agreement(report, pass_decisions(selection), selection.has_decisions, overall, per)
+
+
+def _double_scored(ratings: Ratings) -> tuple[int, dict[str, int]]:
+    """Submissions scored by two or more assessors: overall and per criterion label."""
+    if not len(ratings):
+        return 0, {}
+    n_units, n_criteria = len(ratings.units), len(ratings.criteria)
+    pairs = np.unique(ratings.unit * len(ratings.raters) + ratings.rater) // len(ratings.raters)
+    overall = int((np.bincount(pairs, minlength=n_units) >= 2).sum())
+    cells = np.bincount(
+        ratings.unit * n_criteria + ratings.criterion, minlength=n_units * n_criteria
+    )
+    per = cells.reshape(n_units, n_criteria) >= 2
+    return overall, {c: int(per[:, k].sum()) for k, c in enumerate(ratings.criteria)}
+
+
+def rater_effects(
+    selection: Selection,
+    *,
+    model: Model = "rating-scale",
+    facet: str | None = None,
+    progress: Progress | None = None,
+) -> RaterReport:
+    """The many-facet Rasch model (FACETS conventions) on a selection, on the rubric's levels
+    when known. ``progress(done, total, text)`` moves towards convergence on a log scale of the
+    largest change (a change of 1 logit shows 0, the tolerance shows the end)."""
+
+    def step(iteration: int, change: float) -> None:
+        if progress is None:
+            return
+        converging = math.log(change) / math.log(TOL) if 0 < change < 1 else 0.0
+        done = max(iteration / MAX_ITER, converging)
+        progress(
+            round(1000 * min(done, 1.0)),
+            1000,
+            f"iteration {iteration}, largest change {change:.5f} logits",
+        )
+
+    return rater_report(
+        selection.ratings, levels=selection.levels, model=model, facet=facet, progress=step
+    )
+
+
+def reliability(
+    selection: Selection,
+    *,
+    design: Design | None = None,
+    target: float = 0.8,
+    max_assessors: int | None = None,
+    criteria: Sequence[float] | None = None,
+) -> GStudy:
+    """G study and D study (generalizability theory) on a selection: variance components, G
+    and Phi, and the assessors per submission that reach ``target``."""
+    ratings = selection.ratings
+    return gstudy(
+        ratings.unit,
+        ratings.rater,
+        ratings.value,
+        ratings.criterion,
+        design=design,
+        target=target,
+        max_assessors=max_assessors,
+        criteria=criteria,
+    )
+
+
+def accuracy_from_files(
+    path: Path, *, anchors: Path, rubric_dir: Path, confidence: float = 0.95
+) -> AccuracyReport:
+    """Accuracy against the experts of the ratings of anchors in a CSV file, with the expert
+    scores of an anchor-set file or folder validated against the rubric files in
+    ``rubric_dir``."""
+    rubric_version, sets = load_anchor_definitions(anchors, rubric_dir)
+    return accuracy_report(read_ratings_csv(path), sets, rubric_version, confidence=confidence)
+
+
+def stored_accuracy(*, engine: Engine, rubric: str, confidence: float = 0.95) -> AccuracyReport:
+    """Accuracy against the experts of the anchor ratings (practice, qualification, validity)
+    of one rubric version in the store, with its stored anchor sets.
+
+    ``rubric`` is ``id@version``, or ``id`` when the store holds one version of it.
+
+    Raises
+    ------
+    CalibrateError
+        Unknown rubric, several versions and none chosen, no anchor sets or no anchor ratings.
+    """
+    chosen = stored_rubric(rubric, engine=engine)
+    sets = stored_anchor_sets(engine=engine, rubric=chosen.key)
+    if not sets:
+        raise CalibrateError(f"the store holds no anchor sets of {chosen.key}")
+    ratings = load_ratings(engine=engine, rubric=chosen.key, contexts=ANCHOR_CONTEXTS)
+    if not len(ratings):
+        raise CalibrateError(f"the store holds no ratings of anchors of {chosen.key}")
+    return accuracy_report(ratings, sets, chosen, confidence=confidence)

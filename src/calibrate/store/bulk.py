@@ -1,0 +1,186 @@
+"""Bulk I/O shared by the store's modules: the fastest path each database offers for writing
+and reading many rows (COPY on PostgreSQL, executemany and one fetch on SQLite), key lookups, and
+the report of an import."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from numpy.typing import NDArray
+from sqlalchemy.engine import Connection
+
+Progress = Callable[[int, int, str], None]
+
+
+CHUNK = 50_000
+
+
+BULK_FK_ROWS = 20_000  # PostgreSQL imports this large check foreign keys once, not per row
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: rows read, rows written, rows already present (skipped)."""
+
+    kind: str
+    source: str
+    n_rows: int
+    n_written: int
+    n_unchanged: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "rows": self.n_rows,
+            "written": self.n_written,
+            "unchanged": self.n_unchanged,
+        }
+
+
+def stored_keys(conn: Connection, model: Any, *extra: str) -> dict[str, tuple[int, ...]]:
+    """``key -> (id, *extra columns)`` for every row of a keyed table."""
+    table = model.__table__
+    cols = [table.c.key, table.c.id, *(table.c[e] for e in extra)]
+    return {row[0]: tuple(row[1:]) for row in conn.execute(sa.select(*cols))}
+
+
+def ensure_keys(
+    conn: Connection, model: Any, labels: NDArray[np.object_], **defaults: Any
+) -> NDArray[np.int64]:
+    """Ids for the keys in ``labels``, inserting the keys not stored yet (with ``defaults`` as
+    database-ready values)."""
+    table = model.__table__
+    stored = {k: v[0] for k, v in stored_keys(conn, model).items()}
+    inverse, uniq = pd.factorize(labels)
+    missing = [u for u in uniq.tolist() if u not in stored]
+    if missing:
+        bulk_insert(
+            conn, table.name, ["key", *defaults], ([k, *defaults.values()] for k in missing)
+        )
+        stored = {k: v[0] for k, v in stored_keys(conn, model).items()}
+    return np.array([stored[u] for u in uniq.tolist()], dtype=np.int64)[inverse]
+
+
+def first_index(codes: NDArray[np.intp], n: int) -> NDArray[np.intp]:
+    """Index of the first occurrence of each code ``0..n-1`` (every code occurring).
+
+    Equal to ``np.unique(codes, return_index=True)[1]``, in one O(n) scatter instead of a sort
+    (about 20 times faster on 10 million rows): assigning in reverse, the first occurrence is
+    written last and so kept.
+    """
+    first = np.empty(n, dtype=np.intp)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    return first
+
+
+def lookup(labels: NDArray[np.object_], ids: Mapping[str, int]) -> NDArray[np.int64]:
+    """Map labels to ids (0 for unknown) with one dictionary lookup per distinct label."""
+    codes, uniq = pd.factorize(labels)
+    return np.array([ids.get(u, 0) for u in uniq.tolist()], dtype=np.int64)[codes]
+
+
+def bulk_insert(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Insert rows (None = NULL) with the database's bulk path: COPY on PostgreSQL (psycopg
+    escapes every value), one prepared statement with executemany on SQLite."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    names = ", ".join(columns)
+    cursor = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(columns))
+            sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+            cursor.executemany(sql, rows)  # type: ignore[arg-type]  # sqlite3 takes any iterable
+    finally:
+        cursor.close()
+
+
+def db_time(moment: datetime, postgres: bool) -> str:
+    """A UTC time as the text each database's DateTime column reads."""
+    text = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return text + "+00" if postgres else text
+
+
+@contextmanager
+def foreign_keys_checked_once(conn: Connection, *, bulk: bool) -> Iterator[None]:
+    """On PostgreSQL, for a large import: drop the rating table's foreign keys, then add them back.
+
+    Re-adding a foreign key checks every row in one join, instead of one locking lookup per row
+    per key (the advice of the PostgreSQL manual, "Populating a Database"). It happens inside the
+    import's transaction, so a failed check rolls everything back; the table is locked meanwhile.
+    """
+    if not bulk:
+        yield
+        return
+    keys = conn.exec_driver_sql(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'rating'::regclass AND contype = 'f' ORDER BY conname"
+    ).all()
+    conn.exec_driver_sql(
+        "ALTER TABLE rating " + ", ".join(f'DROP CONSTRAINT "{name}"' for name, _ in keys)
+    )
+    yield
+    conn.exec_driver_sql(
+        "ALTER TABLE rating "
+        + ", ".join(f'ADD CONSTRAINT "{name}" {definition}' for name, definition in keys)
+    )
+
+
+def nullable(ids: NDArray[np.int64]) -> list[int | None]:
+    return [i if i else None for i in ids.tolist()]
+
+
+def timestamps(ts: NDArray[np.datetime64] | None, n: int, postgres: bool) -> list[str | None]:
+    """UTC timestamps as the text each database reads: ``YYYY-MM-DD HH:MM:SS.ffffff[+00]``."""
+    if ts is None:
+        return [None] * n
+    text = np.datetime_as_string(ts, unit="us").astype("S26")
+    text.view(np.uint8).reshape(n, 26)[:, 10] = ord(" ")  # the ISO "T" becomes a space
+    out: list[Any] = text.astype("U26").tolist()
+    if postgres:
+        out = [t + "+00" for t in out]
+    for i in np.flatnonzero(np.isnat(ts)).tolist():
+        out[i] = None
+    return out
+
+
+def to_datetime(value: np.datetime64) -> datetime | None:
+    if np.isnat(value):
+        return None
+    return datetime.fromisoformat(str(value.astype("datetime64[us]"))).replace(tzinfo=UTC)
+
+
+def fetch_ints(conn: Connection, query: sa.Select[Any], width: int) -> NDArray[np.int64]:
+    """Run a query of non-null integer columns into an array of shape (n, width), in bulk."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            buf = io.BytesIO()
+            with cursor.copy(f"COPY ({sql}) TO STDOUT") as copy:
+                for block in copy:
+                    buf.write(block)
+            flat = np.array(buf.getvalue().split(), dtype=np.int64)
+        else:
+            cursor.execute(sql)
+            flat = np.array(cursor.fetchall(), dtype=np.int64).ravel()
+    finally:
+        cursor.close()
+    return flat.reshape(-1, width)

@@ -156,3 +156,49 @@ def test_anchor_set_remembers_its_file(tmp_path: Path, demo_rubric: Rubric) -> N
     stored = anchor_set_from_data(yaml.safe_load(ANCHORS), demo_rubric, source="store:demo-a")
     assert stored.source == "store:demo-a"
     assert stored == aset  # where a set was read from is not part of its content
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field", "message"),
+    [
+        ("id: demo-a\n", "id: " + "a" * 101 + "\n", 1, "id", "must be at most 100 characters"),
+        (
+            "  - id: demo-01\n",
+            "  - id: " + "a" * 101 + "\n",
+            7,
+            "anchors[0].id",
+            "must be at most 100 characters",
+        ),
+        (
+            "rubric: demo\n",
+            "rubric: " + "d" * 101 + "\n",
+            2,
+            "rubric",
+            "must be at most 100 characters",
+        ),
+        (
+            "rubric_version: 1\n",
+            "rubric_version: 100000000000000000000\n",
+            3,
+            "rubric_version",
+            "Input should be less than or equal to 2147483647",
+        ),
+    ],
+)
+def test_ids_and_rubric_version_are_bounded(
+    tmp_path: Path, demo_rubric: Rubric, old: str, new: str, line: int, field: str, message: str
+) -> None:
+    """Ids fit the store's key columns (at most 100 characters), rubric versions a 32-bit
+    column (1..2_147_483_647): clear problems, not database errors."""
+    assert old in ANCHORS
+    found = problems_of(tmp_path, ANCHORS.replace(old, new, 1), demo_rubric)
+    assert (line, field, message) in found, found
+
+
+def test_anchor_file_with_an_alias_is_refused(tmp_path: Path, demo_rubric: Rubric) -> None:
+    """YAML aliases are refused in anchor sets too (they share the rubric reader)."""
+    text = ANCHORS.replace(
+        "    scores: {plan: 3, reflect: 2}", "    scores: &s {plan: 3, reflect: 2}"
+    ).replace("    scores: {plan: 1, reflect: 3}", "    scores: *s")
+    found = problems_of(tmp_path, text, demo_rubric)
+    assert found == [(20, None, "invalid YAML: aliases (*s) are not allowed; write the value out")]

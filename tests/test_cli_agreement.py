@@ -119,8 +119,9 @@ def test_undefined_statistic_is_null_in_json(tmp_path: Path) -> None:
 def test_keep_chooses_one_reading_of_repeated_cells(tmp_path: Path) -> None:
     path = tmp_path / "retakes.csv"
     path.write_text(
-        "submission,assessor,criterion,score,round\n"
-        "s1,a,c,1,a1\ns1,b,c,3,b1\ns1,a,c,3,a2\ns2,a,c,2,a1\ns2,b,c,2,b1\n"
+        "submission,assessor,criterion,score,context,round\n"
+        "s1,a,c,1,practice,a1\ns1,b,c,3,practice,b1\ns1,a,c,3,practice,a2\n"
+        "s2,a,c,2,practice,a1\ns2,b,c,2,practice,b1\n"
     )
     first = json.loads(
         runner.invoke(app, ["agreement", str(path), "--keep", "first", "--json"]).stdout
@@ -141,7 +142,8 @@ def test_keep_chooses_one_reading_of_repeated_cells(tmp_path: Path) -> None:
         ("submission,assessor\ns1,a\n", [], "missing column"),
         (LONG_HEADER + "s1,a,c,2\ns1,b,c,3\n", ["--bootstrap", "-1"], "greater than or equal to 0"),
         (
-            "submission,assessor,criterion,score,round\ns1,a,c,2,1\ns1,a,c,3,2\n",
+            "submission,assessor,criterion,score,context,round\n"
+            "s1,a,c,2,practice,1\ns1,a,c,3,practice,2\n",
             [],
             "choose the reading that counts with --keep",
         ),

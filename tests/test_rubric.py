@@ -183,3 +183,92 @@ def test_content_hash_tracks_content(demo_rubric_file: Path, tmp_path: Path) -> 
     other.write_text(DEMO_RUBRIC.replace("No plan.", "No plan at all."))
     assert a.content_hash() == load_rubric(demo_rubric_file).content_hash()
     assert a.content_hash() != load_rubric(other).content_hash()
+
+
+# --- level keys, versions and ids within bounds ---------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["0x1", "01", "1.0", "0b1", "+1"])
+def test_descriptor_keys_of_the_same_level_are_refused(tmp_path: Path, key: str) -> None:
+    """``1`` and ``0x1`` (``01``, ``1.0``...) are the same level: refused, not one descriptor
+    silently overwriting the other."""
+    text = DEMO_RUBRIC.replace("{1: No plan.,", f"{{1: No plan., {key}: Another plan.,")
+    line = 16
+    assert problems_of(tmp_path, text) == [
+        (
+            line,
+            f"criteria[0].descriptors.{key}",
+            f"duplicate key {key!r} (the same key as '1' on line {line})",
+        )
+    ]
+
+
+@pytest.mark.parametrize("key", ["'1'", "' 1'", "'01'", "'1.0'"])
+def test_descriptor_keys_equal_once_read_as_levels_are_refused(tmp_path: Path, key: str) -> None:
+    """Text keys that the integer descriptor mapping reads as an existing level are refused."""
+    text = DEMO_RUBRIC.replace("{1: No plan.,", f"{{1: No plan., {key}: Another plan.,")
+    raw = key.strip("'")
+    assert problems_of(tmp_path, text) == [
+        (
+            16,
+            f"criteria[0].descriptors.{raw}",
+            f"descriptor keys 1 and {raw!r} both name level 1; give each level one descriptor",
+        )
+    ]
+
+
+def test_boolean_descriptor_key_is_refused(tmp_path: Path) -> None:
+    text = DEMO_RUBRIC.replace("{1: No plan.,", "{true: No plan.,")
+    found = problems_of(tmp_path, text)
+    assert (16, "criteria[0].descriptors.True", "level key True is not a level score") in found
+
+
+@pytest.mark.parametrize(
+    "text", ["demo@2147483648", "demo@100000000000000000000", "demo@" + "9" * 5_000]
+)
+def test_parse_rubric_key_bounds_the_version(text: str) -> None:
+    """Rubric versions are whole numbers 1..2_147_483_647 (a 32-bit column): 10**20 is a clear
+    error, and 5,000 digits not a ValueError from int()."""
+    with pytest.raises(CalibrateError, match="must be a whole number from 1 to 2_147_483_647"):
+        parse_rubric_key(text)
+    assert parse_rubric_key("demo@2147483647") == ("demo", 2_147_483_647)
+
+
+def test_parse_rubric_key_bounds_the_id() -> None:
+    assert parse_rubric_key("d" * 100 + "@1") == ("d" * 100, 1)
+    with pytest.raises(CalibrateError, match="is 101 characters long \\(at most 100\\)"):
+        parse_rubric_key("d" * 101)
+
+
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [("2147483647", True), ("2147483648", False), ("100000000000000000000", False)],
+)
+def test_rubric_version_field_is_bounded(tmp_path: Path, version: str, ok: bool) -> None:
+    text = DEMO_RUBRIC.replace("version: 1\n", f"version: {version}\n")
+    if ok:
+        path = tmp_path / "r.yaml"
+        path.write_text(text)
+        assert load_rubric(path).version == int(version)
+    else:
+        assert problems_of(tmp_path, text) == [
+            (2, "version", "Input should be less than or equal to 2147483647")
+        ]
+
+
+@pytest.mark.parametrize(
+    ("old", "line", "field"),
+    [
+        ("id: demo\n", 1, "id"),
+        ("  - id: plan\n", 13, "criteria[0].id"),
+        ("  - {id: plan,", 10, "parts[0].id"),
+    ],
+)
+def test_ids_are_at_most_100_characters(tmp_path: Path, old: str, line: int, field: str) -> None:
+    """Ids fit the store's key columns (``max_length=100``)."""
+    assert old in DEMO_RUBRIC
+    found = problems_of(
+        tmp_path,
+        DEMO_RUBRIC.replace(old, old.replace("demo", "d" * 101).replace("plan", "p" * 101), 1),
+    )
+    assert (line, field, "must be at most 100 characters") in found, found

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic import ValidationError as PydanticValidationError
 
 from calibrate.errors import Problem, ValidationError
-from calibrate.rubric import ID_PATTERN, Rubric
+from calibrate.rubric import ID_PATTERN, MAX_ID_LENGTH, MAX_VERSION, Rubric
 from calibrate.yamlfile import Locator, format_path, pydantic_message, read_yaml
 
 Purpose = Literal["practice", "qualification", "validity"]
@@ -41,7 +41,7 @@ class Artifact(_Model):
 class Anchor(_Model):
     """One anchor submission with its expert score and rationale per criterion."""
 
-    id: StrictStr = Field(pattern=ID_PATTERN)
+    id: StrictStr = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
     purpose: Purpose
     artifact: Artifact
     scores: dict[str, StrictInt]
@@ -49,7 +49,7 @@ class Anchor(_Model):
 
 
 class _AnchorIn(_Model):
-    id: StrictStr = Field(pattern=ID_PATTERN)
+    id: StrictStr = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
     purpose: Purpose | None = None
     artifact: Artifact
     scores: dict[str, StrictInt]
@@ -57,9 +57,9 @@ class _AnchorIn(_Model):
 
 
 class _AnchorSetFile(_Model):
-    id: StrictStr = Field(pattern=ID_PATTERN)
-    rubric: StrictStr
-    rubric_version: StrictInt = Field(ge=1)
+    id: StrictStr = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
+    rubric: StrictStr = Field(max_length=MAX_ID_LENGTH)
+    rubric_version: StrictInt = Field(ge=1, le=MAX_VERSION)
     title: StrictStr = Field(min_length=1)
     purpose: Purpose | None = None
     anchors: list[_AnchorIn] = Field(min_length=1)

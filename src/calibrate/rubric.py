@@ -15,13 +15,16 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from calibrate.errors import CalibrateError, Problem, ValidationError
 from calibrate.yamlfile import Locator, format_path, pydantic_message, read_yaml
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+MAX_ID_LENGTH = 100  # ids of rubrics, parts, criteria, anchors, anchor sets: the store's key width
+MAX_VERSION = 2_147_483_647  # rubric versions are 1..2**31 - 1 (a 32-bit integer column)
+MAX_SCORE = 2_147_483_647  # level scores lie within -MAX_SCORE..MAX_SCORE (32-bit)
 MAX_CRITERIA = 8
 
 
@@ -37,7 +40,8 @@ def parse_rubric_key(text: str) -> tuple[str, int | None]:
     Raises
     ------
     CalibrateError
-        The part after ``@`` is not a whole number >= 1 (rubric versions start at 1).
+        The part after ``@`` is not a whole number 1..2_147_483_647 (:data:`MAX_VERSION`), or
+        the id is longer than :data:`MAX_ID_LENGTH` characters.
 
     Examples
     --------
@@ -47,11 +51,21 @@ def parse_rubric_key(text: str) -> tuple[str, int | None]:
     ('ct-unplugged', None)
     """
     rid, at, version = text.partition("@")
+    if len(rid) > MAX_ID_LENGTH:
+        raise CalibrateError(
+            f"rubric id {rid[:20]!r}... is {len(rid)} characters long (at most {MAX_ID_LENGTH})"
+        )
     if not at:
         return rid, None
-    if not (version.isascii() and version.isdigit()) or int(version) < 1:
+    if (
+        not (version.isascii() and version.isdigit())
+        or len(version) > len(str(MAX_VERSION))
+        or not 1 <= int(version) <= MAX_VERSION
+    ):
+        shown = repr(text) if len(text) <= 60 else repr(text[:50]) + "..."
         raise CalibrateError(
-            f"rubric {text!r}: the version after '@' must be a whole number >= 1 (ID@VERSION)"
+            f"rubric {shown}: the version after '@' must be a whole number from 1 to "
+            f"{MAX_VERSION:_} (ID@VERSION)"
         )
     return rid, int(version)
 
@@ -63,21 +77,21 @@ class _Model(BaseModel):
 class Level(_Model):
     """One ordered score of the rubric's scale."""
 
-    score: StrictInt
+    score: StrictInt = Field(ge=-MAX_SCORE, le=MAX_SCORE)
     label: StrictStr = Field(min_length=1)
 
 
 class Part(_Model):
     """A group of criteria (e.g. *Research and plan*)."""
 
-    id: StrictStr = Field(pattern=ID_PATTERN)
+    id: StrictStr = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
     title: StrictStr = Field(min_length=1)
 
 
 class Criterion(_Model):
     """One scored criterion with a descriptor for every level score."""
 
-    id: StrictStr = Field(pattern=ID_PATTERN)
+    id: StrictStr = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
     title: StrictStr = Field(min_length=1)
     part: StrictStr | None = None
     descriptors: dict[int, StrictStr]
@@ -97,8 +111,8 @@ class PassRule(_Model):
 
 
 class _RubricFile(_Model):
-    id: StrictStr = Field(pattern=ID_PATTERN)
-    version: StrictInt = Field(ge=1)
+    id: StrictStr = Field(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH)
+    version: StrictInt = Field(ge=1, le=MAX_VERSION)
     title: StrictStr = Field(min_length=1)
     competency: StrictStr = Field(min_length=1)
     levels: list[Level] = Field(min_length=2)
@@ -259,12 +273,15 @@ def rubric_from_data(data: Any, *, source: str, locate: Locator | None = None) -
 
     if not isinstance(data, dict):
         raise ValidationError([problem((), "a rubric file must be a mapping of fields")])
+    key_problems = [problem(path, message) for path, message in _descriptor_key_clashes(data)]
     try:
         raw = _RubricFile.model_validate(data)
     except PydanticValidationError as exc:
         raise ValidationError(
-            [problem(e["loc"], pydantic_message(e)) for e in exc.errors()]
+            key_problems + [problem(e["loc"], pydantic_message(e)) for e in exc.errors()]
         ) from None
+    if key_problems:
+        raise ValidationError(key_problems)
 
     problems: list[Problem] = []
     scores = [lv.score for lv in raw.levels]
@@ -334,6 +351,48 @@ def rubric_from_data(data: Any, *, source: str, locate: Locator | None = None) -
         criteria=tuple(raw.criteria),
         pass_rule=rule,
     )
+
+
+_LEVEL_KEY: TypeAdapter[int] = TypeAdapter(int)
+
+
+def _descriptor_key_clashes(data: dict[Any, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Descriptor keys that name the same level once read as integers (``1``, ``"01"``, ``" 1"``,
+    ``1.0``, ``True``), which would silently overwrite one another; and boolean keys.
+
+    Keys equal as YAML values (``1``, ``0x1``, ``01``) are already refused as duplicate keys by
+    :func:`calibrate.yamlfile.read_yaml`; this catches the keys YAML keeps apart but the integer
+    ``descriptors`` mapping merges.
+    """
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    criteria = data.get("criteria")
+    if not isinstance(criteria, list):
+        return found
+    for i, criterion in enumerate(criteria):
+        descriptors = criterion.get("descriptors") if isinstance(criterion, dict) else None
+        if not isinstance(descriptors, dict):
+            continue
+        first: dict[int, Any] = {}
+        for key in descriptors:
+            path = ("criteria", i, "descriptors", str(key))
+            if isinstance(key, bool):
+                found.append((path, f"level key {key!r} is not a level score"))
+                continue
+            try:
+                level = _LEVEL_KEY.validate_python(key)
+            except PydanticValidationError:
+                continue  # reported by the model
+            if level in first:
+                found.append(
+                    (
+                        path,
+                        f"descriptor keys {first[level]!r} and {key!r} both name level {level}; "
+                        "give each level one descriptor",
+                    )
+                )
+            else:
+                first[level] = key
+    return found
 
 
 def _pass_rule(

@@ -23,13 +23,13 @@ from calibrate.cli import app
 from calibrate.errors import CalibrateError
 from calibrate.ratings import CONTEXTS, read_rating_rows
 from calibrate.rubric import Rubric, load_rubrics, rubric_from_data
+from calibrate.rules import RuleOverrides, rules_for
 from calibrate.simulate import (
     COLUMNS,
     OUTCOMES,
     PRESETS,
     Programme,
     ProgrammeSize,
-    QualificationStandard,
     SimulationConfig,
     simulate_programme,
 )
@@ -105,6 +105,14 @@ FOUR = _rubric(
     "four-level", ["Beginning", "Developing", "Proficient", "Exemplary"], 4, "Proficient"
 )
 RUBRICS = [THREE, FOUR]
+BY_KEY = {r.key: r for r in RUBRICS}
+# A qualification standard every assessor meets: every planted effect reaches live work.
+EVERYONE_QUALIFIES = {
+    "qualification.min_exact": 0.0,
+    "qualification.min_adjacent": 0.0,
+    "qualification.max_non_adjacent": 1000,
+    "qualification.min_decision": 0.0,
+}
 SETS = [
     _anchor_set(r, purpose, n, offset)
     for r in RUBRICS
@@ -151,13 +159,18 @@ def classroom() -> Programme:
 
 @pytest.fixture(scope="module")
 def effects_run() -> Programme:
-    """80 assessors (4 or more per planted effect, so each effect survives qualification),
-    6,000 earners and 3 in 10 of every queue a validity anchor: a few hundred anchor ratings per
-    assessor, so simple statistics separate the planted effects from sampling noise. The
-    thresholds below were checked on seeds 0-79, not only on this one: all hold but one (seed
-    69: a differential assessor with 36 ratings a criterion stands out by 1.9 standard errors
-    where the test asks for 3)."""
-    config = SimulationConfig(validity_rate=0.3)
+    """80 assessors (4 or more per planted effect), 6,000 earners and 3 in 10 of every queue a
+    validity anchor: a few hundred anchor ratings per assessor, so simple statistics separate
+    the planted effects from sampling noise. The qualification standard is one every assessor
+    meets, so every planted effect reaches live work: these tests study the generating model,
+    not the screening (the default standard screens most halo, severe, inconsistent and central
+    assessors out, see ``test_default_standard_screens_out_planted_effects``). The thresholds
+    below were checked on seeds 0-79, not only on this one: all hold but three (seeds 14, 41 and
+    51: a differential assessor with 165 to 280 anchor ratings stands out by 2.80 to 2.96 standard
+    errors where the test asks for 3)."""
+    config = SimulationConfig(
+        rules=RuleOverrides({**EVERYONE_QUALIFIES, "live.validity_rate": 0.3})
+    )
     return simulate_programme(
         RUBRICS, SETS, size=ProgrammeSize(assessors=80, earners=6000), seed=5, config=config
     )
@@ -229,10 +242,11 @@ def test_state_preset_is_a_million_ratings_in_seconds() -> None:
 
 
 def test_first_attempt_share_matches_the_pilot() -> None:
-    """The defaults are tuned on the demo rubrics (the pilot preset, pooled over seeds): the
-    share of earned credentials earned on the first attempt is 18/132 = 13.6% in the source.
-    One pilot run varies by about 2.5 points (pool composition and earners); 10 pooled runs by
-    under 1 point, hence the 2.5-point tolerance."""
+    """The defaults are tuned on the demo rubrics under the default programme rules (the pilot
+    preset, pooled over seeds; see the ``simulate`` module notes): the share of earned
+    credentials earned on the first attempt is 18/132 = 13.6% in the source. One pilot run
+    varies by about 2.3 points (pool composition and earners); 10 pooled runs by under 1 point,
+    hence the 2.5-point tolerance."""
     rubrics = load_rubrics(REPO / "rubrics")
     sets = load_anchor_sets(REPO / "anchor_sets", {(r.id, r.version): r for r in rubrics})
     by_attempt = np.zeros(6, dtype=np.int64)
@@ -278,24 +292,43 @@ def test_summary_attempt_distribution(classroom: Programme) -> None:
 
 
 def test_qualification_rounds_follow_the_standard(classroom: Programme) -> None:
-    """Recompute every round's agreement from the written ratings and apply the standard:
+    """Recompute every round's agreement from the written ratings and apply the rubric's
+    standard from the programme rules (NAEP by scale: 80% exact on the 3-level rubric, 70% on
+    the 4-level one; 95% adjacent, no score more than one level off, 90% of pass decisions):
     rounds stop at the first pass or after 3; only qualified assessors score live work, and
     only after qualifying."""
-    standard = QualificationStandard()
-    deviation, _ = _anchor_deviation(classroom)
-    rounds = classroom.column("round")
+    expert = _expert(classroom, SETS)
+    rounds, subs = classroom.column("round"), classroom.column("submission")
+    exact_needed = {"three-level@1": 0.80, "four-level@1": 0.70}
     for j, a in enumerate(classroom.truth.assessors):
-        assert 1 <= len(a.rounds) <= standard.max_rounds
+        rubric = BY_KEY[a.rubric]
+        standard = rules_for(rubric).qualification
+        assert standard.min_exact == exact_needed[a.rubric]
+        assert 1 <= len(a.rounds) <= standard.max_rounds == 3
         assert [r.number for r in a.rounds] == list(range(1, len(a.rounds) + 1))
         assert not any(r.passed for r in a.rounds[:-1])
         assert a.rounds[-1].passed or len(a.rounds) == standard.max_rounds
         for r in a.rounds:
-            gap = np.abs(deviation[rounds == r.round])
-            criteria = {"three-level@1": 5, "four-level@1": 4}[a.rubric]
-            assert gap.size == 10 * criteria  # every qualification anchor, every criterion
+            mine = rounds == r.round
+            gap = np.abs(classroom.score[mine] - expert[mine])
+            assert gap.size == 10 * len(rubric.criteria)  # every anchor, every criterion
             assert r.exact == pytest.approx((gap == 0).mean())
             assert r.adjacent == pytest.approx((gap <= 1).mean())
-            assert r.passed == (r.exact >= 0.70 and r.adjacent >= 0.90)
+            assert r.non_adjacent == (gap > 1).sum()
+            # pass decisions per anchor: the rubric's rule on the assessor's and the experts'
+            # scores (rows in criterion order: every reading lists the criteria in that order)
+            anchors = subs[mine].reshape(10, -1)
+            assert (anchors == anchors[:, :1]).all()
+            given = classroom.score[mine].reshape(10, -1)
+            right = expert[mine].reshape(10, -1).astype(np.int64)
+            agree = (rubric.passes(given) == rubric.passes(right)).mean()
+            assert r.decision == pytest.approx(agree)
+            assert r.passed == (
+                r.exact >= standard.min_exact
+                and r.adjacent >= 0.95
+                and r.non_adjacent == 0
+                and r.decision >= 0.90
+            )
             practice = f"{a.id}-prac-{r.number}"
             assert (classroom.column("context")[rounds == practice] == "practice").all()
         scoring = (classroom.assessor == j) & np.isin(classroom.context, [LIVE, VALIDITY])
@@ -306,14 +339,33 @@ def test_qualification_rounds_follow_the_standard(classroom: Programme) -> None:
 
 
 def test_retakes_and_a_stricter_standard() -> None:
-    one_round = SimulationConfig(standard=QualificationStandard(max_rounds=1))
+    one_round = SimulationConfig(rules=RuleOverrides({"qualification.max_rounds": 1}))
     programme = simulate_programme(RUBRICS, SETS, size="pilot", seed=2, config=one_round)
     assert all(len(a.rounds) == 1 for a in programme.truth.assessors)
     rates = programme.summary().qualification_pass_rate
     assert set(rates) == {1}
-    impossible = SimulationConfig(standard=QualificationStandard(exact=1.0, adjacent=1.0))
+    impossible = SimulationConfig(
+        rules=RuleOverrides({"qualification.min_exact": 1.0, "qualification.min_adjacent": 1.0})
+    )
     with pytest.raises(CalibrateError, match="no assessor qualified"):
         simulate_programme(RUBRICS, SETS, size="pilot", seed=2, config=impossible)
+
+
+def test_default_standard_screens_out_planted_effects() -> None:
+    """Under the default standard nearly every well-calibrated assessor qualifies within three
+    rounds, few of those planted with the effects qualification is there to catch (on the demo
+    rubrics, seeds 0-59 of the pilot: 95% against 9-33%, see the simulate module notes). Here a
+    pool of 80 on the test rubrics; on seeds 0-79 the well-calibrated share was 0.92 to 1 (mean
+    0.98) and the share of halo, severe, inconsistent and central assessors at most 0.50 (mean
+    0.31), so the bounds leave room for other seeds."""
+    size = ProgrammeSize(assessors=80, earners=50)
+    programme = simulate_programme(RUBRICS, SETS, size=size, seed=5)
+    qualified: dict[str, list[bool]] = {}
+    for a in programme.truth.assessors:
+        qualified.setdefault(a.effect, []).append(a.qualified)
+    caught = [q for e in ("halo", "severe", "inconsistent", "central") for q in qualified[e]]
+    assert np.mean(qualified["calibrated"]) >= 0.85
+    assert np.mean(caught) <= 0.6
 
 
 # --- live scoring -------------------------------------------------------------------------------
@@ -335,9 +387,11 @@ def test_live_ratings_match_the_truth(classroom: Programme) -> None:
 
 
 def test_double_scoring_and_validity_shares() -> None:
-    """25% of submissions double-scored; 1 in 20 of a queue is a validity anchor. This pilot has
-    about 1,150 submissions and 1,500 readings: binomial standard errors of 1.3 and 0.6 points,
-    and tolerances over 3 of them."""
+    """The programme rules' shares: 25% of submissions double-scored (NAEP, small samples); 1 in
+    20 of a queue is a validity anchor. This pilot has about 1,150 submissions and 1,500
+    readings: binomial standard errors of 1.3 and 0.6 points, and tolerances over 3 of them."""
+    live_rules = rules_for(THREE).live
+    assert (live_rules.double_share, live_rules.validity_rate) == (0.25, 0.05)
     programme = simulate_programme(RUBRICS, SETS, size="pilot", seed=4)
     subs = programme.truth.submissions
     assert (subs.second_reader >= 0).mean() == pytest.approx(0.25, abs=0.04)
@@ -352,6 +406,55 @@ def test_double_scoring_and_validity_shares() -> None:
     live, validity = readings(LIVE), readings(VALIDITY)
     assert live == len(subs.id) + int((subs.second_reader >= 0).sum())
     assert validity / (validity + live) == pytest.approx(0.05, abs=0.02)
+
+
+def _first_readers_by_attempt(programme: Programme) -> list[tuple[int, int]]:
+    """(first reader of attempt a - 1, first reader of attempt a) for every resubmission."""
+    subs = programme.truth.submissions
+    key = (subs.earner * len(programme.rubrics) + subs.rubric).tolist()
+    reader = {
+        (k, int(a)): int(f) for k, a, f in zip(key, subs.attempt, subs.first_reader, strict=True)
+    }
+    return [(reader[(k, a - 1)], f) for (k, a), f in reader.items() if a > 1]
+
+
+def test_a_resubmission_goes_to_another_first_reader() -> None:
+    """Rule ``resubmission.different_assessor`` (on by default): the assessor whose scores
+    decided an attempt does not decide the next one. Switched off, readers drawn by capacity
+    repeat now and then (a pool of a few qualified assessors per rubric)."""
+    pairs = _first_readers_by_attempt(simulate_programme(RUBRICS, SETS, size="pilot", seed=6))
+    assert pairs and all(before != after for before, after in pairs)
+    same = SimulationConfig(rules=RuleOverrides({"resubmission.different_assessor": False}))
+    pairs = _first_readers_by_attempt(
+        simulate_programme(RUBRICS, SETS, size="pilot", seed=6, config=same)
+    )
+    assert any(before == after for before, after in pairs)
+
+
+def test_rules_apply_per_rubric() -> None:
+    """Per-rubric overrides: two attempts and no double scoring on the 3-level rubric, no
+    practice on the 4-level one; the other rubric keeps the defaults."""
+    overrides = RuleOverrides(
+        rubrics={
+            "three-level": {"resubmission.max_attempts": 2, "live.double_share": 0.0},
+            "four-level@1": {"practice.required": False},
+        }
+    )
+    programme = simulate_programme(
+        RUBRICS, SETS, size="pilot", seed=4, config=SimulationConfig(rules=overrides)
+    )
+    assert [r.rubric for r in programme.rules] == ["three-level@1", "four-level@1"]
+    assert programme.rules[0].resubmission.max_attempts == 2
+    subs, creds = programme.truth.submissions, programme.truth.credentials
+    three = subs.rubric == 0
+    assert subs.attempt[three].max() == 2 and subs.attempt[~three].max() > 2
+    assert (subs.second_reader[three] == -1).all() and (subs.second_reader[~three] >= 0).any()
+    used = creds.outcome == OUTCOMES.index("attempts used")
+    assert set(creds.attempts[used & (creds.rubric == 0)]) == {2}
+    assert set(creds.attempts[used & (creds.rubric == 1)]) <= {5}
+    practice = programme.context == CONTEXTS.index("practice")
+    assert set(programme.rubric[practice]) == {0}
+    assert set(programme.summary().earned_by_attempt) == {1, 2, 3, 4, 5}
 
 
 # --- planted effects, recovered with simple statistics ------------------------------------------
@@ -540,7 +643,11 @@ def test_truth_json(classroom: Programme, tmp_path: Path) -> None:
     assert len(data["assessors"]) == 15
     assert {a["effect"] for a in data["assessors"]} >= {"severe", "drift", "differential"}
     assert len(data["submissions"]["submission"]) == len(classroom.truth.submissions.id)
-    assert data["config"]["standard"] == {"exact": 0.7, "adjacent": 0.9, "max_rounds": 3}
+    # the rules each rubric was simulated under, resolved per scale (NAEP: 80% / 70% exact)
+    assert data["rules"]["three-level@1"]["qualification.min_exact"] == 0.8
+    assert data["rules"]["four-level@1"]["qualification.min_exact"] == 0.7
+    assert data["rules"]["four-level@1"] == rules_for(FOUR).to_dict()
+    assert data["config"]["rules"] == {}
 
 
 def test_progress_reports_every_stage() -> None:
@@ -564,8 +671,8 @@ def test_refusals() -> None:
         simulate_programme(RUBRICS, SETS, size=ProgrammeSize(assessors=10, earners=5))
     with pytest.raises(CalibrateError, match="30 days of live work"):
         simulate_programme(RUBRICS, SETS, months=2)
-    with pytest.raises(CalibrateError, match="validity_rate"):
-        simulate_programme(RUBRICS, SETS, config=SimulationConfig(validity_rate=0.7))
+    with pytest.raises(CalibrateError, match=r"live\.validity_rate must be between 0 and 0\.5"):
+        SimulationConfig(rules=RuleOverrides({"live.validity_rate": 0.7}))
 
 
 # --- command line -------------------------------------------------------------------------------

@@ -50,21 +50,45 @@ differential      :math:`\\beta_{ij}` = ``differential`` logits on one criterion
 All assessors have :math:`\\lambda_j = 1`, :math:`\\beta_{ij} = 0` and :math:`\\varepsilon = 0`
 unless their effect says otherwise. Each assessor scores one rubric (credential).
 
+The programme follows the programme rules (:mod:`calibrate.rules`), resolved per rubric with
+the overrides in :attr:`SimulationConfig.rules`: the qualification standard (by default NAEP's
+exact agreement for the rubric's scale, 80% on 3 levels and 70% on 4, with 95% adjacent
+agreement, no score more than one level off and 90% agreement on the pass decisions of the
+anchors, :meth:`~calibrate.rules.QualificationStandard.passes`) and the rounds allowed, practice
+before each round, the double-scoring share, the validity seeding rate, the attempts allowed
+and a different first reader for a resubmission. Rules the simulation does not model:
+adjudication (the first reader decides; discrepant pairs are not sent to a third reader), the
+assignment timeout, coaching after three attempts, the qualification period and validity (the
+whole calibration window lies within one period), and the anchors per round (every
+qualification anchor of the rubric is scored in every round).
+
 Timeline: calibration takes 14 days per allowed qualification round (practice, then the
 qualification round a few days later; a failed round is retaken after new practice). Live work
 starts after that window; first attempts arrive in the first ``first_window`` of the live window;
 the first reader scores within a week and their scores decide the attempt (the second reading
 serves agreement monitoring, as NAEP second scoring does); after "Not yet" the earner resubmits
-with probability ``persistence`` after a gamma-distributed revision time. Attempts that would
-arrive less than 10 days before the end are not made ("out of time").
+with probability ``persistence`` after a gamma-distributed revision time, to a first reader
+other than the previous attempt's when the rubric has more than one qualified assessor.
+Attempts that would arrive less than 10 days before the end are not made ("out of time").
 
 Calibration of the defaults: with the demo rubrics (``rubrics/``: one 3-level rubric passed at
 the top level, two 4-level ones passed at level 3, 5-6 criteria, conjunctive), ``ability_mean``
--0.14 and ``growth`` 1.5 logits give 13.6% of earned credentials on the first attempt at the
-``pilot`` preset (60 seeds pooled; one run varies by about 2 points), against 18/132 = 13.6% in
-the Washington pilot [4]; about a third each on the 2nd and 3rd attempts, 15% on the 4th and 4%
-on the 5th. Halo and lenient assessors pass more first attempts than the rest (a conjunctive
-rule rewards scores that move together), so the share shifts with the pool's mix of effects.
+-0.08 and ``growth`` 1.5 logits give 13.6% of earned credentials on the first attempt at the
+``pilot`` preset (seeds 0-59 pooled, 22,425 credentials earned; 13.7% on seeds 60-119; one run
+varies by about 2.3 points, the SD over seeds), against 18/132 = 13.6% in the Washington pilot
+[4]; 35% on the 2nd attempt, 34% on the 3rd, 14% on the 4th and 3.5% on the 5th. Under the
+default qualification standard half of the first rounds pass (49.9%; 36.7% of second and 22.3%
+of third rounds) and 75% of the pool qualifies: 95% of the well-calibrated assessors and of the
+drifting ones (drift comes later), 81% of the differential, 67% of the lenient, 33% of the
+central, 20% of the inconsistent, 18% of the severe and 9% of the halo assessors. A third of
+the well-calibrated assessors fail their first round, mostly on the decisions: they agree with
+the experts on 84% of criterion scores and 89.5% of decisions on average, and 29% of their first
+rounds fall short of 9 decisions in 10 (6.5% short of 80% or 70% exact). Halo and lenient
+assessors pass more
+first attempts than the rest (a conjunctive rule rewards scores that move together), so the
+share shifts with the mix of effects that reaches live work. All figures pool
+``simulate_programme(rubrics, sets, size="pilot", seed=s)`` over the seeds named, counting
+``summary().earned_by_attempt`` and the rounds and effects in ``truth.assessors``.
 
 References
 ----------
@@ -111,6 +135,7 @@ from calibrate.anchors import AnchorSet, load_anchor_sets
 from calibrate.errors import CalibrateError
 from calibrate.ratings import CONTEXTS, Context
 from calibrate.rubric import Rubric, load_rubrics
+from calibrate.rules import ProgrammeRules, RoundAgreement, RuleOverrides, round_agreement
 
 SizeName = Literal["classroom", "pilot", "state"]
 Effect = Literal[
@@ -183,34 +208,6 @@ class EffectSizes:
     base_sd: float = 0.2
 
 
-@dataclass(frozen=True)
-class QualificationStandard:
-    """What an assessor must reach on a qualification round to score live work.
-
-    Attributes
-    ----------
-    exact, adjacent : float
-        Minimum shares of the round's criterion scores equal to, and within one level of, the
-        expert scores.
-    max_rounds : int
-        Rounds an assessor may take (the first plus the retakes).
-    """
-
-    exact: float = 0.70
-    adjacent: float = 0.90
-    max_rounds: int = 3
-
-    def passes(self, exact: FloatArray | float, adjacent: FloatArray | float) -> NDArray[np.bool_]:
-        """Whether rounds with these agreement shares meet the standard.
-
-        >>> QualificationStandard().passes(np.array([0.7, 0.69, 0.9]), np.array([0.9, 1.0, 0.85]))
-        array([ True, False, False])
-        """
-        return np.asarray(
-            (np.asarray(exact) >= self.exact) & (np.asarray(adjacent) >= self.adjacent)
-        )
-
-
 DEFAULT_SHARES: dict[Effect, float] = {
     "severe": 0.08,
     "lenient": 0.08,
@@ -233,8 +230,11 @@ class SimulationConfig:
     effect_shares : mapping of effect -> float
         Share of the assessor pool given each effect (every effect with a positive share gets at
         least one assessor); the rest are well-calibrated. Effects not named get none.
-    standard : QualificationStandard
-        The qualification standard and the number of rounds allowed.
+    rules : RuleOverrides
+        Departures from the programme rules (:mod:`calibrate.rules`), which the simulated
+        programme follows per rubric: the qualification standard and rounds allowed, practice,
+        the double-scoring share, the validity seeding rate, the attempts allowed and whether a
+        resubmission goes to another assessor.
     threshold_step : float
         Logits between adjacent thresholds of the rating scale.
     difficulty_sd : float
@@ -247,12 +247,6 @@ class SimulationConfig:
         SD (logits) of a submission's quality about the earner's level at that attempt.
     persistence : float
         Probability that an earner resubmits after "Not yet".
-    max_attempts : int
-        Attempts allowed per credential.
-    double_share : float
-        Share of live submissions scored by a second assessor (NAEP: 25% in small programmes).
-    validity_rate : float
-        Share of an assessor's queue that is seeded validity anchors (0.05: 1 in 20).
     resubmission_days : float
         Mean days between feedback and resubmission (gamma, shape 2).
     credentials_per_earner : tuple of float
@@ -263,18 +257,15 @@ class SimulationConfig:
 
     effects: EffectSizes = EffectSizes()
     effect_shares: Mapping[Effect, float] = field(default_factory=lambda: dict(DEFAULT_SHARES))
-    standard: QualificationStandard = QualificationStandard()
+    rules: RuleOverrides = field(default_factory=RuleOverrides)
     threshold_step: float = 4.0
     difficulty_sd: float = 0.3
-    ability_mean: float = -0.14
+    ability_mean: float = -0.08
     ability_sd: float = 1.0
     growth: float = 1.5
     growth_sd: float = 0.4
     submission_sd: float = 0.3
     persistence: float = 0.85
-    max_attempts: int = 5
-    double_share: float = 0.25
-    validity_rate: float = 0.05
     resubmission_days: float = 21.0
     credentials_per_earner: tuple[float, ...] = (0.8, 0.15, 0.05)
     first_window: float = 0.6
@@ -309,8 +300,13 @@ class RoundResult:
         When the round was taken (UTC, first anchor).
     exact, adjacent : float
         Shares of criterion scores equal to / within one level of the expert scores.
+    non_adjacent : int
+        Criterion scores more than one level from the expert scores.
+    decision : float
+        Share of anchors on which the assessor's pass decision matches the experts'.
     passed : bool
-        Whether the round met the standard.
+        Whether the round met the rubric's qualification standard
+        (:attr:`calibrate.rules.ProgrammeRules.qualification`).
     """
 
     round: str
@@ -318,6 +314,8 @@ class RoundResult:
     timestamp: datetime
     exact: float
     adjacent: float
+    non_adjacent: int
+    decision: float
     passed: bool
 
 
@@ -530,6 +528,8 @@ def _assessor_dict(a: AssessorTruth) -> dict[str, Any]:
                 "timestamp": _iso_one(r.timestamp),
                 "exact": round(r.exact, 4),
                 "adjacent": round(r.adjacent, 4),
+                "non_adjacent": r.non_adjacent,
+                "decision": round(r.decision, 4),
                 "passed": r.passed,
             }
             for r in a.rounds
@@ -641,6 +641,8 @@ class Programme:
     start, end : datetime
         The programme's span (naive, UTC).
     config : SimulationConfig
+    rules : tuple of ProgrammeRules
+        The programme rules each rubric was simulated under, in the order of :attr:`rubrics`.
     """
 
     submission: IntArray
@@ -665,6 +667,7 @@ class Programme:
     start: datetime
     end: datetime
     config: SimulationConfig
+    rules: tuple[ProgrammeRules, ...]
 
     def __len__(self) -> int:
         return len(self.score)
@@ -712,6 +715,7 @@ class Programme:
             "start": _iso_one(self.start),
             "end": _iso_one(self.end),
             "config": _config_dict(self.config),
+            "rules": {r.rubric: r.to_dict() for r in self.rules},
             **self.truth.to_dict(),
         }
         Path(path).write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
@@ -728,7 +732,8 @@ class Programme:
         }
         creds = t.credentials
         earned = creds.outcome == OUTCOMES.index("earned")
-        by_attempt = np.bincount(creds.attempts[earned], minlength=self.config.max_attempts + 1)
+        most = max(r.resubmission.max_attempts for r in self.rules)
+        by_attempt = np.bincount(creds.attempts[earned], minlength=most + 1)
         n_earned = int(earned.sum())
         return ProgrammeSummary(
             seed=self.seed,
@@ -890,6 +895,7 @@ class _Setup:
     submissions: tuple[str, ...]  # anchor ids (live ids are appended per run)
     criteria: tuple[str, ...]
     config: SimulationConfig
+    rules: tuple[ProgrammeRules, ...]  # per scale
     start: datetime
     days: float  # programme length
     live_start: float  # first day of live work
@@ -913,8 +919,9 @@ class _Setup:
                 raise CalibrateError(
                     f"anchor set {s.id} is for {s.rubric_key}, which is not among the rubrics"
                 )
+        rules = tuple(cfg.rules.resolve(r) for r in rubrics)
         days = float(round(months * DAYS_PER_MONTH))
-        live_start = ROUND_DAYS * cfg.standard.max_rounds
+        live_start = ROUND_DAYS * max(r.qualification.max_rounds for r in rules)
         if days - CLOSING_DAYS - live_start < 30:
             raise CalibrateError(
                 f"months must leave at least 30 days of live work after {live_start:.0f} days of "
@@ -934,6 +941,7 @@ class _Setup:
             submissions=tuple(anchor_ids),
             criteria=tuple(criteria),
             config=cfg,
+            rules=rules,
             start=datetime(start.year, start.month, start.day),
             days=days,
             live_start=live_start,
@@ -942,15 +950,7 @@ class _Setup:
 
 def _check_config(cfg: SimulationConfig) -> None:
     rules = [
-        (
-            0 <= cfg.standard.exact <= 1 and 0 <= cfg.standard.adjacent <= 1,
-            "qualification shares must be between 0 and 1",
-        ),
-        (cfg.standard.max_rounds >= 1, "max_rounds must be at least 1"),
-        (cfg.max_attempts >= 1, "max_attempts must be at least 1"),
         (0 <= cfg.persistence <= 1, "persistence must be between 0 and 1"),
-        (0 <= cfg.double_share <= 1, "double_share must be between 0 and 1"),
-        (0 <= cfg.validity_rate <= 0.5, "validity_rate must be between 0 and 0.5"),
         (0 < cfg.first_window <= 1, "first_window must be above 0 and at most 1"),
         (cfg.threshold_step > 0, "threshold_step must be positive"),
         (cfg.resubmission_days > 0, "resubmission_days must be positive"),
@@ -1234,7 +1234,8 @@ class _Run:
         self.rng_earners = np.random.default_rng(earners)
         self.rng_live = np.random.default_rng(live)
         self.rng_validity = np.random.default_rng(validity)
-        self.total = len(setup.scales) + setup.config.max_attempts + 2
+        self.max_attempts = max(r.resubmission.max_attempts for r in setup.rules)
+        self.total = len(setup.scales) + self.max_attempts + 2
         self.done = 0
         self.ratings = _Ratings()
         self.round_labels: list[str] = [""]
@@ -1284,36 +1285,45 @@ class _Run:
             start=setup.start,
             end=setup.start + timedelta(days=setup.days),
             config=setup.config,
+            rules=setup.rules,
         )
 
     # calibration ------------------------------------------------------------------------------
 
     def calibrate(self, pool: _Pool, ids: tuple[str, ...]) -> list[list[RoundResult]]:
-        """Practice, then a qualification round, until passed or out of rounds; each assessor's
+        """Practice (when the rubric's rules ask for it), then a qualification round judged by
+        the rubric's qualification standard, until passed or out of rounds; each assessor's
         rounds in order."""
-        rng, std = self.rng_cal, self.setup.config.standard
+        rng = self.rng_cal
         results: list[list[RoundResult]] = [[] for _ in ids]
         for r, scale in enumerate(self.setup.scales):
+            rules = self.setup.rules[r]
+            std = rules.qualification
             pending = np.flatnonzero(pool.rubric == r)
             for number in range(1, std.max_rounds + 1):
                 if pending.size == 0:
                     break
                 day = ROUND_DAYS * (number - 1) + rng.uniform(0, 3, pending.size)
-                if "practice" in scale.anchors:
+                if rules.practice_required and "practice" in scale.anchors:
                     day = self._anchor_round(pool, pending, ids, r, "practice", number, day)[0]
                 day = day + rng.uniform(1, 4, pending.size)
-                _, exact, adjacent = self._anchor_round(
-                    pool, pending, ids, r, "qualification", number, day
+                _, got = self._anchor_round(pool, pending, ids, r, "qualification", number, day)
+                passed = std.passes(
+                    exact=got.exact,
+                    adjacent=got.adjacent,
+                    non_adjacent=got.non_adjacent,
+                    decision=got.decision,
                 )
-                passed = std.passes(exact, adjacent)
                 for i, j in enumerate(pending):
                     results[j].append(
                         RoundResult(
                             round=f"{ids[j]}-qual-{number}",
                             number=number,
                             timestamp=_moment(self.setup.start, float(day[i])),
-                            exact=float(exact[i]),
-                            adjacent=float(adjacent[i]),
+                            exact=float(got.exact[i]),
+                            adjacent=float(got.adjacent[i]),
+                            non_adjacent=int(got.non_adjacent[i]),
+                            decision=float(got.decision[i]),
                             passed=bool(passed[i]),
                         )
                     )
@@ -1330,10 +1340,10 @@ class _Run:
         purpose: Literal["practice", "qualification"],
         number: int,
         day: FloatArray,
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    ) -> tuple[FloatArray, RoundAgreement]:
         """Assessors ``who`` (n,) each score every anchor of ``purpose`` in their own random
-        order from ``day`` (n,). Returns the day they finish and their shares of exact and
-        adjacent agreement with the experts, each shape (n,)."""
+        order from ``day`` (n,). Returns the day they finish, shape (n,), and their agreement
+        with the experts (:func:`calibrate.rules.round_agreement`)."""
         rng, scale = self.rng_cal, self.setup.scales[rubric]
         codes, loc, expert = scale.anchors[purpose]
         n, q = who.size, codes.size
@@ -1354,15 +1364,23 @@ class _Run:
             context=purpose,
             round_=np.repeat(np.arange(first, first + n, dtype=np.int64), q),
         )
-        gap = np.abs(k - expert[order]).reshape(n, -1)
-        return day + q * ANCHOR_MINUTES / 1440, (gap == 0).mean(axis=1), (gap <= 1).mean(axis=1)
+        low, c = scale.rubric.scores[0], k.shape[1]
+        got = round_agreement(
+            (k + low).reshape(n, q, c), (expert[order] + low).reshape(n, q, c), scale.rubric
+        )
+        return day + q * ANCHOR_MINUTES / 1440, got
 
     # live work --------------------------------------------------------------------------------
 
     def live(self, pool: _Pool, qualified: BoolArray) -> _Live:
         """Earners and credentials, then attempt after attempt: submission, first (and second)
-        reading, decision, resubmission or not."""
+        reading, decision, resubmission or not, under each rubric's rules (double-scoring
+        share, attempts allowed, a resubmission's first reader other than the previous one's
+        when the pool allows)."""
         setup, cfg = self.setup, self.setup.config
+        double_share = np.array([r.live.double_share for r in setup.rules])
+        policy = [r.resubmission for r in setup.rules]
+        limit = np.array([p.max_attempts for p in policy], dtype=np.int64)
         rng_e, rng = self.rng_earners, self.rng_live
         n_rub = len(setup.scales)
         readers = []
@@ -1408,7 +1426,8 @@ class _Run:
         day_parts: list[FloatArray] = []
         active = np.arange(n_c)
         n_subs = len(setup.submissions)
-        for a in range(1, cfg.max_attempts + 1):
+        previous = np.full(n_c, -1, dtype=np.int64)  # first reader of the last attempt
+        for a in range(1, self.max_attempts + 1):
             late = due[active] > last_day
             outcome[active[late]] = OUTCOMES.index("out of time")
             active = active[~late]
@@ -1423,14 +1442,16 @@ class _Run:
             passed = np.zeros(m, dtype=bool)
             t1 = due[active] + rng.uniform(0.5, 7, m)
             t2 = due[active] + rng.uniform(0.5, 9.5, m)  # all readings before the end
-            double = rng.random(m) < cfg.double_share
+            double = rng.random(m) < double_share[cred_rubric[active]]
             code = n_subs + np.arange(m, dtype=np.int64)
             for r, scale in enumerate(setup.scales):
                 rows = np.flatnonzero(cred_rubric[active] == r)
                 members, cum = readers[r]
                 first[rows] = members[np.searchsorted(cum, rng.random(rows.size), side="right")]
+                if policy[r].different_assessor and members.size > 1:
+                    first[rows] = _redraw(rng, members, cum, first[rows], previous[active[rows]])
                 two = rows[double[rows]] if members.size > 1 else rows[:0]
-                second[two] = _other(rng, members, cum, first[two])
+                second[two] = _redraw(rng, members, cum, first[two], first[two])  # all anew
                 loc = quality[:, None] - difficulty[r] + scale.reference
                 k1 = _rate(rng, loc[rows], first[rows], t1[rows], pool, scale.tau)
                 k2 = _rate(rng, loc[two], second[two], t2[two], pool, scale.tau)
@@ -1460,15 +1481,19 @@ class _Run:
                 ("passed", passed),
             ):
                 subs[key].append(value)
+            previous[active] = first
             outcome[active[passed]] = OUTCOMES.index("earned")
             failed, t_failed = active[~passed], t1[~passed]
-            if a == cfg.max_attempts:
-                outcome[failed] = OUTCOMES.index("attempts used")
-            else:
+            used = a >= limit[cred_rubric[failed]]
+            outcome[failed[used]] = OUTCOMES.index("attempts used")
+            failed, t_failed = failed[~used], t_failed[~used]
+            if failed.size:
                 again = rng.random(failed.size) < cfg.persistence
                 active = failed[again]
                 gap = rng.gamma(2.0, cfg.resubmission_days / 2, active.size)
                 due[active] = t_failed[again] + gap
+            else:
+                active = failed
             self._step(f"live attempt {a}")
         by_time = np.argsort(np.concatenate(subs["day"]), kind="stable")
         rank = np.empty_like(by_time)
@@ -1491,11 +1516,14 @@ class _Run:
         """Seed validity anchors into the live queues.
 
         After each live reading the assessor meets a validity anchor with probability
-        ``rate / (1 - rate)``, so anchors make up ``rate`` of the queue. Each assessor goes through
+        ``rate / (1 - rate)``, so anchors make up ``rate`` of the queue (``rate``: the rule
+        ``live.validity_rate`` of the assessor's rubric). Each assessor goes through
         the rubric's validity anchors in their own random order, one cycle after another; the
         cycle is the rating's round (``A0007-val-2``), so no rating repeats an earlier one.
         """
-        rng, rate = self.rng_validity, self.setup.config.validity_rate
+        rng = self.rng_validity
+        rates = np.array([r.live.validity_rate for r in self.setup.rules])
+        rate = rates[pool.rubric[live.reader]]  # the rate of the reader's rubric
         seeded = rng.random(live.reader.size) < rate / (1 - rate)
         who, day = live.reader[seeded], live.read_day[seeded] + rng.uniform(0, 0.2, seeded.sum())
         for r, scale in enumerate(self.setup.scales):
@@ -1597,15 +1625,17 @@ class _Run:
         )
 
 
-def _other(
-    rng: np.random.Generator, members: IntArray, cum: FloatArray, first: IntArray
+def _redraw(
+    rng: np.random.Generator, members: IntArray, cum: FloatArray, drawn: IntArray, avoid: IntArray
 ) -> IntArray:
-    """Second readers: drawn like the first (by capacity), redrawn until not the first reader."""
-    out = members[np.searchsorted(cum, rng.random(first.size), side="right")]
-    same = out == first
+    """Readers drawn like the first (by capacity), redrawn until none is the one to ``avoid``
+    (-1: none); ``drawn`` and ``avoid`` have shape (m,). ``members`` needs two or more
+    assessors."""
+    out = drawn.copy()
+    same = out == avoid
     while same.any():
         out[same] = members[np.searchsorted(cum, rng.random(int(same.sum())), side="right")]
-        same = out == first
+        same = out == avoid
     return out
 
 
@@ -1688,8 +1718,10 @@ def _config_dict(cfg: SimulationConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in cfg.__dataclass_fields__:
         value = getattr(cfg, name)
-        if isinstance(value, EffectSizes | QualificationStandard):
+        if isinstance(value, EffectSizes):
             value = {f: getattr(value, f) for f in value.__dataclass_fields__}
+        elif isinstance(value, RuleOverrides):
+            value = value.to_dict()
         elif isinstance(value, Mapping):
             value = dict(value)
         elif isinstance(value, tuple):

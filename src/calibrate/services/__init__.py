@@ -8,6 +8,7 @@ result, so the doors never diverge.
 - :mod:`~calibrate.services.definitions`: rubrics and anchor sets
 - :mod:`~calibrate.services.ratings`: rating imports, corrections, history
 - :mod:`~calibrate.services.analyses`: agreement, rater effects, reliability, accuracy
+- :mod:`~calibrate.services.rules`: the programme rules in force
 - :mod:`~calibrate.services.demo`: simulated programmes and the demo
 """
 
@@ -26,6 +27,7 @@ from calibrate.services.connection import connected, open_store, store_status
 from calibrate.services.definitions import import_definitions, rubrics, validate_definitions
 from calibrate.services.demo import build_demo, simulate, simulate_demo, store_demo
 from calibrate.services.ratings import correct, history, import_ratings
+from calibrate.services.rules import programme_rules
 
 __all__ = [
     "Agreement",
@@ -38,6 +40,7 @@ __all__ = [
     "import_definitions",
     "import_ratings",
     "open_store",
+    "programme_rules",
     "rater_effects",
     "reliability",
     "repeated_readings",

@@ -17,7 +17,12 @@ For each size, in the same run and on the same data:
   versus one alpha at all four levels;
 - Cohen's kappa of all assessor pairs with overlap (``cohen_kappa_pairs``) versus looping
   ``sklearn.metrics.cohen_kappa_score`` over the pairs (their paired scores extracted
-  beforehand, untimed).
+  beforehand, untimed);
+- the cost of the run-time cross-check of alpha against the reference implementation
+  (``calibrate.analyses.agreement.check_alpha``, one per summary: pooled and each of the 5
+  criteria, as ``calibrate agreement`` runs it) against the agreement report itself
+  (``agreement_report`` without the check: every statistic, pooled and per criterion), without
+  and with a 1,000-resample bootstrap (second table).
 
 Times are the best of ``--repeat`` runs (fewer for the slow peers at large sizes: 2 runs when a
 peer takes over 2 s). Results are checked to agree (alpha to 1e-9, kappa to 1e-12).
@@ -26,6 +31,7 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/bench_agreement.py                 # markdown table on stdout
     .venv/bin/python benchmarks/bench_agreement.py --sizes 1000 10000 --repeat 3
+    .venv/bin/python benchmarks/bench_agreement.py --check-only --sizes 1000 10000 100000
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ import numpy.typing as npt
 from _timing import best, peak_mib
 from sklearn.metrics import cohen_kappa_score
 
+from calibrate.analyses.agreement import agreement_report, check_alpha
+from calibrate.ratings import Ratings
+from calibrate.stats import long_ratings
 from calibrate.stats._tabulate import tabulate
 from calibrate.stats.agreement import ALPHA_LEVELS, cohen_kappa_pairs, coincidence_matrix
 from calibrate.stats.alpha import alphas_of_coincidences, coincidences
@@ -77,7 +86,7 @@ def our_alpha(unit: IntArray, value: FloatArray) -> list[float]:
 
 
 def our_bootstrap(unit: IntArray, value: FloatArray, n_boot: int) -> dict[str, Any]:
-    table = tabulate(unit, value)
+    table = tabulate(long_ratings(unit, None, None, value))
 
     def alphas(w: FloatArray) -> dict[str, FloatArray]:
         return dict(alphas_of_coincidences(coincidences(table.counts, w), table.categories))
@@ -99,6 +108,77 @@ def sklearn_pairs(unit: IntArray, rater: IntArray, value: FloatArray) -> list[tu
     by_pair = np.argsort(key, kind="stable")
     bounds = np.flatnonzero(np.diff(key[by_pair])) + 1
     return [(v[a[g]], v[b[g]]) for g in np.split(by_pair, bounds)]
+
+
+def as_ratings(unit: IntArray, rater: IntArray, value: FloatArray) -> Ratings:
+    """The long arrays as coded ratings: units are submissions, criteria their own code."""
+    submission, criterion = unit // N_CRITERIA, unit % N_CRITERIA
+    n_raters = int(rater.max()) + 1
+    return Ratings(
+        unit=submission,
+        rater=rater,
+        criterion=criterion,
+        value=value,
+        units=tuple(f"s{i}" for i in range(int(submission.max()) + 1)),
+        raters=tuple(f"a{i}" for i in range(n_raters)),
+        criteria=tuple(f"c{i}" for i in range(N_CRITERIA)),
+    )
+
+
+def alpha_checks(ratings: Ratings, alphas: list[dict[str, float]], levels: FloatArray) -> Any:
+    """The cross-checks ``agreement_report`` runs: pooled, then each criterion."""
+    pooled = ratings.unit * N_CRITERIA + ratings.criterion
+    jobs = [(pooled, ratings.value)] + [
+        (pooled[ratings.criterion == c], ratings.value[ratings.criterion == c])
+        for c in range(N_CRITERIA)
+    ]
+    return [
+        check_alpha(u, v, alpha, levels=levels)  # type: ignore[arg-type]
+        for (u, v), alpha in zip(jobs, alphas, strict=True)
+    ]
+
+
+def run_check(n_ratings: int, repeat: int, n_boot: int) -> dict[str, Any]:
+    """Time the alpha cross-check against the agreement report it checks (summaries over
+    :data:`~calibrate.analyses.agreement.REFERENCE_CELLS` are skipped by the check)."""
+    unit, rater, value = live_ratings(n_ratings)
+    ratings = as_ratings(unit, rater, value)
+    levels = np.arange(1.0, N_LEVELS + 1)
+    row: dict[str, Any] = {"ratings": unit.size, "units": int(unit.max()) + 1}
+
+    def report(boot: int) -> Any:
+        return agreement_report(ratings, levels=levels, n_boot=boot, seed=0, reference_check=False)
+
+    row["report"], plain = best(lambda: report(0), repeat, patience=PATIENCE)
+    row["report_boot"], _ = best(lambda: report(n_boot), repeat, patience=PATIENCE)
+    alphas = [plain.pooled.krippendorff_alpha] + [
+        s.krippendorff_alpha for s in plain.criteria.values()
+    ]
+    row["check"], checks = best(
+        lambda: alpha_checks(ratings, alphas, levels), repeat, patience=PATIENCE
+    )
+    assert all(c.agrees is not False for c in checks), [c.to_dict() for c in checks]
+    run = [c for c in checks if c.skipped is None]
+    row["checked"] = f"{len(run)} of {len(checks)}"
+    row["worst"] = max((c.max_abs_difference or 0.0) for c in run) if run else float("nan")
+    return row
+
+
+def check_table(rows: list[dict[str, Any]], n_boot: int) -> str:
+    head = (
+        "| ratings | units | summaries checked | agreement report (ms) "
+        "| alpha check (ms) | check / report "
+        f"| report + bootstrap {n_boot:,} (ms) | check / that | largest difference |"
+    )
+    lines = [head, "|" + " ---: |" * (head.count("|") - 1)]
+    for r in rows:
+        lines.append(
+            f"| {r['ratings']:,} | {r['units']:,} | {r['checked']} | {r['report'] * 1e3:,.1f} "
+            f"| {r['check'] * 1e3:,.1f} | {r['check'] / r['report']:.2f} "
+            f"| {r['report_boot'] * 1e3:,.1f} | {r['check'] / r['report_boot']:.2f} "
+            f"| {r['worst']:.1e} |"
+        )
+    return "\n".join(lines)
 
 
 def run(n_ratings: int, repeat: int, max_dense_gb: float, n_boot: int) -> dict[str, Any]:
@@ -205,14 +285,20 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="best of N runs")
     parser.add_argument("--max-dense-gb", type=float, default=8.0)
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument(
+        "--check-only", action="store_true", help="only the alpha cross-check table"
+    )
     args = parser.parse_args()
-    rows = [run(n, args.repeat, args.max_dense_gb, args.n_boot) for n in args.sizes]
     print(
         f"Python {platform.python_version()}, numpy {np.__version__}, "
         f"krippendorff {importlib.metadata.version('krippendorff')}"
         f", best of {args.repeat}\n"
     )
-    print(table(rows, args.n_boot))
+    if not args.check_only:
+        rows = [run(n, args.repeat, args.max_dense_gb, args.n_boot) for n in args.sizes]
+        print(table(rows, args.n_boot))
+        print()
+    print(check_table([run_check(n, args.repeat, args.n_boot) for n in args.sizes], args.n_boot))
 
 
 if __name__ == "__main__":

@@ -29,12 +29,13 @@ N_CRITERIA = 5
 COMPONENTS = {"p": 0.5, "i": 0.1, "r:p": 0.2, "pi": 0.1, "ri:p": 0.3}
 
 Arrays = tuple[
-    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]
 ]
 
 
 def live_ratings(n_ratings: int, seed: int = 0) -> Arrays:
-    """About ``n_ratings`` ratings of the sparse nested live design."""
+    """About ``n_ratings`` ratings of the sparse nested live design: unit, rater, criterion,
+    value (the input contract's order)."""
     rng = np.random.default_rng(seed)
     n_units = max(2, round(n_ratings / (N_CRITERIA * 2.4)))
     k = rng.choice([2, 3], size=n_units, p=[0.6, 0.4])
@@ -58,14 +59,14 @@ def live_ratings(n_ratings: int, seed: int = 0) -> Arrays:
         + rng.normal(0, sd["ri:p"], len(unit))
     )
     value = np.clip(np.rint(latent), 1, 4)
-    return unit.astype(np.int64), rater.astype(np.int64), value, criterion.astype(np.int64)
+    return unit.astype(np.int64), rater.astype(np.int64), criterion.astype(np.int64), value
 
 
 def measure(n_ratings: int, repeat: int) -> tuple[int, float, float, float]:
     """(ratings, best seconds, peak MiB, Phi) for one size."""
-    unit, rater, value, criterion = live_ratings(n_ratings)
-    seconds, study = best(lambda: gstudy(unit, rater, value, criterion), repeat)
-    peak, _ = peak_mib(lambda: gstudy(unit, rater, value, criterion))
+    unit, rater, criterion, value = live_ratings(n_ratings)
+    seconds, study = best(lambda: gstudy(unit, rater, criterion, value), repeat)
+    peak, _ = peak_mib(lambda: gstudy(unit, rater, criterion, value))
     return len(value), seconds, peak, study.phi
 
 

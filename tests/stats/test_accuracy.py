@@ -24,7 +24,8 @@ from calibrate.stats.agreement import cohen_kappa, percent_agreement
 
 REFERENCE = Path(__file__).parents[1] / "reference"
 
-# Paired ratings: (group, anchor, value, expert), each of shape (n,).
+# Paired ratings: (group, anchor, value, expert), each of shape (n,); anchor_accuracy takes
+# (unit=anchor, group, value, expert), the input contract's order.
 Paired = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -34,15 +35,16 @@ def test_hand_computed_one_assessor_two_anchors() -> None:
     # Clustered SE: D = (-1, +1), n_a = (2, 2), A = 2: var = 2/1 * ((-1)^2 + 1^2) / 4^2 = 0.25.
     # QWK on 1-3 (w = 1 - (k - l)^2 / 4): po = (0.75 + 1 + 1 + 0.75) / 4 = 0.875; both margins
     # (1/4, 1/2, 1/4), so pe = 1 - E(X - Y)^2 / 4 = 1 - 2 * 0.5 / 4 = 0.75; kappa = 0.125 / 0.25.
-    acc = anchor_accuracy([0, 0, 0, 0], [0, 0, 1, 1], [2, 2, 1, 3], [3, 2, 1, 2], levels=[1, 2, 3])
+    acc = anchor_accuracy([0, 0, 1, 1], [0, 0, 0, 0], [2, 2, 1, 3], [3, 2, 1, 2], levels=[1, 2, 3])
     assert acc.n.tolist() == [4] and acc.n_anchors.tolist() == [2]
     assert acc.exact.tolist() == [0.5] and acc.adjacent.tolist() == [1.0]
     assert acc.mean_deviation.tolist() == [0.0] and acc.mae.tolist() == [0.5]
     assert acc.se.tolist() == pytest.approx([0.5])
     assert acc.qwk.tolist() == pytest.approx([0.5])
-    low, high = acc.confidence_interval(0.95)
+    ci = acc.confidence_interval(0.95)
     # t(0.975, 1 df) = 12.706205.
-    assert (low[0], high[0]) == pytest.approx((-6.3531024, 6.3531024))
+    assert (ci[0].low, ci[0].high) == pytest.approx((-6.3531024, 6.3531024))
+    assert ci[0].level == 0.95 and len(ci) == 1
 
 
 def test_hand_computed_clustered_standard_error() -> None:
@@ -50,7 +52,7 @@ def test_hand_computed_clustered_standard_error() -> None:
     # D = (2, 0, -1), n_a = 2: residuals D - 2/6 = (5/3, -1/3, -4/3), squares sum 42/9.
     # var = 3/2 * 42/9 / 36 = 7/36 (the unclustered s^2 / N would be 17/30 / 6 = 0.0944).
     acc = anchor_accuracy(
-        [0] * 6, [0, 0, 1, 1, 2, 2], [3, 3, 2, 2, 1, 2], [2, 2, 2, 2, 2, 2], levels=[1, 2, 3]
+        [0, 0, 1, 1, 2, 2], [0] * 6, [3, 3, 2, 2, 1, 2], [2, 2, 2, 2, 2, 2], levels=[1, 2, 3]
     )
     assert acc.mean_deviation[0] == pytest.approx(1 / 6)
     assert acc.se[0] == pytest.approx(math.sqrt(7 / 36))
@@ -58,26 +60,26 @@ def test_hand_computed_clustered_standard_error() -> None:
 
 def test_groups_are_independent_and_empty_groups_are_nan() -> None:
     group = [0, 0, 2, 2]
-    acc = anchor_accuracy(group, [0, 1, 0, 1], [1, 2, 3, 3], [1, 2, 2, 2], n_groups=4)
+    acc = anchor_accuracy([0, 1, 0, 1], group, [1, 2, 3, 3], [1, 2, 2, 2], n_groups=4)
     assert acc.n.tolist() == [2, 0, 2, 0]
     assert acc.exact[0] == 1.0 and acc.exact[2] == 0.0
     assert acc.mean_deviation[2] == 1.0
     for field in (acc.exact, acc.mean_deviation, acc.se, acc.mae, acc.qwk):
         assert np.isnan(field[[1, 3]]).all()
-    low, high = acc.confidence_interval()
-    assert np.isnan(low[1]) and np.isnan(high[3])
+    ci = acc.confidence_interval()
+    assert np.isnan(ci.low[1]) and np.isnan(ci.high[3])
 
 
 def test_one_rating_per_anchor_is_the_t_interval_over_ratings() -> None:
     rng = np.random.default_rng(3)
     expert = rng.integers(1, 5, 30)
     value = np.clip(expert + rng.integers(-1, 2, 30), 1, 4)
-    acc = anchor_accuracy(np.zeros(30, dtype=int), np.arange(30), value, expert)
+    acc = anchor_accuracy(np.arange(30), np.zeros(30, dtype=int), value, expert)
     d = value - expert
     assert acc.se[0] == pytest.approx(sps.sem(d))
-    low, high = acc.confidence_interval(0.9)
+    ci = acc.confidence_interval(0.9)[0]
     expected = sps.t.interval(0.9, 29, loc=d.mean(), scale=sps.sem(d))
-    assert (low[0], high[0]) == pytest.approx(expected)
+    assert (ci.low, ci.high) == pytest.approx(expected)
 
 
 def test_qwk_reproduces_gwet_cont3x3abstractors() -> None:
@@ -87,7 +89,7 @@ def test_qwk_reproduces_gwet_cont3x3abstractors() -> None:
         table = [[int(c) for c in row[1:]] for row in list(csv.reader(f))[1:]]
     expert = [k + 1 for k in range(3) for j in range(3) for _ in range(table[k][j])]
     value = [j + 1 for k in range(3) for j in range(3) for _ in range(table[k][j])]
-    acc = anchor_accuracy([0] * 100, range(100), value, expert)
+    acc = anchor_accuracy(range(100), [0] * 100, value, expert)
     values = json.loads((REFERENCE / "gwet_irrCAC" / "reference.json").read_text())["values"]
     published = {(v["statistic"], v["variant"]): v["published_value"] for v in values}
     qwk = published["Cohen's kappa - cont3x3abstractors", "quadratic weights"]
@@ -122,7 +124,7 @@ def paired(draw: st.DrawFn, top: int = 4) -> Paired:
 @given(paired())
 def test_exact_and_adjacent_are_percent_agreement_on_the_pairs(data: Paired) -> None:
     group, anchor, value, expert = data
-    acc = anchor_accuracy(group, anchor, value, expert, levels=[1, 2, 3, 4])
+    acc = anchor_accuracy(anchor, group, value, expert, levels=[1, 2, 3, 4])
     for g in np.unique(group):
         x, e = value[group == g], expert[group == g]
         unit = np.tile(np.arange(x.size), 2)
@@ -137,7 +139,7 @@ def test_exact_and_adjacent_are_percent_agreement_on_the_pairs(data: Paired) -> 
 @given(paired())
 def test_a_perfect_assessor(data: Paired) -> None:
     group, anchor, _, expert = data
-    acc = anchor_accuracy(group, anchor, expert, expert, levels=[1, 2, 3, 4])
+    acc = anchor_accuracy(anchor, group, expert, expert, levels=[1, 2, 3, 4])
     assert (acc.exact == 1).all() and (acc.adjacent == 1).all()
     assert (acc.mean_deviation == 0).all() and (acc.mae == 0).all()
     assert (acc.se[acc.n_anchors >= 2] == 0).all()
@@ -151,8 +153,8 @@ def test_a_perfect_assessor(data: Paired) -> None:
 @given(paired(top=3))
 def test_one_level_up_shifts_the_mean_deviation_by_one(data: Paired) -> None:
     group, anchor, value, expert = data  # value <= 3: value + 1 is never clipped at 4
-    before = anchor_accuracy(group, anchor, value, expert, levels=[1, 2, 3, 4])
-    after = anchor_accuracy(group, anchor, value + 1, expert, levels=[1, 2, 3, 4])
+    before = anchor_accuracy(anchor, group, value, expert, levels=[1, 2, 3, 4])
+    after = anchor_accuracy(anchor, group, value + 1, expert, levels=[1, 2, 3, 4])
     assert after.mean_deviation == pytest.approx(before.mean_deviation + 1)
     assert after.se == pytest.approx(before.se, nan_ok=True)
 
@@ -163,9 +165,9 @@ def test_invariant_under_reordering_ratings(data: Paired, rnd: object) -> None:
     group, anchor, value, expert = data
     order = np.arange(group.size)
     rnd.shuffle(order)  # type: ignore[attr-defined]
-    a = anchor_accuracy(group, anchor, value, expert, levels=[1, 2, 3, 4])
+    a = anchor_accuracy(anchor, group, value, expert, levels=[1, 2, 3, 4])
     b = anchor_accuracy(
-        group[order], anchor[order], value[order], expert[order], levels=[1, 2, 3, 4]
+        anchor[order], group[order], value[order], expert[order], levels=[1, 2, 3, 4]
     )
     for name in ("n", "n_anchors", "exact", "adjacent", "mean_deviation", "se", "mae", "qwk"):
         assert getattr(b, name) == pytest.approx(getattr(a, name), nan_ok=True)
@@ -175,12 +177,12 @@ def test_invariant_under_reordering_ratings(data: Paired, rnd: object) -> None:
     ("args", "kwargs", "message"),
     [
         (([0], [0], [1, 2], [1, 2]), {}, "as long as unit"),
-        (([0, 0], [0, 0], [1, 2], [1]), {}, "same shape"),
+        (([0, 0], [0, 0], [1, 2], [1]), {}, "expert must be a 1-D array as long as unit"),
         (([0], [0], [np.nan], [1]), {}, "finite"),
         (([], [], [], []), {}, "at least one rating"),
         (([-1], [0], [1], [1]), {}, "non-negative integer codes"),
-        (([0], [0.5], [1], [1]), {}, "non-negative integer codes"),
-        (([3], [0], [1], [1]), {"n_groups": 2}, "n_groups"),
+        (([0], [0.5], [1], [1]), {}, "group must hold non-negative integer codes"),
+        (([0], [3], [1], [1]), {"n_groups": 2}, "n_groups"),
         (([0], [0], [5], [1]), {"levels": [1, 2, 3]}, "levels"),
     ],
 )
@@ -192,7 +194,7 @@ def test_anchor_accuracy_refuses_bad_input(
 
 
 def test_confidence_must_be_a_probability() -> None:
-    acc = anchor_accuracy([0, 0], [0, 1], [1, 2], [1, 1])
+    acc = anchor_accuracy([0, 1], [0, 0], [1, 2], [1, 1])
     with pytest.raises(StatisticsError, match="confidence"):
         acc.confidence_interval(95)
 

@@ -149,8 +149,8 @@ def test_cohen_kappa_se_unweighted_matches_fleiss_cohen_everitt_special_case() -
     )
     var = (diag + off - (k - pe * (1 - k)) ** 2) / (n * (1 - pe) ** 2)
     assert result.se == pytest.approx(math.sqrt(var), rel=1e-12)
-    low, high = result.confidence_interval(0.95)
-    assert low < k < high
+    ci = result.confidence_interval(0.95)
+    assert ci.low < k < ci.high and ci.level == 0.95
 
 
 def test_all_pairs_kappa_matches_sklearn_per_pair() -> None:
@@ -201,8 +201,8 @@ def test_fleiss_se_h0_needs_equal_ratings_per_unit() -> None:
     assert math.isnan(result.se_h0)
     assert math.isnan(result.z)
     assert result.se > 0
-    low, high = result.confidence_interval()
-    assert low < result.kappa < high <= 1
+    ci = result.confidence_interval()
+    assert ci.low < result.kappa < ci.high <= 1
 
 
 def test_percent_adjacent_counts_pairs_one_point_apart() -> None:
@@ -218,8 +218,8 @@ def test_gwet_se_and_interval() -> None:
     unit, _, value = sparse_ratings(4)
     result = gwet_ac(unit, value, weights="quadratic")
     assert 0 < result.se < 0.2
-    low, high = result.confidence_interval(0.9)
-    assert low < result.coefficient < high
+    ci = result.confidence_interval(0.9)
+    assert ci.low < result.coefficient < ci.high and ci.to_list() == [ci.low, ci.high]
 
 
 def test_standardized_mean_difference() -> None:
@@ -288,7 +288,12 @@ def test_nothing_pairable_is_an_error(call: object) -> None:
         (lambda: krippendorff_alpha([0, 0], [1, 2], level="bogus"), "level must be"),  # type: ignore[arg-type]
         (lambda: gwet_ac([0, 0], [1, 2], weights="bogus"), "weights must be"),  # type: ignore[arg-type]
         (lambda: gwet_ac([0, 0], [1, 5], levels=[1, 2, 3]), "one of the levels"),
-        (lambda: cohen_kappa([1, 2], [1]), "equal length"),
+        (lambda: cohen_kappa([1, 2], [1]), "y must be a 1-D array as long as x"),
+        (lambda: cohen_kappa([1, np.inf], [1, 2]), "x must be finite"),
+        (lambda: krippendorff_alpha(["a", "b"], [1, 2]), "unit must hold non-negative integer"),
+        (lambda: krippendorff_alpha([0, 0], ["x", "y"]), "value must hold numbers"),
+        (lambda: summarize([0, 0], [0.0, 1.0], [1, 2]), "rater must hold non-negative integer"),
+        (lambda: icc([0, 0, 1, 1], [0, 1, 0, 1, 2], [1, 2, 3, 4]), "rater must be a 1-D array"),
         (lambda: summarize([0, 0, 0], [1, 1, 2], [1, 2, 2]), "only once"),
         (lambda: cohen_kappa_pairs([0, 0, 0], [1, 1, 2], [1, 2, 2]), "only once"),
         (lambda: icc([0, 0, 1], [0, 1, 0], [1, 2, 3]), "complete design"),

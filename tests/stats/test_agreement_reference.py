@@ -356,9 +356,9 @@ def test_shrout_fleiss_icc(shrout_fleiss: Long, form: str, label: str) -> None:
     assert abs(getattr(result, form) - value) <= tol
     ci = result.confidence_interval(form)  # type: ignore[arg-type]
     # statsample test_reliability_icc.rb = irr 0.84.1 icc(): F-based 95% intervals
-    assert abs(ci[0] - low) <= tol_low
+    assert abs(ci.low - low) <= tol_low
     # same source, upper bound
-    assert abs(ci[1] - high) <= tol_high
+    assert abs(ci.high - high) <= tol_high
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def synthetic1() -> VarianceComponents:
     with (REFERENCE / "brennan2001_gtheory" / "synthetic1_p_x_i.csv").open() as f:
         x = np.array([row[1:] for row in csv.reader(f)][1:], dtype=float)
     p, i = np.indices(x.shape)
-    return variance_components(p.ravel(), i.ravel(), x.ravel())
+    return variance_components(p.ravel(), i.ravel(), None, x.ravel())
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def synthetic3() -> VarianceComponents:
         "item",
         "occasion",
     )
-    return variance_components(p, o, x, i)
+    return variance_components(p, o, i, x)
 
 
 # --- Brennan (2001) Synthetic Data Set No. 1, p x i ------------------------------------------
@@ -195,7 +195,7 @@ def test_synthetic4_variance_components() -> None:
         "rater",
     )
     # Tasks play submissions, raters (nested in tasks) assessors, persons criteria.
-    vc = variance_components(task, rater, x, person)
+    vc = variance_components(task, rater, person, x)
     assert (vc.notation, vc.balanced) == ("(r:p) x i", True)
     for effect, brennan in [
         ("p", "t"),
@@ -217,7 +217,7 @@ def test_unbalanced_nested_variance_components() -> None:
         REFERENCE / "brennan2001_two_facet" / "unbalanced_p_x_i_in_h.csv", "person", "h", "item"
     )
     # h plays the submission (with 2, 4 and 2 assessors), items the assessors, persons criteria.
-    vc = variance_components(h, item, x, person)
+    vc = variance_components(h, item, person, x)
     assert (vc.notation, vc.balanced) == ("(r:p) x i", False)
     for effect, brennan in [("p", "h"), ("i", "p"), ("r:p", "i:h"), ("pi:h,e", "pi:h,e")]:
         ours = "ri:p,e" if effect == "pi:h,e" else effect
@@ -260,7 +260,7 @@ def test_single_facet_designs_are_the_shrout_fleiss_iccs(
 ) -> None:
     """ICC(2,k) is Phi and ICC(3,k) is E rho^2 of p x R; ICC(1,k) is E rho^2 = Phi of R:p."""
     p, r = np.indices(SF.shape)
-    vc = variance_components(p.ravel(), r.ravel(), SF.ravel(), design=design)
+    vc = variance_components(p.ravel(), r.ravel(), None, SF.ravel(), design=design)
     assert vc.notation == ("p x r" if design == "crossed" else "r:p")
     value, tol = published("shrout_fleiss1979", icc)
     # Shrout & Fleiss (1979), Table 4
@@ -293,7 +293,7 @@ def test_nested_components_cannot_give_a_crossed_d_study() -> None:
         "task",
         "rater",
     )
-    vc = variance_components(task, rater, x, person)
+    vc = variance_components(task, rater, person, x)
     with pytest.raises(StatisticsError, match="nested G study cannot give a crossed D study"):
         vc.coefficients(2, design="crossed")
 
@@ -338,7 +338,7 @@ def test_gstudy_bundles_the_reports(synthetic3: VarianceComponents) -> None:
         "item",
         "occasion",
     )
-    study = gstudy(p, o, x, i, target=0.7)
+    study = gstudy(p, o, i, x, target=0.7)
     assert isinstance(study, GStudy)
     assert study.components == synthetic3
     assert (study.g, study.phi) == (study.observed.g, study.observed.phi)
@@ -376,14 +376,14 @@ def live_design(
     rater = np.repeat(rater, n_criteria)
     criterion = np.tile(np.arange(n_criteria), len(unit) // n_criteria)
     value = rng.integers(1, 5, size=len(unit)).astype(float)
-    return unit, rater, value, criterion
+    return unit, rater, criterion, value
 
 
 def test_design_detection() -> None:
     p, r = np.indices(SF.shape)
-    assert variance_components(p.ravel(), r.ravel(), SF.ravel()).design == "crossed"
-    unit, rater, value, criterion = live_design(60, 40, 3, seed=1)
-    vc = variance_components(unit, rater, value, criterion)
+    assert variance_components(p.ravel(), r.ravel(), None, SF.ravel()).design == "crossed"
+    unit, rater, criterion, value = live_design(60, 40, 3, seed=1)
+    vc = variance_components(unit, rater, criterion, value)
     assert (vc.design, vc.notation, vc.balanced) == ("nested", "(r:p) x i", False)
     assert vc.n_submissions == 60 and vc.n_criteria == 3 and vc.n_ratings == len(value)
     per_unit = np.bincount(unit) // 3
@@ -393,16 +393,16 @@ def test_design_detection() -> None:
 
 
 def test_sparse_data_can_be_fitted_as_crossed_with_missing_cells() -> None:
-    unit, rater, value, criterion = live_design(80, 10, 2, seed=2)
-    vc = variance_components(unit, rater, value, criterion, design="crossed")
+    unit, rater, criterion, value = live_design(80, 10, 2, seed=2)
+    vc = variance_components(unit, rater, criterion, value, design="crossed")
     assert (vc.design, vc.balanced) == ("crossed", False)
     assert [c.effect for c in vc.components] == ["p", "r", "i", "pr", "pi", "ri", "pri,e"]
 
 
 def test_codes_need_not_be_compact() -> None:
     p, r = np.indices(SF.shape)
-    a = variance_components(p.ravel(), r.ravel(), SF.ravel())
-    b = variance_components(p.ravel() * 1000 + 7, r.ravel() * 31, SF.ravel())
+    a = variance_components(p.ravel(), r.ravel(), None, SF.ravel())
+    b = variance_components(p.ravel() * 1000 + 7, r.ravel() * 31, None, SF.ravel())
     assert a == b
 
 
@@ -414,7 +414,7 @@ def test_negative_estimate_is_kept_raw_and_truncated() -> None:
     # and an assessor effect so small its estimate is negative.
     x = np.array([[1, 1], [2, 3], [3, 2], [4, 4]], dtype=float)
     p, r = np.indices(x.shape)
-    vc = variance_components(p.ravel(), r.ravel(), x.ravel())
+    vc = variance_components(p.ravel(), r.ravel(), None, x.ravel())
     assert vc["r"].raw < 0
     assert vc["r"].estimate == 0.0
     observed = vc.coefficients(2)
@@ -423,47 +423,49 @@ def test_negative_estimate_is_kept_raw_and_truncated() -> None:
 
 def test_constant_scores_give_nan_coefficients() -> None:
     p, r = np.indices((5, 3))
-    study = gstudy(p.ravel(), r.ravel(), np.full(15, 2.0))
+    study = gstudy(p.ravel(), r.ravel(), None, np.full(15, 2.0))
     assert all(c.estimate == 0 for c in study.components.components)
     assert math.isnan(study.g) and math.isnan(study.phi)
     assert study.assessors_needed_phi is None and study.assessors_needed_g is None
 
 
 def test_one_criterion_is_the_single_facet_design() -> None:
-    unit, rater, value, _ = live_design(50, 30, 1, seed=3)
-    vc = variance_components(unit, rater, value, np.full(len(value), 4))
+    unit, rater, _, value = live_design(50, 30, 1, seed=3)
+    vc = variance_components(unit, rater, np.full(len(value), 4), value)
     assert vc.notation == "r:p"
     assert [c.effect for c in vc.components] == ["p", "r:p,e"]
     assert vc.coefficients(2, 7) == vc.coefficients(2, 1)
 
 
 @pytest.mark.parametrize(
-    ("unit", "rater", "value", "criterion", "message"),
+    ("unit", "rater", "criterion", "value", "message"),
     [
-        ([0, 0, 0], [0, 1, 2], [1.0, 2.0, 3.0], None, "at least two submissions, got 1"),
-        ([0, 1, 2, 3], [0, 1, 0, 1], [1.0, 2.0, 3.0, 4.0], None, "two or more assessors"),
-        ([0, 0, 1, 1], [0, 0, 0, 0], [1.0, 2.0, 3.0, 4.0], None, "at most one rating"),
-        ([0, 0, 1, 1], [0, 1, 0, 1], [1.0, np.nan, 3.0, 4.0], None, "finite"),
-        ([0, 0, 1], [0, 1, 0, 1], [1.0, 2.0, 3.0, 4.0], None, "length 4"),
-        ([0.0, 0, 1, 1], [0, 1, 0, 1], [1.0, 2.0, 3.0, 4.0], None, "integer codes"),
-        ([0, 0, 1, 1], [0, -1, 0, 1], [1.0, 2.0, 3.0, 4.0], None, "non-negative"),
-        ([0, 0, 1, 1], [0, 1, 0, 1], [[1.0, 2.0, 3.0, 4.0]], None, "1-D"),
+        ([0, 0, 0], [0, 1, 2], None, [1.0, 2.0, 3.0], "at least two submissions, got 1"),
+        ([0, 1, 2, 3], [0, 1, 0, 1], None, [1.0, 2.0, 3.0, 4.0], "two or more assessors"),
+        ([0, 0, 1, 1], [0, 0, 0, 0], None, [1.0, 2.0, 3.0, 4.0], "at most one rating"),
+        ([0, 0, 1, 1], [0, 1, 0, 1], None, [1.0, np.nan, 3.0, 4.0], "finite"),
+        ([0, 0, 1], [0, 1, 0, 1], None, [1.0, 2.0, 3.0], "rater must be a 1-D array as long"),
+        ([0.0, 0, 1, 1], [0, 1, 0, 1], None, [1.0, 2.0, 3.0, 4.0], "unit must hold non-negative"),
+        ([0, 0, 1, 1], [0, -1, 0, 1], None, [1.0, 2.0, 3.0, 4.0], "non-negative"),
+        ([0, 0, 1, 1], [0, 1, 0, 1], None, [[1.0, 2.0, 3.0, 4.0]], "1-D"),
+        # Scores in the criterion's place (the order before the shared input contract): refused.
+        ([0, 0, 1, 1], [0, 1, 0, 1], [1.0, 2.0, 3.0, 4.0], [0, 0, 0, 0], "criterion must hold"),
     ],
 )
 def test_bad_input(
-    unit: list[float], rater: list[float], value: list[float], criterion: None, message: str
+    unit: list[float], rater: list[float], criterion: None, value: list[float], message: str
 ) -> None:
     with pytest.raises(StatisticsError, match=message):
-        variance_components(unit, rater, value, criterion)
+        variance_components(unit, rater, criterion, value)
 
 
 def test_crossed_needs_assessors_on_several_submissions() -> None:
     unit = np.repeat(np.arange(6), 2)
     rater = np.arange(12)
     value = np.arange(12, dtype=float) % 5
-    assert variance_components(unit, rater, value).design == "nested"
+    assert variance_components(unit, rater, None, value).design == "nested"
     with pytest.raises(StatisticsError, match="use design='nested'"):
-        variance_components(unit, rater, value, design="crossed")
+        variance_components(unit, rater, None, value, design="crossed")
 
 
 def test_unidentified_components_are_named() -> None:
@@ -474,12 +476,12 @@ def test_unidentified_components_are_named() -> None:
     criterion = np.tile([0, 0, 1, 1], 8)
     value = np.random.default_rng(0).integers(1, 5, 32).astype(float)
     with pytest.raises(StatisticsError, match=r"sigma\^2\(r:p\), sigma\^2\(ri:p,e\)"):
-        variance_components(unit, rater, value, criterion)
+        variance_components(unit, rater, criterion, value)
 
 
 def test_bad_options() -> None:
     p, r = np.indices(SF.shape)
-    args = (p.ravel(), r.ravel(), SF.ravel())
+    args = (p.ravel(), r.ravel(), None, SF.ravel())
     with pytest.raises(StatisticsError, match="target must be between 0 and 1"):
         gstudy(*args, target=1.0)
     with pytest.raises(StatisticsError, match="max_assessors must be at least 1"):

@@ -95,7 +95,7 @@ def fit_dense(x: np.ndarray, design: Design) -> VarianceComponents:
     p, r, i = np.indices(x.shape)
     rater = r if design == "crossed" else p * n_r + r
     criterion = i.ravel() if n_i > 1 else None
-    return variance_components(p.ravel(), rater.ravel(), x.ravel(), criterion, design=design)
+    return variance_components(p.ravel(), rater.ravel(), criterion, x.ravel(), design=design)
 
 
 @settings(max_examples=60, deadline=None)
@@ -126,10 +126,10 @@ def test_location_scale_and_row_order(seed: int, shift: float, scale: float) -> 
     rater = np.repeat(np.concatenate([rng.choice(12, m, replace=False) for m in k]), 2)
     criterion = np.tile([0, 1], len(unit) // 2)
     value = rng.integers(1, 5, size=len(unit)).astype(float)
-    base = variance_components(unit, rater, value, criterion)
-    moved = variance_components(unit, rater, shift + scale * value, criterion)
+    base = variance_components(unit, rater, criterion, value)
+    moved = variance_components(unit, rater, criterion, shift + scale * value)
     order = rng.permutation(len(unit))
-    shuffled = variance_components(unit[order], rater[order], value[order], criterion[order])
+    shuffled = variance_components(unit[order], rater[order], criterion[order], value[order])
     for a, b, c in zip(base.components, moved.components, shuffled.components, strict=True):
         assert b.raw == pytest.approx(scale**2 * a.raw, abs=1e-8 * scale**2)
         assert c.raw == pytest.approx(a.raw, abs=1e-9)
@@ -203,7 +203,7 @@ def simulate_nested(
         + rng.normal(0, np.sqrt(s2["pi"]), n_p * n_i)[unit * n_i + criterion]
         + rng.normal(0, np.sqrt(s2["ri:p,e"]), len(unit))
     )
-    return unit, rater, y, criterion
+    return unit, rater, criterion, y
 
 
 TRUE = {"p": 0.5, "i": 0.2, "r:p": 0.3, "pi": 0.15, "ri:p,e": 0.4}
@@ -211,8 +211,8 @@ TRUE = {"p": 0.5, "i": 0.2, "r:p": 0.3, "pi": 0.15, "ri:p,e": 0.4}
 
 def test_reml_equals_method1_on_balanced_data() -> None:
     rng = np.random.default_rng(11)
-    unit, rater, y, criterion = simulate_nested(rng, np.full(12, 2), 30, 3, TRUE)
-    vc = variance_components(unit, rater, y, criterion)
+    unit, rater, criterion, y = simulate_nested(rng, np.full(12, 2), 30, 3, TRUE)
+    vc = variance_components(unit, rater, criterion, y)
     assert vc.balanced and all(c.raw > 0 for c in vc.components)
     method1 = np.array([c.raw for c in vc.components])
     fitted = reml(y, nested_design_matrices(unit, rater, criterion), method1 * 1.3)
@@ -229,8 +229,8 @@ def test_reml_and_method1_agree_on_unbalanced_data() -> None:
     """
     rng = np.random.default_rng(5)
     k = rng.choice([1, 2, 3], size=45, p=[0.2, 0.5, 0.3])
-    unit, rater, y, criterion = simulate_nested(rng, k, 40, 4, TRUE)
-    vc = variance_components(unit, rater, y, criterion)
+    unit, rater, criterion, y = simulate_nested(rng, k, 40, 4, TRUE)
+    vc = variance_components(unit, rater, criterion, y)
     assert not vc.balanced
     method1 = np.array([c.raw for c in vc.components])
     fitted = reml(y, nested_design_matrices(unit, rater, criterion), np.maximum(method1, 0.05))
@@ -257,9 +257,9 @@ def test_recovery_at_programme_scale() -> None:
     """10^5 ratings, 2-3 of 800 assessors per submission, 5 criteria."""
     rng = np.random.default_rng(7)
     k = rng.choice([2, 3], size=8_500, p=[0.6, 0.4])
-    unit, rater, y, criterion = simulate_nested(rng, k, 800, 5, TRUE)
+    unit, rater, criterion, y = simulate_nested(rng, k, 800, 5, TRUE)
     assert len(y) > 100_000
-    vc = variance_components(unit, rater, y, criterion)
+    vc = variance_components(unit, rater, criterion, y)
     assert vc.design == "nested"
     for component in vc.components:
         # sampling SDs here are 0.005-0.02, except sigma^2(i) from 5 criteria only (about 0.14)
@@ -290,7 +290,7 @@ def test_sparse_crossed_recovery_with_recurring_assessors() -> None:
         + effect("ri", rater * n_i + criterion, n_r * n_i)
         + rng.normal(0, np.sqrt(s2["pri,e"]), len(unit))
     )
-    vc = variance_components(unit, rater, y, criterion, design="crossed")
+    vc = variance_components(unit, rater, criterion, y, design="crossed")
     assert not vc.balanced
     for name in ("p", "pr", "pi", "pri,e"):
         # sampling SDs 0.01-0.02 at this size

@@ -130,12 +130,16 @@ def small_fit(small: Simulated) -> RaschResult:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (([0, 1], [0, 1], [0, 0], [1, 2, 3]), "same length"),
+        (([0, 1], [0, 1], [0, 0], [1, 2, 3]), "value must be a 1-D array as long as unit"),
         (([0, 1, 2], [0, 1, 0], [0, 0, 0], [1, 2.5, 3]), "integer categories"),
         (([0, 1, 2], [0, 1, 0], [0, 0, 0], [1, np.nan, 3]), "finite"),
         (([0, 1, 2], [0, 1, 0], [0, 0, 0], [2, 2, 2]), "at least two score categories"),
         (([0, 1, 2], [0, -1, 0], [0, 0, 0], [1, 2, 3]), "non-negative"),
-        (([0, 1, 2], [0, 1.5, 0], [0, 0, 0], [1, 2, 3]), "integer codes"),
+        (([0, 1, 2], [0, 1.5, 0], [0, 0, 0], [1, 2, 3]), "rater must hold non-negative integer"),
+        (
+            ([0, 1, 2], [0, 1, 0], [0, 0, 0.0], [1, 2, 3]),
+            "criterion must hold non-negative integer",
+        ),
         (([], [], [], []), "must not be empty"),
     ],
 )
@@ -355,10 +359,14 @@ def test_partial_credit_recovers_per_criterion_thresholds() -> None:
 
 
 def test_progress_reports_every_iteration(small: Simulated) -> None:
-    seen: list[tuple[int, float]] = []
-    res = fit(small, progress=lambda i, change: seen.append((i, change)))
-    assert [i for i, _ in seen] == list(range(1, res.iterations + 1))
-    assert seen[-1][1] == res.max_change < 1e-4
+    # The shared progress contract: progress(done, total, stage), done the iteration, total
+    # the iteration limit, the stage naming the largest change.
+    seen: list[tuple[int, int, str]] = []
+    res = fit(small, progress=lambda done, total, stage: seen.append((done, total, stage)))
+    assert [done for done, _, _ in seen] == list(range(1, res.iterations + 1))
+    assert {total for _, total, _ in seen} == {500}
+    assert seen[-1][2] == f"iteration {res.iterations}, largest change {res.max_change:.5f} logits"
+    assert res.max_change < 1e-4
 
 
 def test_no_convergence_is_reported_not_hidden(small: Simulated) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from calibrate.errors import StatisticsError
+from calibrate.stats import ConfidenceInterval, long_ratings
 from calibrate.stats._tabulate import agreement_weights, tabulate
 from calibrate.stats.agreement import (
     gwet_ac,
@@ -37,7 +38,7 @@ def sparse(seed: int, n_units: int = 500) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def test_pattern_resample_equals_explicit_resample_of_units() -> None:
     unit, _, value = sparse(1)
-    table = tabulate(unit, value)
+    table = tabulate(long_ratings(unit, None, None, value))
     rng = np.random.default_rng(5)
     (draws,) = list(resample_units(table.multiplicity, 3, rng, batch=3))
     assert draws.shape == (3, table.multiplicity.size)
@@ -73,7 +74,7 @@ def test_same_seed_same_intervals() -> None:
 
 def test_interval_width_matches_naive_unit_bootstrap() -> None:
     unit, _, value = sparse(3, n_units=400)
-    table = tabulate(unit, value)
+    table = tabulate(long_ratings(unit, None, None, value))
     ours = bootstrap_units(
         table.multiplicity,
         lambda w: {
@@ -99,6 +100,8 @@ def test_interval_width_matches_naive_unit_bootstrap() -> None:
     assert ours.low < point < ours.high
     assert ours.high - ours.low == pytest.approx(naive_ci[1] - naive_ci[0], rel=0.25)
     assert ours.n_boot == 2000 and ours.n_undefined == 0
+    assert isinstance(ours, ConfidenceInterval) and ours.level == 0.95
+    assert ours.to_list() == [ours.low, ours.high]
 
 
 def test_percentile_interval_leaves_out_undefined_resamples() -> None:
@@ -118,10 +121,10 @@ def test_small_data_resamples_can_be_undefined() -> None:
 
 def test_progress_reports_every_batch() -> None:
     unit, rater, value = sparse(4)
-    seen: list[tuple[int, int]] = []
-    summarize(unit, rater, value, n_boot=1000, seed=0, progress=lambda d, t: seen.append((d, t)))
-    assert seen[-1] == (1000, 1000)
-    assert len(seen) > 1 and all(t == 1000 for _, t in seen)
+    seen: list[tuple[int, int, str]] = []
+    summarize(unit, rater, value, n_boot=1000, seed=0, progress=lambda *call: seen.append(call))
+    assert seen[-1] == (1000, 1000, "bootstrap")
+    assert len(seen) > 1 and all(t == 1000 and s == "bootstrap" for _, t, s in seen)
 
 
 @pytest.mark.parametrize("n_boot", [0, -5])

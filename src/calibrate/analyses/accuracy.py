@@ -24,6 +24,7 @@ from calibrate.anchors import AnchorSet, load_anchor_set
 from calibrate.errors import CalibrateError, Problem, StatisticsError, ValidationError
 from calibrate.ratings import ANCHOR_CONTEXTS, Ratings, factorize
 from calibrate.rubric import Rubric, load_rubrics
+from calibrate.stats import ConfidenceInterval
 from calibrate.stats.accuracy import (
     AnchorAccuracy,
     DecisionAccuracy,
@@ -55,8 +56,8 @@ class AccuracyRow:
         Mean of rating minus expert score: negative = harsher than the experts.
     mean_deviation_se : float
         Its standard error, clustered by anchor (NaN with one anchor).
-    mean_deviation_ci : tuple of float
-        ``(low, high)``: Student's t interval on ``n_anchors - 1`` df.
+    mean_deviation_ci : ConfidenceInterval
+        Student's t interval on ``n_anchors - 1`` df (JSON: ``[low, high]``).
     mae : float
         Mean absolute error.
     qwk : float
@@ -76,7 +77,7 @@ class AccuracyRow:
     adjacent: float
     mean_deviation: float
     mean_deviation_se: float
-    mean_deviation_ci: tuple[float, float]
+    mean_deviation_ci: ConfidenceInterval
     mae: float
     qwk: float
     n_decisions: int | None
@@ -87,7 +88,7 @@ class AccuracyRow:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object: the attributes, ``mean_deviation_ci`` as ``[low, high]``."""
         out = asdict(self)
-        out["mean_deviation_ci"] = list(self.mean_deviation_ci)
+        out["mean_deviation_ci"] = self.mean_deviation_ci.to_list()
         return out
 
 
@@ -223,7 +224,7 @@ def accuracy_report(
 
     def accuracy(group: IntArray, n_groups: int) -> AnchorAccuracy:
         return anchor_accuracy(
-            group, anchor, value, expert[anchor, crit], n_groups=n_groups, levels=rubric.scores
+            anchor, group, value, expert[anchor, crit], n_groups=n_groups, levels=rubric.scores
         )
 
     reading_anchor, reading_rater, scores, _ = _readings(
@@ -427,7 +428,7 @@ def _readings(
 def _rows(
     acc: AnchorAccuracy, decisions: DecisionAccuracy | None, confidence: float
 ) -> list[AccuracyRow]:
-    low, high = acc.confidence_interval(confidence)
+    intervals = acc.confidence_interval(confidence)
     out = []
     for g in range(acc.n.size):
         out.append(
@@ -438,7 +439,7 @@ def _rows(
                 adjacent=float(acc.adjacent[g]),
                 mean_deviation=float(acc.mean_deviation[g]),
                 mean_deviation_se=float(acc.se[g]),
-                mean_deviation_ci=(float(low[g]), float(high[g])),
+                mean_deviation_ci=intervals[g],
                 mae=float(acc.mae[g]),
                 qwk=float(acc.qwk[g]),
                 n_decisions=None if decisions is None else int(decisions.n[g]),

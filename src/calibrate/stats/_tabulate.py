@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._input import LongRatings
 
 Weights = Literal["unweighted", "linear", "quadratic"]
 """Agreement weights between categories: identity, or linear/quadratic in the category values."""
@@ -67,60 +68,6 @@ class UnitTable:
         """Number of ratings in each pattern, shape (P,)."""
         per_pattern: IntArray = self.counts.sum(axis=1)
         return per_pattern
-
-
-def as_long(
-    unit: ArrayLike, value: ArrayLike, rater: ArrayLike | None = None
-) -> tuple[IntArray, FloatArray, IntArray | None]:
-    """Validate long ratings and drop missing values (NaN).
-
-    Parameters
-    ----------
-    unit, rater : array_like of int, shape (n,)
-        Non-negative integer codes.
-    value : array_like of float, shape (n,)
-        Scores; NaN marks a missing rating and is dropped with its row.
-
-    Returns
-    -------
-    unit, value, rater : ndarray, shape (m,)
-        ``m <= n`` rows with a value.
-    """
-    u = _codes(unit, "unit")
-    v = np.asarray(value, dtype=np.float64)
-    if v.ndim != 1 or v.shape != u.shape:
-        raise StatisticsError(
-            f"value must be a 1-D array as long as unit ({u.shape[0]}), got shape {v.shape}"
-        )
-    r = None if rater is None else _codes(rater, "rater")
-    if r is not None and r.shape != u.shape:
-        raise StatisticsError(
-            f"rater must be a 1-D array as long as unit ({u.shape[0]}), got shape {r.shape}"
-        )
-    if np.isinf(v).any():
-        raise StatisticsError("value must be finite (NaN marks a missing rating)")
-    missing = np.isnan(v)
-    if missing.any():
-        keep = ~missing
-        u, v = u[keep], v[keep]
-        r = None if r is None else r[keep]
-    return u, v, r
-
-
-def _codes(codes: ArrayLike, name: str) -> IntArray:
-    a = np.asarray(codes)
-    if a.ndim != 1:
-        raise StatisticsError(f"{name} must be a 1-D array of integer codes, got shape {a.shape}")
-    if (
-        a.size
-        and a.dtype.kind not in "iu"
-        and (a.dtype.kind != "f" or not np.array_equal(a, np.floor(a)))
-    ):
-        raise StatisticsError(f"{name} must hold non-negative integer codes")
-    out = a.astype(np.int64, copy=False)
-    if out.size and out.min() < 0:
-        raise StatisticsError(f"{name} must hold non-negative integer codes")
-    return out
 
 
 def category_codes(value: FloatArray, levels: ArrayLike | None) -> tuple[FloatArray, IntArray]:
@@ -187,24 +134,16 @@ def distinct_codes(codes: IntArray) -> IntArray:
     return np.unique(codes).astype(np.int64)
 
 
-def tabulate(
-    unit: ArrayLike,
-    value: ArrayLike,
-    *,
-    rater: ArrayLike | None = None,
-    levels: ArrayLike | None = None,
-) -> UnitTable:
-    """Tabulate long ratings into a :class:`UnitTable`.
+def tabulate(ratings: LongRatings, *, levels: ArrayLike | None = None) -> UnitTable:
+    """Tabulate validated long ratings into a :class:`UnitTable`.
 
     Parameters
     ----------
-    unit : array_like of int, shape (n,)
-        Unit codes (for agreement among assessors: one unit is one submission x criterion).
-    value : array_like of float, shape (n,)
-        Scores; NaN = missing.
-    rater : array_like of int, shape (n,), optional
-        Rater codes. Needed only to keep the order of the two raters of a two-rater design (for
-        Cohen's kappa) and to refuse a rater scoring the same unit twice.
+    ratings : LongRatings
+        From :func:`~calibrate.stats._input.long_ratings` (missing values dropped). ``unit``:
+        unit codes (for agreement among assessors one unit is one submission x criterion);
+        ``rater``, optional: needed only to keep the order of the two raters of a two-rater
+        design (for Cohen's kappa) and to refuse a rater scoring the same unit twice.
     levels : array_like, shape (C,), optional
         Possible values; default the distinct values observed.
 
@@ -214,11 +153,12 @@ def tabulate(
 
     Examples
     --------
-    >>> t = tabulate([0, 0, 1, 1, 2, 2], [1, 1, 2, 3, 1, 1])
+    >>> from calibrate.stats import long_ratings
+    >>> t = tabulate(long_ratings([0, 0, 1, 1, 2, 2], None, None, [1, 1, 2, 3, 1, 1]))
     >>> t.categories.tolist(), t.counts.tolist(), t.multiplicity.tolist()
     ([1.0, 2.0, 3.0], [[2, 0, 0], [0, 1, 1]], [2, 1])
     """
-    u, v, r = as_long(unit, value, rater)
+    u, r, v = ratings.unit, ratings.rater, ratings.value
     categories, code = category_codes(v, levels)
     n_cat = categories.size
     u, n_units = dense_codes(u)

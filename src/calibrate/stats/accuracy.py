@@ -18,18 +18,19 @@ assessors reading the same live submission (:func:`decision_agreement`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import scipy.stats as sps
 from numpy.typing import ArrayLike, NDArray
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._input import codes, long_ratings, scores
+from calibrate.stats._interval import ConfidenceIntervals
 from calibrate.stats._tabulate import (
     FloatArray,
     IntArray,
     agreement_weights,
-    as_long,
     category_codes,
 )
 from calibrate.stats.gwet import GwetAC, gwet_ac
@@ -87,25 +88,28 @@ class AnchorAccuracy:
     qwk: FloatArray
     levels: FloatArray
 
-    def confidence_interval(self, confidence: float = 0.95) -> tuple[FloatArray, FloatArray]:
+    def confidence_interval(self, confidence: float = 0.95) -> ConfidenceIntervals:
         """Interval for :attr:`mean_deviation`: ``mean +- t * se``, Student's t on
         ``n_anchors - 1`` degrees of freedom (Cameron & Miller 2015); NaN below two anchors.
 
         Returns
         -------
-        low, high : ndarray, shape (G,)
+        ConfidenceIntervals
+            ``low``, ``high`` of shape (G,), one interval per group.
         """
         if not 0 < confidence < 1:
             raise StatisticsError(f"confidence must be between 0 and 1, got {confidence}")
         df = (self.n_anchors - 1).astype(np.float64)
         df[df < 1] = np.nan
         half = self.se * sps.t.ppf(0.5 + confidence / 2, df)
-        return self.mean_deviation - half, self.mean_deviation + half
+        return ConfidenceIntervals(
+            self.mean_deviation - half, self.mean_deviation + half, confidence
+        )
 
 
 def anchor_accuracy(
+    unit: ArrayLike,
     group: ArrayLike,
-    anchor: ArrayLike,
     value: ArrayLike,
     expert: ArrayLike,
     *,
@@ -116,12 +120,13 @@ def anchor_accuracy(
 
     Parameters
     ----------
+    unit : array_like of int, shape (n,)
+        Anchor code of each rating (the rated unit; the clusters of the standard error).
     group : array_like of int, shape (n,)
-        Group code of each rating: the assessor code for accuracy per assessor, the criterion
-        code per criterion, ``assessor * n_criteria + criterion`` per assessor x criterion, zeros
-        for all ratings together.
-    anchor : array_like of int, shape (n,)
-        Anchor code of each rating (the clusters of the standard error).
+        Group code of each rating, in the place of ``rater`` in the input contract: the
+        assessor code for accuracy per assessor, the criterion code per criterion,
+        ``assessor * n_criteria + criterion`` per assessor x criterion, zeros for all ratings
+        together.
     value : array_like of float, shape (n,)
         The assessors' scores.
     expert : array_like of float, shape (n,)
@@ -193,20 +198,14 @@ def anchor_accuracy(
     >>> table = [[13, 0, 0], [0, 20, 7], [0, 4, 56]]
     >>> e = [k + 1 for k in range(3) for l in range(3) for _ in range(table[k][l])]
     >>> x = [l + 1 for k in range(3) for l in range(3) for _ in range(table[k][l])]
-    >>> acc = anchor_accuracy([0] * 100, range(100), x, e)
+    >>> acc = anchor_accuracy(range(100), [0] * 100, x, e)
     >>> acc.exact.tolist(), round(float(acc.qwk[0]), 7), acc.mean_deviation.tolist()
     ([0.89], 0.8921569, [0.03])
     """
-    v = np.asarray(value, dtype=np.float64)
-    e = np.asarray(expert, dtype=np.float64)
-    if v.shape != e.shape:
-        raise StatisticsError(
-            f"value and expert must have the same shape, got {v.shape} and {e.shape}"
-        )
-    if not (np.isfinite(v).all() and np.isfinite(e).all()):
-        raise StatisticsError("value and expert must be finite scores (drop unpaired ratings)")
-    g, v, a_or_none = as_long(group, v, anchor)
-    a = cast(IntArray, a_or_none)
+    data = long_ratings(unit, None, None, value, missing="refuse")
+    a, v = data.unit, data.value
+    g = codes(group, "group", a.size)
+    e = scores(expert, "expert", a.size)
     if g.size == 0:
         raise StatisticsError("ratings must hold at least one rating paired with an expert score")
     n_g = _n_groups(g, n_groups)
@@ -324,7 +323,7 @@ def decision_accuracy(
         raise StatisticsError(
             f"decision and expert must have the same shape, got {passed.shape} and {truth.shape}"
         )
-    g = as_long(group, passed.astype(np.float64))[0]
+    g = codes(group, "group", passed.size, like="decision")
     n_g = _n_groups(g, n_groups)
     n = np.bincount(g, minlength=n_g)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -370,9 +369,9 @@ class DecisionAgreement:
             "percent": self.percent,
             "n_discrepant": self.n_discrepant,
             "cohen_kappa": self.kappa.kappa,
-            "cohen_kappa_ci": list(self.kappa.confidence_interval()),
+            "cohen_kappa_ci": self.kappa.confidence_interval().to_list(),
             "gwet_ac1": self.ac1.coefficient,
-            "gwet_ac1_ci": list(self.ac1.confidence_interval()),
+            "gwet_ac1_ci": self.ac1.confidence_interval().to_list(),
         }
 
 

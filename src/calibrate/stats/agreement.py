@@ -20,13 +20,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._input import Progress, long_ratings, scores
+from calibrate.stats._interval import ConfidenceInterval
 from calibrate.stats._tabulate import (
     FloatArray,
     IntArray,
     UnitTable,
     Weights,
     agreement_weights,
-    as_long,
     distinct_codes,
     tabulate,
 )
@@ -56,7 +57,7 @@ from calibrate.stats.percent_agreement import (
     percent_agreement,
     within_weights,
 )
-from calibrate.stats.resample import BootstrapInterval, Progress, Seed, bootstrap_units
+from calibrate.stats.resample import BootstrapInterval, Seed, bootstrap_units
 
 __all__ = [
     "ALPHA_LEVELS",
@@ -67,10 +68,12 @@ __all__ = [
     "BootstrapInterval",
     "CohenKappa",
     "Coincidences",
+    "ConfidenceInterval",
     "FleissKappa",
     "GwetAC",
     "ICCForm",
     "PairwiseKappa",
+    "Progress",
     "Weights",
     "cohen_kappa",
     "cohen_kappa_pairs",
@@ -125,13 +128,9 @@ def standardized_mean_difference(x: ArrayLike, y: ArrayLike) -> float:
     >>> round(standardized_mean_difference([1, 2, 3, 4], [2, 3, 4, 5]), 4)
     0.7746
     """
-    a = np.asarray(x, dtype=np.float64)
-    b = np.asarray(y, dtype=np.float64)
-    if a.ndim != 1 or a.shape != b.shape:
-        raise StatisticsError(
-            f"x and y must be 1-D arrays of equal length, got shapes {a.shape} and {b.shape}"
-        )
-    both = np.isfinite(a) & np.isfinite(b)
+    a = scores(x, "x", allow_nan=True)
+    b = scores(y, "y", a.size, like="x", allow_nan=True)
+    both = ~(np.isnan(a) | np.isnan(b))
     a, b = a[both], b[both]
     if a.size < 2:
         raise StatisticsError("x and y must have at least two units scored by both raters")
@@ -229,9 +228,9 @@ class AgreementSummary:
             for name, interval in self.ci.items():
                 family, _, variant = name.partition(".")
                 if variant:
-                    nested.setdefault(family, {})[variant] = interval.as_list()
+                    nested.setdefault(family, {})[variant] = interval.to_list()
                 else:
-                    nested[family] = interval.as_list()
+                    nested[family] = interval.to_list()
             out["ci"] = nested
         return out
 
@@ -265,7 +264,8 @@ def summarize(
     confidence : float
         Coverage of the intervals.
     progress : callable, optional
-        ``progress(done, n_boot)`` during the bootstrap.
+        ``progress(done, n_boot, "bootstrap")`` during the bootstrap
+        (:data:`~calibrate.stats.Progress`).
 
     Returns
     -------
@@ -290,11 +290,12 @@ def summarize(
     >>> s.percent_exact, round(s.krippendorff_alpha["interval"], 3), s.to_dict()["n_raters"]
     (0.8, 0.87, 2)
     """
-    u, v, r = as_long(unit, value, rater)
-    table = tabulate(u, v, rater=r, levels=levels)
+    data = long_ratings(unit, rater, None, value)
+    u, r, v = data.unit, cast(IntArray, data.rater), data.value
+    table = tabulate(data, levels=levels)
     if not (table.ratings_per_unit >= 2).any():
         raise StatisticsError("ratings must have at least one unit rated by two assessors")
-    n_raters = int(distinct_codes(cast(IntArray, r)).size)
+    n_raters = int(distinct_codes(r).size)
     point = {
         name: float(v)
         for name, v in _statistics(table, table.multiplicity.astype(np.float64)).items()
@@ -310,7 +311,7 @@ def summarize(
             progress=progress,
         )
     two = table.pair_cell is not None
-    smd = _two_rater_smd(u, cast(IntArray, r), v) if two else None
+    smd = _two_rater_smd(u, r, v) if two else None
     complete = table.n_ratings == table.n_units * n_raters and table.n_units >= 2
     return AgreementSummary(
         n_units=table.n_units,
@@ -324,7 +325,7 @@ def summarize(
         fleiss_kappa=point["fleiss_kappa"],
         cohen_kappa={w: point[f"cohen_kappa.{w}"] for w in KAPPA_WEIGHTS} if two else None,
         standardized_mean_difference=smd,
-        icc=icc(u, cast(IntArray, r), v) if complete and n_raters >= 2 else None,
+        icc=icc(u, r, v) if complete and n_raters >= 2 else None,
         ci=ci,
         levels=table.categories,
     )

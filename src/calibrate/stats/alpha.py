@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._input import long_ratings
 from calibrate.stats._tabulate import FloatArray, IntArray, UnitTable, tabulate
 
 AlphaLevel = Literal["nominal", "ordinal", "interval", "ratio"]
@@ -87,7 +88,7 @@ def coincidence_matrix(unit: ArrayLike, value: ArrayLike) -> Coincidences:
     >>> c.o.tolist()
     [[3.0, 0.0, 0.0], [0.0, 2.0, 1.0], [0.0, 1.0, 4.0]]
     """
-    return coincidences_from_table(tabulate(unit, value))
+    return coincidences_from_table(tabulate(long_ratings(unit, None, None, value)))
 
 
 def coincidences_from_table(table: UnitTable) -> Coincidences:

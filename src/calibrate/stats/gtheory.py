@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._input import LongRatings, long_ratings
 
 Design = Literal["crossed", "nested"]
 Coefficient = Literal["phi", "g"]
@@ -480,8 +481,8 @@ class GStudy:
 def variance_components(
     unit: npt.ArrayLike,
     rater: npt.ArrayLike,
+    criterion: npt.ArrayLike | None,
     value: npt.ArrayLike,
-    criterion: npt.ArrayLike | None = None,
     *,
     design: Design | None = None,
 ) -> VarianceComponents:
@@ -489,14 +490,14 @@ def variance_components(
 
     Parameters
     ----------
-    unit : int array, shape (n,)
+    unit : array_like of int, shape (n,)
         Submission code of each rating (non-negative).
-    rater : int array, shape (n,)
+    rater : array_like of int, shape (n,)
         Assessor code of each rating (non-negative).
-    value : float array, shape (n,)
-        The scores.
-    criterion : int array, shape (n,), optional
+    criterion : array_like of int, shape (n,), or None
         Criterion code of each rating; None for one criterion (a single-facet design).
+    value : array_like of float, shape (n,)
+        The scores (finite: every rating given enters the design).
     design : {"crossed", "nested"}, optional
         ``crossed`` (p x r x i) or ``nested`` ((r:p) x i). Default: ``crossed`` when every
         assessor rated every submission, else ``nested``. The nested model treats each
@@ -574,14 +575,14 @@ def variance_components(
     ...     "111110100000", "111011100000", "111111100000", "111101111100",
     ...     "111111111110", "111111111111")])
     >>> p, r = np.indices(x.shape)
-    >>> vc = variance_components(p.ravel(), r.ravel(), x.ravel())
+    >>> vc = variance_components(p.ravel(), r.ravel(), None, x.ravel())
     >>> [(c.effect, round(c.estimate, 4)) for c in vc.components]
     [('p', 0.0574), ('r', 0.0754), ('pr,e', 0.1269)]
     >>> observed = vc.coefficients(12)
     >>> round(observed.g, 3), round(observed.phi, 3)
     (0.844, 0.773)
     """
-    layout = _Layout.build(unit, rater, value, criterion)
+    layout = _Layout.build(long_ratings(unit, rater, criterion, value, missing="refuse"))
     multi = layout.n_levels[_I] > 1
     layout.check_replication()
     chosen: Design = design if design is not None else layout.detect_design()
@@ -614,8 +615,8 @@ def variance_components(
 def gstudy(
     unit: npt.ArrayLike,
     rater: npt.ArrayLike,
+    criterion: npt.ArrayLike | None,
     value: npt.ArrayLike,
-    criterion: npt.ArrayLike | None = None,
     *,
     design: Design | None = None,
     target: float = 0.8,
@@ -626,8 +627,8 @@ def gstudy(
 
     Parameters
     ----------
-    unit, rater, value, criterion, design
-        As in :func:`variance_components`.
+    unit, rater, criterion, value, design
+        As in :func:`variance_components` (``criterion`` None for one criterion).
     target : float
         Coefficient the assessor counts aim at, in (0, 1); 0.8 by default.
     max_assessors : int, optional
@@ -660,7 +661,7 @@ def gstudy(
 
     >>> x = [[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]]
     >>> p, r = np.indices((6, 4))
-    >>> study = gstudy(p.ravel(), r.ravel(), np.ravel(x))
+    >>> study = gstudy(p.ravel(), r.ravel(), None, np.ravel(x))
     >>> round(study.d_study[0].phi, 2), round(study.g, 2), study.assessors_needed_phi
     (0.29, 0.91, 10)
     """
@@ -670,7 +671,7 @@ def gstudy(
         raise StatisticsError(f"target must be between 0 and 1 (exclusive), got {target}")
     if criteria is not None and not all(n > 0 for n in criteria):
         raise StatisticsError(f"numbers of criteria must be positive, got {list(criteria)}")
-    vc = variance_components(unit, rater, value, criterion, design=design)
+    vc = variance_components(unit, rater, criterion, value, design=design)
     if max_assessors is None:
         max_assessors = max(5, vc.most_assessors)
     return GStudy(
@@ -690,18 +691,9 @@ def _ratio(tau: float, error: float) -> float:
     return tau / total if total > 0 else math.nan
 
 
-def _codes(name: str, a: npt.ArrayLike, n: int) -> tuple[IntArray, int]:
-    """Compact non-negative integer codes to 0 .. k-1; returns (codes, k)."""
-    arr = np.asarray(a)
-    if arr.shape != (n,):
-        raise StatisticsError(
-            f"{name} must be a 1-D array of length {n} (as value), got shape {arr.shape}"
-        )
-    if n and not np.issubdtype(arr.dtype, np.integer):
-        raise StatisticsError(f"{name} must hold integer codes, got dtype {arr.dtype}")
-    if n and arr.min() < 0:
-        raise StatisticsError(f"{name} codes must be non-negative, got {arr.min()}")
-    levels, inverse = np.unique(arr, return_inverse=True)
+def _compact(codes: npt.NDArray[np.int64]) -> tuple[IntArray, int]:
+    """Compact validated codes to 0 .. k-1; returns (codes, k)."""
+    levels, inverse = np.unique(codes, return_inverse=True)
     return inverse.astype(np.intp), len(levels)
 
 
@@ -716,29 +708,18 @@ class _Layout:
         self._cells: dict[int, tuple[IntArray, IntArray]] = {}
 
     @classmethod
-    def build(
-        cls,
-        unit: npt.ArrayLike,
-        rater: npt.ArrayLike,
-        value: npt.ArrayLike,
-        criterion: npt.ArrayLike | None,
-    ) -> _Layout:
-        x = np.asarray(value, dtype=np.float64)
-        if x.ndim != 1:
-            raise StatisticsError(f"value must be a 1-D array, got shape {x.shape}")
+    def build(cls, ratings: LongRatings) -> _Layout:
+        x = ratings.value
         n = len(x)
-        if not np.isfinite(x).all():
-            raise StatisticsError("value must be finite (no NaN or infinite scores)")
+        criterion = ratings.criterion
         if criterion is None:
-            criterion = np.zeros(n, dtype=np.intp)
+            criterion = np.zeros(n, dtype=np.int64)
         codes: dict[int, IntArray] = {}
         n_levels: dict[int, int] = {}
-        for bit, name, arr in (
-            (_P, "unit", unit),
-            (_R, "rater", rater),
-            (_I, "criterion", criterion),
-        ):
-            codes[bit], n_levels[bit] = _codes(name, arr, n)
+        if ratings.rater is None:
+            raise StatisticsError("rater must be an array of assessor codes, got None")
+        for bit, arr in ((_P, ratings.unit), (_R, ratings.rater), (_I, criterion)):
+            codes[bit], n_levels[bit] = _compact(arr)
         if n_levels[_P] < 2:
             raise StatisticsError(
                 f"ratings must cover at least two submissions, got {n_levels[_P]}"

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from calibrate.stats._input import long_ratings
+from calibrate.stats._interval import ConfidenceInterval
 from calibrate.stats._tabulate import (
     FloatArray,
     IntArray,
@@ -52,7 +54,7 @@ class GwetAC:
     n_units: int
     weights: Weights
 
-    def confidence_interval(self, confidence: float = 0.95) -> tuple[float, float]:
+    def confidence_interval(self, confidence: float = 0.95) -> ConfidenceInterval:
         """Wald interval with Student's t on ``n_units - 1`` df, upper end capped at 1 (irrCAC)."""
         return t_interval(self.coefficient, self.se, self.n_units, confidence)
 
@@ -131,7 +133,8 @@ def gwet_ac(
     >>> round(ac1.coefficient, 5), round(ac1.pe, 7)
     (0.77544, 0.1903212)
     """
-    return gwet_ac_from_table(tabulate(unit, value, levels=levels), weights=weights)
+    table = tabulate(long_ratings(unit, None, None, value), levels=levels)
+    return gwet_ac_from_table(table, weights=weights)
 
 
 def gwet_ac_from_table(table: UnitTable, *, weights: Weights = "unweighted") -> GwetAC:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
 from calibrate.errors import StatisticsError
-from calibrate.stats._tabulate import as_long
+from calibrate.stats._input import IntArray, long_ratings
+from calibrate.stats._interval import ConfidenceInterval
 
 ICCForm = Literal["ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"]
 """Shrout & Fleiss (1979) form: ICC(1,1), ICC(2,1), ICC(3,1) and their k-rater means."""
@@ -55,7 +56,7 @@ class ICC:
         """``{"ICC1": ..., ..., "ICC3k": ...}``."""
         return {form: float(getattr(self, form)) for form in ICC_FORMS}
 
-    def confidence_interval(self, form: ICCForm, confidence: float = 0.95) -> tuple[float, float]:
+    def confidence_interval(self, form: ICCForm, confidence: float = 0.95) -> ConfidenceInterval:
         """F-based interval (Shrout & Fleiss 1979; McGraw & Wong 1996), as R irr ``icc``.
 
         For ICC(2,1) and ICC(2,k) the bounds use Satterthwaite's degrees of freedom
@@ -72,8 +73,10 @@ class ICC:
             f_low = ratio / float(sps.f.ppf(tail, n - 1, df2))
             f_high = ratio * float(sps.f.ppf(tail, df2, n - 1))
             if form in ("ICC1", "ICC3"):
-                return (f_low - 1) / (f_low + k - 1), (f_high - 1) / (f_high + k - 1)
-            return 1 - 1 / f_low, 1 - 1 / f_high
+                return ConfidenceInterval(
+                    (f_low - 1) / (f_low + k - 1), (f_high - 1) / (f_high + k - 1), confidence
+                )
+            return ConfidenceInterval(1 - 1 / f_low, 1 - 1 / f_high, confidence)
         rho = self.ICC2 if form == "ICC2" else self.ICC2k
         a = k * rho / (n * (1 - rho))
         b = 1 + k * rho * (n - 1) / (n * (1 - rho))
@@ -85,13 +88,15 @@ class ICC:
         f_high = float(sps.f.ppf(tail, v, n - 1))
         if form == "ICC2":
             spread = k * jms + (k * n - k - n) * ems
-            return (
+            return ConfidenceInterval(
                 n * (bms - f_low * ems) / (f_low * spread + n * bms),
                 n * (f_high * bms - ems) / (spread + n * f_high * bms),
+                confidence,
             )
-        return (
+        return ConfidenceInterval(
             n * (bms - f_low * ems) / (f_low * (jms - ems) + n * bms),
             n * (f_high * bms - ems) / (jms - ems + n * f_high * bms),
+            confidence,
         )
 
 
@@ -152,9 +157,8 @@ def icc(unit: ArrayLike, rater: ArrayLike, value: ArrayLike) -> ICC:
     >>> {form: round(v, 2) for form, v in icc(unit, rater, value).to_dict().items()}
     {'ICC1': 0.17, 'ICC2': 0.29, 'ICC3': 0.71, 'ICC1k': 0.44, 'ICC2k': 0.62, 'ICC3k': 0.91}
     """
-    u, v, r = as_long(unit, value, rater)
-    if r is None:
-        raise StatisticsError("icc needs rater codes")
+    data = long_ratings(unit, rater, None, value)
+    u, r, v = data.unit, cast(IntArray, data.rater), data.value
     _, ui = np.unique(u, return_inverse=True)
     _, ri = np.unique(r, return_inverse=True)
     n, k = int(ui.max(initial=-1)) + 1, int(ri.max(initial=-1)) + 1

@@ -10,13 +10,14 @@ from numpy.typing import ArrayLike
 from scipy import stats as sps
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._input import long_ratings, scores
+from calibrate.stats._interval import ConfidenceInterval
 from calibrate.stats._tabulate import (
     FloatArray,
     IntArray,
     UnitTable,
     Weights,
     agreement_weights,
-    as_long,
     category_codes,
     tabulate,
 )
@@ -62,10 +63,10 @@ class CohenKappa:
         """``kappa / se_h0``, the statistic of irr's ``kappa2``."""
         return self.kappa / self.se_h0 if self.se_h0 > 0 else float("nan")
 
-    def confidence_interval(self, confidence: float = 0.95) -> tuple[float, float]:
+    def confidence_interval(self, confidence: float = 0.95) -> ConfidenceInterval:
         """Normal-approximation (Wald) interval ``kappa +- z * se``."""
         half = self.se * float(sps.norm.ppf(0.5 + confidence / 2))
-        return self.kappa - half, self.kappa + half
+        return ConfidenceInterval(self.kappa - half, self.kappa + half, confidence)
 
 
 def cohen_kappa(
@@ -151,14 +152,8 @@ def cohen_kappa(
     >>> round(cohen_kappa(x, y).kappa, 7), round(cohen_kappa(x, y, weights="quadratic").kappa, 7)
     (0.7964094, 0.8921569)
     """
-    a = np.asarray(x, dtype=np.float64)
-    b = np.asarray(y, dtype=np.float64)
-    if a.ndim != 1 or a.shape != b.shape:
-        raise StatisticsError(
-            f"x and y must be 1-D arrays of equal length, got shapes {a.shape} and {b.shape}"
-        )
-    if np.isinf(a).any() or np.isinf(b).any():
-        raise StatisticsError("scores must be finite (NaN marks a missing rating)")
+    a = scores(x, "x", allow_nan=True)
+    b = scores(y, "y", a.size, like="x", allow_nan=True)
     both = ~(np.isnan(a) | np.isnan(b))
     a, b = a[both], b[both]
     if a.size == 0:
@@ -292,8 +287,8 @@ def cohen_kappa_pairs(
     >>> int(pk.kappa.size), pk.n_units.tolist()[:3]
     (15, [3, 3, 3])
     """
-    u, v, r_or_none = as_long(unit, value, rater)
-    r = cast(IntArray, r_or_none)
+    data = long_ratings(unit, rater, None, value)
+    u, r, v = data.unit, cast(IntArray, data.rater), data.value
     categories, code = category_codes(v, levels)
     n_cat = categories.size
     order = np.argsort(u, kind="stable")
@@ -381,7 +376,7 @@ class FleissKappa:
         """``kappa / se_h0``, the statistic of irr's ``kappam.fleiss``."""
         return self.kappa / self.se_h0 if self.se_h0 > 0 else float("nan")
 
-    def confidence_interval(self, confidence: float = 0.95) -> tuple[float, float]:
+    def confidence_interval(self, confidence: float = 0.95) -> ConfidenceInterval:
         """Wald interval on ``se`` with Student's t on ``n_units - 1`` df, capped at 1 (irrCAC)."""
         return t_interval(self.kappa, self.se, self.n_units, confidence)
 
@@ -463,7 +458,8 @@ def fleiss_kappa(
     >>> round(fleiss_kappa(unit, a + b).kappa, 7)
     0.7962397
     """
-    return fleiss_kappa_from_table(tabulate(unit, value, levels=levels), weights=weights)
+    table = tabulate(long_ratings(unit, None, None, value), levels=levels)
+    return fleiss_kappa_from_table(table, weights=weights)
 
 
 def fleiss_kappa_from_table(table: UnitTable, *, weights: Weights = "unweighted") -> FleissKappa:

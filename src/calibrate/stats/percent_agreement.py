@@ -13,6 +13,8 @@ import scipy.stats as sps
 from numpy.typing import ArrayLike
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._input import long_ratings
+from calibrate.stats._interval import ConfidenceInterval
 from calibrate.stats._tabulate import FloatArray, IntArray, tabulate
 
 
@@ -75,7 +77,7 @@ def percent_agreement(
     >>> round(percent_agreement(unit, value), 7)
     0.8181818
     """
-    table = tabulate(unit, value, levels=levels)
+    table = tabulate(long_ratings(unit, None, None, value), levels=levels)
     weights = within_weights(table.categories, within)
     return float(observed_agreement(table.counts, table.multiplicity.astype(float), weights))
 
@@ -200,7 +202,7 @@ def chance_corrected_variance(
     return float((f * (term - coefficient) ** 2).sum() / (n * (n - 1)))
 
 
-def t_interval(estimate: float, se: float, n_units: int, confidence: float) -> tuple[float, float]:
+def t_interval(estimate: float, se: float, n_units: int, confidence: float) -> ConfidenceInterval:
     """Wald interval with Student's t on ``n_units - 1`` df, upper end capped at 1 (irrCAC)."""
     half = se * float(sps.t.ppf(0.5 + confidence / 2, n_units - 1))
-    return estimate - half, min(1.0, estimate + half)
+    return ConfidenceInterval(estimate - half, min(1.0, estimate + half), confidence)

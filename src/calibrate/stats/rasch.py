@@ -23,9 +23,9 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -35,12 +35,18 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import cg, splu
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._input import Progress, codes, long_ratings
 
 __all__ = [
+    "JOINT_SE_LIMIT",
+    "MAX_ITER",
+    "TOL",
     "BiasTerm",
     "CategoryStatistics",
     "Element",
     "FacetReport",
+    "Model",
+    "Progress",
     "RaschResult",
     "Subset",
     "Thresholds",
@@ -49,7 +55,6 @@ __all__ = [
 
 Model = Literal["rating-scale", "partial-credit"]
 Status = Literal["estimated", "extreme_min", "extreme_max", "anchored"]
-Progress = Callable[[int, float], None]
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
@@ -419,7 +424,9 @@ def fit_mfrm(
     tol : float
         Convergence when no estimate moves by more than ``tol`` logits in an iteration.
     progress : callable, optional
-        Called as ``progress(iteration, max_change)`` after every iteration.
+        Called as ``progress(iteration, max_iter, "iteration 7, largest change 0.00012
+        logits")`` after every iteration (:data:`~calibrate.stats.Progress`; the fit stops
+        before ``max_iter`` once converged).
 
     Returns
     -------
@@ -567,23 +574,6 @@ class _Data:
     declared: tuple[float, ...] | None
 
 
-def _codes(name: str, a: ArrayLike, n: int) -> IntArray:
-    arr = np.asarray(a)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise StatisticsError(f"{name} must be a 1-d array of the same length as value ({n})")
-    integral = arr.dtype.kind in "iub" or (
-        arr.dtype.kind == "f"
-        and bool(np.all(np.isfinite(arr)))
-        and bool(np.all(arr == np.round(arr)))
-    )
-    if not integral:
-        raise StatisticsError(f"{name} must hold integer codes")
-    out = arr.astype(np.int64)
-    if n and out.min() < 0:
-        raise StatisticsError(f"{name} codes must be non-negative")
-    return out
-
-
 def _validate(
     unit: ArrayLike,
     rater: ArrayLike,
@@ -599,14 +589,11 @@ def _validate(
         raise StatisticsError(f"model must be 'rating-scale' or 'partial-credit', not {model!r}")
     if max_iter < 1 or not tol > 0:
         raise StatisticsError("max_iter must be at least 1 and tol positive")
-    v = np.asarray(value, dtype=np.float64)
-    if v.ndim != 1:
-        raise StatisticsError("value must be a 1-d array")
+    data = long_ratings(unit, rater, criterion, value, missing="refuse")
+    v = data.value
     n = v.shape[0]
     if n == 0:
         raise StatisticsError("ratings must not be empty")
-    if not np.all(np.isfinite(v)):
-        raise StatisticsError("scores must be finite (no NaN or missing scores)")
     bad = np.flatnonzero(v != np.round(v))
     if bad.size:
         raise StatisticsError(
@@ -626,10 +613,10 @@ def _validate(
             f"ratings must use at least two score categories; every score is {v[0]:g}"
         )
     return _Data(
-        unit=_codes("unit", unit, n),
-        rater=_codes("rater", rater, n),
-        criterion=_codes("criterion", criterion, n),
-        facet=None if facet is None else _codes("facet", facet, n),
+        unit=data.unit,
+        rater=cast(IntArray, data.rater),
+        criterion=cast(IntArray, data.criterion),
+        facet=None if facet is None else codes(facet, "facet", n),
         value=v,
         declared=declared,
     )
@@ -891,7 +878,7 @@ class _Estimation:
             change = max(change, self._threshold_step(p, group, obs_ge))
             self.iterations, self.max_change = it, change
             if progress is not None:
-                progress(it, change)
+                progress(it, max_iter, f"iteration {it}, largest change {change:.5f} logits")
             if change < tol:
                 self.converged = True
                 break

@@ -16,25 +16,34 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._input import Progress
+from calibrate.stats._interval import ConfidenceInterval
 from calibrate.stats._tabulate import FloatArray, IntArray
+
+__all__ = [
+    "BootstrapInterval",
+    "Progress",
+    "Seed",
+    "bootstrap_units",
+    "percentile_interval",
+    "resample_units",
+]
 
 Seed = int | np.random.Generator | None
 """Seed for :func:`numpy.random.default_rng` (or a generator); ``None`` draws fresh entropy."""
 
-Progress = Callable[[int, int], None]
-"""Called as ``progress(done, total)`` after each batch of resamples."""
-
 
 @dataclass(frozen=True)
-class BootstrapInterval:
-    """Percentile bootstrap interval of one statistic.
+class BootstrapInterval(ConfidenceInterval):
+    """Percentile bootstrap interval of one statistic: a :class:`ConfidenceInterval` with the
+    resampling behind it.
 
     Attributes
     ----------
     low, high : float
-        The ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of the resampled
-        statistic (linear interpolation); NaN when no resample defines the statistic.
-    confidence : float
+        The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the resampled statistic
+        (linear interpolation); NaN when no resample defines the statistic.
+    level : float
         Nominal coverage, e.g. 0.95.
     n_boot : int
         Number of resamples drawn.
@@ -43,15 +52,8 @@ class BootstrapInterval:
         alpha is 0/0); they are left out of the quantiles.
     """
 
-    low: float
-    high: float
-    confidence: float
     n_boot: int
     n_undefined: int
-
-    def as_list(self) -> list[float]:
-        """``[low, high]`` (the JSON form)."""
-        return [self.low, self.high]
 
 
 def resample_units(
@@ -130,7 +132,8 @@ def bootstrap_units(
     confidence : float
         Coverage of the intervals, in (0, 1).
     progress : callable, optional
-        ``progress(done, n_boot)`` after each batch.
+        ``progress(done, n_boot, "bootstrap")`` after each batch
+        (:data:`~calibrate.stats.Progress`).
 
     Returns
     -------
@@ -176,7 +179,7 @@ def bootstrap_units(
             parts.setdefault(name, []).append(np.asarray(values, dtype=np.float64))
         done += w.shape[0]
         if progress is not None:
-            progress(done, n_boot)
+            progress(done, n_boot, "bootstrap")
     return {
         name: percentile_interval(np.concatenate(chunks), confidence)
         for name, chunks in parts.items()

@@ -95,7 +95,7 @@ def test_scripted_assessors_on_the_shipped_anchors(
     below_top = (expert < 3).mean()
     assert le.mean_deviation == pytest.approx(below_top) and le.mean_deviation > 0
     assert le.exact == pytest.approx(1 - below_top) and le.adjacent == 1.0
-    assert le.mean_deviation_ci[0] > 0
+    assert le.mean_deviation_ci.low > 0
     # Pass rule "every criterion at 3": the lenient assessor passes every anchor whose lowest
     # expert score is 2 (the experts fail it), and every anchor the experts pass.
     lowest = expert.min(axis=1)
@@ -103,7 +103,7 @@ def test_scripted_assessors_on_the_shipped_anchors(
     assert le.decision_accuracy == pytest.approx(1 - (lowest == 2).mean())
     # Harsh: -1 wherever the expert is above 1; nothing passes any more.
     assert h.mean_deviation == pytest.approx(-(expert > 1).mean()) and h.mean_deviation < 0
-    assert h.mean_deviation_ci[1] < 0
+    assert h.mean_deviation_ci.high < 0
     assert h.false_fail == int((lowest == 3).sum()) > 0 and h.false_pass == 0
     # Overall: 330 ratings; the mean of the three assessors (equal numbers of ratings).
     o = report.overall
@@ -275,9 +275,9 @@ def test_planted_severe_and_lenient_assessors_have_the_right_sign(
         # Severity in the truth is positive for a harsh assessor: the deviation is negative.
         assert np.sign(row.mean_deviation) == -np.sign(a["severity"]) != 0
         assert (
-            (row.mean_deviation_ci[1] < 0)
+            (row.mean_deviation_ci.high < 0)
             if a["effect"] == "severe"
-            else (row.mean_deviation_ci[0] > 0)
+            else (row.mean_deviation_ci.low > 0)
         )
 
 

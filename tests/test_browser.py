@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from calibrate import store
-from calibrate.services.demo import build_demo
 from calibrate.rubric import load_rubric
+from calibrate.services.demo import build_demo
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
@@ -41,7 +41,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a store holding the classroom demo."""
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         if os.environ.get("CALIBRATE_REQUIRE_BROWSER") == "1":
             pytest.fail(f"CALIBRATE_REQUIRE_BROWSER=1 but no Chromium at {CHROMIUM}")
@@ -51,6 +52,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine = store.open_store(url)
     build_demo(engine=engine, out=folder / "demo", size="classroom", seed=2026)
     engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def server(demo_store: str) -> Iterator[str]:
+    url = demo_store
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -67,6 +74,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "false",
         ],
         env={**os.environ, "CALIBRATE_DATABASE_URL": url},
+        cwd=ROOT,  # its .streamlit/config.toml
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -94,10 +102,13 @@ def test_overview_in_chromium(server: str, tmp_path: Path) -> None:
         page.get_by_text("Rubric versions").wait_for(timeout=30_000)
         page.get_by_text("crsel-intro@1").first.wait_for(timeout=30_000)
         body = page.inner_text("body")
+        deploy = page.get_by_test_id("stAppDeployButton").count()
         page.screenshot(path=str(tmp_path / "overview.png"))
         browser.close()
     assert "Scoring rigor for educator micro-credentials" in body
     assert "Introduction to Culturally Responsive" in body
+    # .streamlit/config.toml (what `calibrate serve` passes): an application, no Deploy button
+    assert deploy == 0 and "Deploy" not in body
 
 
 def test_agreement_page_in_chromium(server: str, tmp_path: Path) -> None:
@@ -138,3 +149,35 @@ def test_agreement_page_in_chromium(server: str, tmp_path: Path) -> None:
     assert any(c.endswith("]") and c.count(",") == 1 for c in cells)  # value [low, high]
     assert "500 resamples, seed 2026" in body
     assert errors == 0
+
+
+def test_rater_effects_page_in_chromium(server: str, demo_store: str, tmp_path: Path) -> None:
+    """Assessors the data cannot place (in the classroom demo, one alone in a subset) are shown
+    as not measured and left out of the chart; the others are plotted."""
+    from playwright.sync_api import sync_playwright
+
+    from calibrate.services import rater_effects, stored_selection
+
+    engine = store.open_store(demo_store)
+    report = rater_effects(stored_selection(engine=engine, rubric="crsel-intro@1"))
+    engine.dispose()
+    unplaced = sorted(report.ratings.raters[j] for j in report.unplaced()["assessors"])
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1500})
+        page.goto(server)
+        page.get_by_role("link", name="Rater effects").click()
+        page.get_by_text("Separation and reliability").wait_for(timeout=60_000)
+        page.locator("[role=gridcell]").first.wait_for(state="attached", timeout=30_000)
+        statuses = page.locator("[role=gridcell]", has_text="not measured").count()
+        body = page.inner_text("body")
+        errors = page.get_by_test_id("stException").count()
+        page.screenshot(path=str(tmp_path / "raters.png"), full_page=True)
+        browser.close()
+    assert errors == 0
+    assert report.result.converged and "Not trustworthy" not in body
+    if unplaced:
+        assert statuses >= len(unplaced)  # status (and flag) cells
+        assert f"Not plotted: {', '.join(unplaced)} (not measured)." in body
+    else:
+        assert statuses == 0 and "Not plotted" not in body

@@ -12,8 +12,8 @@ import pytest
 
 from calibrate import store
 from calibrate.anchors import load_anchor_set
-from calibrate.services.demo import build_demo
 from calibrate.rubric import load_rubric
+from calibrate.services.demo import build_demo
 from tests.conftest import ROOT, Result
 
 Run = Callable[..., Result]

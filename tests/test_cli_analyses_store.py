@@ -62,7 +62,10 @@ def test_store_answers_as_the_exported_file(
     for path in (stored, filed):
         path.pop("iterations", None)
         path.pop("max_change", None)
-    stored.pop("decisions", None)  # the store knows the pass rule (tested below)
+    # The file is read with the programme's rubric files (./rubrics): the same levels and pass
+    # rule as the store, so the same answer, pass decisions included.
+    live_agreement = command == "agreement" and context == "live"
+    assert ("decisions" in stored) == ("decisions" in filed) == live_agreement
     assert_same(stored, filed, tolerance)
 
 
@@ -137,9 +140,16 @@ def test_store_agreement_adds_pass_decisions_of_live_work(
     text = calibrate("agreement", "--rubric", "crsel-intro", db=url).stdout
     assert "pass decisions, first against second reading (crsel-intro@1 pass rule): " in text
     assert f"same decision      {100 * expected['percent']:.1f}%" in text
-    # A file carries no pass rule; anchor contexts have expert scores instead (accuracy).
-    from_file = calibrate("agreement", str(csv), "--context", "live", "--rubric", "crsel-intro@1")
-    assert "pass decisions" not in from_file.stdout
+    # A file with the programme's rubric files gets the same decisions; without them it carries
+    # no pass rule. Anchor contexts have expert scores instead (accuracy).
+    options = ("--context", "live", "--rubric", "crsel-intro@1", "--json")
+    with_rubrics = json.loads(calibrate("agreement", str(csv), *options).stdout)
+    assert_same(with_rubrics["decisions"], expected, 1e-12)
+    elsewhere = csv.parent / "no-rubrics-here"
+    elsewhere.mkdir()
+    bare = calibrate("agreement", str(csv), *options[:-1], cwd=elsewhere)
+    assert bare.returncode == 0, bare.stderr
+    assert "pass decisions" not in bare.stdout
     anchors = calibrate(
         "agreement",
         "--rubric",

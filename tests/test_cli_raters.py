@@ -127,3 +127,92 @@ def test_joint_se_beyond_the_direct_limit_is_null_and_warned(
     assert all(e["se_joint"] is None for e in json.loads(result.stdout)["assessors"])
     assert "warning: joint standard errors not computed" in result.stderr
     assert json.loads(result.stdout)["joint_se"] == "too_large"
+
+
+ZS = (("A0", 4), ("Z", 3))  # (assessor, score) on T0-T2
+
+
+def write_drifting(path: Path) -> Path:
+    """:func:`write_ratings` plus a separated group with no finite estimate: assessor Z rates
+    T0-T2 together with A0, and A0 gives those three the top score on every criterion while Z
+    gives 3 (Fischer 1981: no maximum-likelihood solution; Z and T0-T2 drift outward together,
+    as the README's pilot example did: 32 logits after 500 iterations, joint SE 15,809)."""
+    write_ratings(path)
+    rows = [f"T{t},{a},C{c},{s},1" for t in range(3) for c in range(3) for a, s in ZS]
+    with path.open("a") as fh:
+        fh.write("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def drifting_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_drifting(tmp_path_factory.mktemp("drift") / "ratings.csv")
+
+
+def test_a_model_that_did_not_converge_is_unmistakable_in_text(
+    calibrate: Callable[..., Result], drifting_csv: Path
+) -> None:
+    result = calibrate("raters", str(drifting_csv))
+    assert result.returncode == 3  # results printed, not trustworthy
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "NOT TRUSTWORTHY (exit status 3): the rater model did not converge after 500 iterations; "
+        "1 assessor and 3 submissions cannot be placed and show as not measured"
+    )
+    (z,) = [line for line in lines if line.startswith("Z ")]
+    assert z.split()[1:3] == ["not", "measured"]
+    assert "-" in z.split()[3:5]  # no SE either
+    assert [line.split()[0] for line in lines[1:] if "not measured" in line] == ["Z"]
+    assert "warning: the rater model did not converge" in result.stderr
+    assert "(shown as not measured): Z drifted more than 10 logits out" in result.stderr
+
+
+def test_a_model_that_did_not_converge_is_unmistakable_in_json(
+    calibrate: Callable[..., Result], drifting_csv: Path
+) -> None:
+    result = calibrate("raters", str(drifting_csv), "--json")
+    assert result.returncode == 3
+    out = json.loads(result.stdout)  # still one JSON object
+    assert out["converged"] is False
+    assert out["warnings"][0].startswith("The rater model did not converge in 500 iterations")
+    assert "cannot place 1 assessor and 3 submissions" in out["warnings"][1]
+    by_id = {e["id"]: e for e in out["assessors"]}
+    assert by_id["Z"]["identified"] is False
+    assert by_id["Z"]["severity"] is by_id["Z"]["se"] is by_id["Z"]["se_joint"] is None
+    assert all(e["identified"] for name, e in by_id.items() if name != "Z")
+    unplaced = [e["id"] for e in out["submissions"] if not e["identified"]]
+    assert unplaced == ["T0", "T1", "T2"]
+    assert all(e["measure"] is None for e in out["submissions"] if not e["identified"])
+    assert all(e["identified"] for e in out["criteria"])
+
+
+def test_a_converged_model_has_no_warnings_and_every_element_identified(
+    ratings_csv: Path,
+) -> None:
+    result = runner.invoke(app, ["raters", str(ratings_csv), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["converged"] is True and out["warnings"] == []
+    assert all(e["identified"] for key in ("assessors", "submissions") for e in out[key])
+    assert not result.stdout.startswith(("NOT TRUSTWORTHY", "WARNING"))
+
+
+def test_an_assessor_alone_in_a_subset_is_not_measured(
+    calibrate: Callable[..., Result], tmp_path: Path
+) -> None:
+    """Y scores two submissions nobody else scores: its own subset, centred on itself, so its
+    severity of 0 is a convention, not a measurement."""
+    path = write_ratings(tmp_path / "ratings.csv")
+    scores = {("U0", "C0"): 2, ("U0", "C1"): 3, ("U0", "C2"): 2, ("U1", "C0"): 3}
+    scores |= {("U1", "C1"): 2, ("U1", "C2"): 3}
+    with path.open("a") as fh:
+        fh.writelines(f"{u},Y,{c},{s},1\n" for (u, c), s in scores.items())
+    text = calibrate("raters", str(path))
+    assert text.returncode == 0, text.stderr  # converged: the others are measured
+    assert text.stdout.splitlines()[0] == (
+        "WARNING: 1 assessor cannot be placed and show as not measured"
+    )
+    out = json.loads(calibrate("raters", str(path), "--json").stdout)
+    (y,) = [e for e in out["assessors"] if e["id"] == "Y"]
+    assert y["identified"] is False and y["severity"] is None
+    assert any("Y is alone in a subset" in w for w in out["warnings"])

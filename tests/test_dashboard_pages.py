@@ -21,9 +21,10 @@ from streamlit.testing.v1 import AppTest
 from calibrate import store
 from calibrate.analyses.accuracy import live_decision_agreement
 from calibrate.analyses.agreement import AgreementReport, agreement_report
+from calibrate.analyses.raters import unplaced_elements
 from calibrate.dashboard import agreement as agreement_page
-from calibrate.services.demo import build_demo
 from calibrate.ratings import Ratings
+from calibrate.services.demo import build_demo
 from calibrate.stats.gtheory import gstudy
 from calibrate.stats.rasch import RaschResult, fit_mfrm
 from tests.conftest import ROOT
@@ -203,7 +204,9 @@ def test_agreement_page_explains_what_it_cannot_compute(
     monkeypatch: pytest.MonkeyPatch, demo_url: str, demo_engine: Engine
 ) -> None:
     validity = store.load_ratings(engine=demo_engine, rubric=SECOND, contexts=["validity"])
-    assert len(validity) and len(validity.raters) == 1  # one expert: nothing to agree with
+    readings = set(zip(validity.unit.tolist(), validity.rater.tolist(), strict=True))
+    # each validity anchor read by one assessor: nothing to agree with
+    assert len(validity) and len({unit for unit, _ in readings}) == len(readings)
     at = open_page(monkeypatch, demo_url, "agreement")
     at.selectbox(key="agreement_rubric").select(SECOND)
     at.selectbox(key="agreement_context").select("validity").run()
@@ -271,25 +274,32 @@ def test_raters_page_shows_the_library_fit(
     assert shown["Assessors"] == str(len(ratings.raters))
 
     assessors, facets, thresholds = (d.value for d in at.dataframe)
+    # Assessors the data cannot place (e.g. alone in a subset) show no severity, last.
+    unplaced = unplaced_elements(result)["assessors"]
+    elements = sorted(
+        result.assessors.elements, key=lambda e: (e.code in unplaced, -e.measure)
+    )  # fmt: skip
+    nan = float("nan")
     expected = pd.DataFrame(
         {
-            "assessor": [ratings.raters[e.code] for e in result.assessors.elements],
-            "severity": [e.measure for e in result.assessors.elements],
-            "se": [e.se for e in result.assessors.elements],
-            "infit": [e.infit for e in result.assessors.elements],
-            "n": [e.n for e in result.assessors.elements],
+            "assessor": [ratings.raters[e.code] for e in elements],
+            "severity": [nan if e.code in unplaced else e.measure for e in elements],
+            "se": [nan if e.code in unplaced else e.se for e in elements],
+            "infit": [e.infit for e in elements],
+            "n": [e.n for e in elements],
         }
-    ).sort_values("severity", ascending=False, ignore_index=True)
+    )
     pd.testing.assert_frame_equal(
         assessors[["assessor", "severity", "se", "infit", "n"]], expected, check_dtype=False
     )
+    measured = len(elements) - len(unplaced)
     assert "most severe" in assessors["flag"].iloc[0]
-    assert "most lenient" in assessors["flag"].iloc[-1]
+    assert "most lenient" in assessors["flag"].iloc[measured - 1]
+    assert all(f.startswith("not measured") for f in assessors["flag"].iloc[measured:])
     assert list(assessors["se joint"]) == pytest.approx(
-        [e.se_joint for e in sorted(result.assessors.elements, key=lambda e: -e.measure)],
-        nan_ok=True,
+        [nan if e.code in unplaced else e.se_joint for e in elements], nan_ok=True
     )
-    for i in (0, len(assessors) - 1):  # an extreme is undetermined: within 2 joint SE of 0
+    for i in (0, measured - 1):  # an extreme is undetermined: within 2 joint SE of 0
         undetermined = abs(assessors["severity"].iloc[i]) < 2 * assessors["se joint"].iloc[i]
         assert ("uncertain: within 2 SE" in assessors["flag"].iloc[i]) == undetermined
     for _, row in assessors.iterrows():
@@ -307,9 +317,65 @@ def test_raters_page_shows_the_library_fit(
 
     warnings = " ".join(w.value for w in at.warning)
     assert ("disconnected subsets" in warnings) == (not result.connected)
-    assert ("did not converge" in warnings) == (not result.converged)
+    assert ("did not converge" in " ".join(e.value for e in at.error)) == (not result.converged)
     assert ("Disordered" in warnings) == result.disordered
     assert at.get("vega_lite_chart")
+
+
+DRIFT_RUBRIC = """\
+id: drift
+version: 1
+title: Four levels, three criteria
+competency: The educator is rated on three criteria.
+levels:
+  - {score: 1, label: One}
+  - {score: 2, label: Two}
+  - {score: 3, label: Three}
+  - {score: 4, label: Four}
+criteria:
+""" + "".join(
+    f"  - id: c{c}\n    title: Criterion {c}\n"
+    "    descriptors: {1: First., 2: Second., 3: Third., 4: Fourth.}\n"
+    for c in range(3)
+) + "pass_rule:\n  every_criterion_at_least: Three\n"
+
+
+@pytest.fixture(scope="module")
+def drifting_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store whose live ratings have no finite rater-model solution: assessor Z and
+    submissions T0-T2 drift (:func:`tests.test_cli_raters.write_drifting`)."""
+    from tests.test_cli_raters import write_drifting
+
+    folder = tmp_path_factory.mktemp("drifting")
+    (folder / "rubrics").mkdir()
+    (folder / "rubrics" / "drift.yaml").write_text(DRIFT_RUBRIC)
+    url = f"sqlite:///{folder / 'store.db'}"
+    engine = store.open_store(url)
+    store.import_definition_dirs(folder / "rubrics", None, engine=engine)
+    ratings = write_drifting(folder / "r.csv")  # criteria C0-C2; ids are lowercase
+    ratings.write_text(ratings.read_text().replace(",C", ",c"))
+    store.import_ratings_file(ratings, engine=engine, rubric="drift")
+    engine.dispose()
+    return url
+
+
+def test_raters_page_when_the_model_did_not_converge(
+    monkeypatch: pytest.MonkeyPatch, drifting_url: str
+) -> None:
+    at = open_page(monkeypatch, drifting_url, "raters")
+    (banner,) = at.error
+    assert banner.value.startswith("**Not trustworthy: the rater model did not converge** in 500")
+    assert "1 assessor and 3 submissions cannot be placed" in banner.value
+    assert not any("did not converge" in w.value for w in at.warning)  # said once, above
+    assert any("cannot place 1 assessor and 3 submissions" in w.value for w in at.warning)
+    assessors = at.dataframe[0].value
+    last = assessors.iloc[-1]
+    assert last["assessor"] == "Z" and last["status"] == "not measured"
+    assert last["flag"].startswith("not measured: no finite")
+    assert all(last[k] != last[k] for k in ("severity", "se", "se joint", "fair average"))
+    assert assessors["severity"].iloc[:-1].notna().all()
+    chart = at.get("vega_lite_chart")[0].proto.spec
+    assert '"Z"' not in chart and '"A0"' in chart  # measured assessors only
 
 
 # --- Reliability ---------------------------------------------------------------------------------
@@ -323,7 +389,7 @@ def test_reliability_page_shows_the_library_study(
     assert at.number_input(key="reliability_target").value == 0.8
     ratings = live(demo_engine, FIRST)
     study = gstudy(
-        ratings.unit, ratings.rater, ratings.value, ratings.criterion, target=0.8, max_assessors=10
+        ratings.unit, ratings.rater, ratings.criterion, ratings.value, target=0.8, max_assessors=10
     )
     shown = metrics(at)
     assert shown["Ratings"] == f"{study.components.n_ratings:,}"
@@ -342,7 +408,7 @@ def test_reliability_page_shows_the_library_study(
     at.number_input(key="reliability_target").set_value(0.7).run()
     assert not at.exception, at.exception
     lower = gstudy(
-        ratings.unit, ratings.rater, ratings.value, ratings.criterion, target=0.7, max_assessors=10
+        ratings.unit, ratings.rater, ratings.criterion, ratings.value, target=0.7, max_assessors=10
     )
     assert metrics(at)["Assessors needed, Φ ≥ 0.7"] == str(lower.assessors_needed_phi)
     assert lower.assessors_needed_phi != study.assessors_needed_phi
@@ -358,7 +424,7 @@ def test_reliability_page_runs_on_the_chosen_reading_of_calibration_rounds(
     assert not at.warning
     at.radio(key="reliability_keep").set_value("last").run()
     latest = qualification.select(keep="last")
-    study = gstudy(latest.unit, latest.rater, latest.value, latest.criterion, max_assessors=10)
+    study = gstudy(latest.unit, latest.rater, latest.criterion, latest.value, max_assessors=10)
     assert metrics(at)["Φ (absolute)"] == f"{study.phi:.3f}"
     assert metrics(at)["Ratings"] == f"{len(latest):,}"
 
@@ -390,7 +456,7 @@ def test_reliability_d_study_follows_the_number_of_criteria(
     at.number_input(key="reliability_criteria").set_value(10).run()
     assert not at.exception, at.exception
     longer = gstudy(
-        ratings.unit, ratings.rater, ratings.value, ratings.criterion, max_assessors=10,
+        ratings.unit, ratings.rater, ratings.criterion, ratings.value, max_assessors=10,
         criteria=[10],
     )  # fmt: skip
     d_study = at.dataframe[1].value
@@ -398,7 +464,7 @@ def test_reliability_d_study_follows_the_number_of_criteria(
     assert any("With 10 criteria per submission" in c.value for c in at.caption)
     assert (
         longer.d_study[0].phi
-        > gstudy(ratings.unit, ratings.rater, ratings.value, ratings.criterion, max_assessors=10)
+        > gstudy(ratings.unit, ratings.rater, ratings.criterion, ratings.value, max_assessors=10)
         .d_study[0]
         .phi
     )  # more criteria, more dependable decisions

@@ -4,6 +4,10 @@ Every command calls one service function (:mod:`calibrate.services`) and prints 
 text or with ``--json`` as one JSON object on stdout. User mistakes
 (:class:`calibrate.errors.CalibrateError`) become a clear message on stderr and exit status 1,
 never a traceback.
+
+Exit status: 0 done; 1 refused (the message says why; commands that write also say that nothing
+was written); 2 usage error (unknown option, missing argument); 3 results printed but not
+trustworthy (the rater model did not converge).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from calibrate.errors import CalibrateError, ValidationError
-from calibrate.settings import ANCHOR_SETS, RUBRICS
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -28,13 +31,26 @@ if TYPE_CHECKING:
 
 # Commands import the library when they run: `calibrate --help` and a mistyped option stay fast.
 
+NOT_TRUSTWORTHY = 3
+"""Exit status of a command that printed its results but cannot vouch for them (a rater model
+that did not converge)."""
+
+WRITES = frozenset({"import rubrics", "import ratings", "correct", "demo"})
+"""The commands that write (the store, and for the demo its files). Only their refusals end with
+"nothing was written": they are all or nothing. The other commands have nothing to write."""
+
+PRINTED = 200
+"""Problems of a refused input printed on stderr; beyond this many, the first :data:`HEAD` are
+printed and every one is written to a file the message names."""
+HEAD = 50
+
 app = typer.Typer(
     name="calibrate",
     help="Trustworthy scoring of educator micro-credentials.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,  # plain Click help: Rich would add a third of a second to every start
 )
 
 
@@ -115,6 +131,17 @@ KeepOption = Annotated[
     ),
 ]
 
+LOCAL_RUBRICS = Path("rubrics")
+RubricDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rubric-dir",
+        help="With RATINGS.csv: the programme's rubric files. The rubric version the file names "
+        "gives the levels chance agreement counts and the pass rule, as in the store "
+        "(default: ./rubrics when it exists).",
+    ),
+]
+
 import_app = typer.Typer(help="Import rubrics, anchor sets and ratings (all or nothing).")
 app.add_typer(import_app, name="import")
 
@@ -137,9 +164,11 @@ def analysed_ratings(
     keep: str | None,
     wide: bool = False,
     criterion: str | None = None,
+    rubric_dir: Path | None = None,
 ) -> Selection:
     """The ratings of a CSV file, or without one those of one rubric version and context in the
-    store (live unless ``--context`` says otherwise): :func:`calibrate.services.select_ratings`."""
+    store (live unless ``--context`` says otherwise): :func:`calibrate.services.select_ratings`.
+    A file's rubric files are ``rubric_dir``, else ``./rubrics`` when it exists."""
     from calibrate.services import select_ratings
 
     chosen_keep: Any = keep  # checked by Ratings.select
@@ -151,6 +180,9 @@ def analysed_ratings(
         keep=chosen_keep,
         wide=wide,
         criterion=criterion,
+        rubric_dir=rubric_dir
+        if rubric_dir is not None or not LOCAL_RUBRICS.is_dir()
+        else LOCAL_RUBRICS,
     )
 
 
@@ -281,12 +313,16 @@ def validate_cmd(
     anchors: Annotated[
         Path | None, typer.Option("--anchors", help="Folder of anchor sets.")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Check rubric and anchor-set files without storing anything."""
     from calibrate.services import validate_definitions
 
     found = validate_definitions(rubrics, anchors)
-    typer.echo(f"ok: {found.n_rubrics} rubric(s), {found.n_anchor_sets} anchor set(s)")
+    if as_json:
+        emit_json({"rubrics": found.n_rubrics, "anchor_sets": found.n_anchor_sets})
+    else:
+        typer.echo(f"ok: {found.n_rubrics} rubric(s), {found.n_anchor_sets} anchor set(s)")
 
 
 # --- agreement among assessors ------------------------------------------------------------------
@@ -321,6 +357,7 @@ def agreement_cmd(
     context: ContextOption = None,
     rubric: RubricFilterOption = None,
     keep: KeepOption = None,
+    rubric_dir: RubricDirOption = None,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -337,6 +374,7 @@ def agreement_cmd(
         keep=keep,
         wide=wide,
         criterion=criterion,
+        rubric_dir=rubric_dir,
     )
     result = agreement(
         data,
@@ -429,11 +467,16 @@ def simulate_cmd(
         Path, typer.Option("--out", help="Folder for ratings.csv and truth.json.")
     ] = Path("simulated"),
     rubrics: Annotated[
-        Path, typer.Option("--rubrics", help="Folder of rubric YAML files.")
-    ] = RUBRICS,
+        Path | None,
+        typer.Option("--rubrics", help="Folder of rubric YAML files (default: the shipped ones)."),
+    ] = None,
     anchors: Annotated[
-        Path, typer.Option("--anchors", help="Folder of anchor sets (<rubric-id>/*.yaml).")
-    ] = ANCHOR_SETS,
+        Path | None,
+        typer.Option(
+            "--anchors",
+            help="Folder of anchor sets, <rubric-id>/*.yaml (default: the shipped ones).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Simulate a programme (assessors with planted effects, earners, attempts) and write
@@ -476,15 +519,27 @@ def raters_cmd(
     context: ContextOption = None,
     rubric: RubricFilterOption = None,
     keep: KeepOption = None,
+    rubric_dir: RubricDirOption = None,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Rater effects by the many-facet Rasch model (FACETS conventions): assessor severity,
-    criterion difficulty, submission measures, fit, separation, thresholds, bias terms."""
+    criterion difficulty, submission measures, fit, separation, thresholds, bias terms.
+
+    Elements the data cannot place are shown as not measured (JSON: identified false, null
+    measure). When the model did not converge, the results are printed after a NOT TRUSTWORTHY
+    banner (JSON: converged false, warnings) and the exit status is 3."""
     from calibrate.report.text import raters_table
     from calibrate.services import rater_effects
 
-    data = analysed_ratings(path, database=database, context=context, rubric=rubric, keep=keep)
+    data = analysed_ratings(
+        path,
+        database=database,
+        context=context,
+        rubric=rubric,
+        keep=keep,
+        rubric_dir=rubric_dir,
+    )
     redraw = sys.stderr.isatty()
 
     def show(_done: int, _total: int, text: str) -> None:
@@ -506,35 +561,117 @@ def raters_cmd(
         emit_json(payload)
     else:
         typer.echo(raters_table(payload, source=data.source))
+    if not payload["converged"]:
+        raise typer.Exit(NOT_TRUSTWORTHY)
 
 
 # --- dashboard and demo ------------------------------------------------------------------------
+
+PortOption = Annotated[
+    int, typer.Option("--port", min=1, max=65535, help="Port the dashboard listens on.")
+]
+AddressOption = Annotated[
+    str,
+    typer.Option(
+        "--address",
+        help="Address the dashboard listens on: 127.0.0.1 (this machine only, the default); "
+        "0.0.0.0 for every network interface.",
+    ),
+]
+
+
+def port_problem(address: str, port: int) -> str | None:
+    """Why the dashboard cannot listen on ``address:port``, or None: a bind test made as the
+    server will bind (``SO_REUSEADDR``, so a port merely in TIME_WAIT counts as free)."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, where = socket.getaddrinfo(
+            address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        return f"{address!r} is not an address of this machine ({exc.strerror})"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(where)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} on {address} is already in use; choose another with --port"
+            return f"cannot listen on {address} port {port} ({exc.strerror})"
+    return None
+
+
+def streamlit_command(*, address: str, port: int, headless: bool) -> list[str]:
+    """The ``streamlit run`` command of the dashboard, with every setting on the command line so
+    that it holds however Streamlit's own config files say otherwise (the repository's
+    ``.streamlit/config.toml`` says the same for ``streamlit run app.py``)."""
+    import importlib.util
+
+    # The dashboard's folder without importing it: importing Streamlit's caching outside
+    # `streamlit run` logs "No runtime found" warnings, and costs a second.
+    spec = importlib.util.find_spec("calibrate.dashboard")
+    assert spec is not None and spec.origin is not None  # our own package
+    script = Path(spec.origin).parent / "app.py"
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(script),
+        "--server.address",
+        address,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true" if headless else "false",
+        "--client.toolbarMode",
+        "minimal",  # no Deploy button or developer menu: this is an application, not a sketch
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
+def run_streamlit(cmd: list[str], env: dict[str, str]) -> int:
+    """Run the dashboard server until it stops; its exit status (a seam for tests)."""
+    import subprocess
+
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def serve(database: str | None, *, address: str, port: int, headless: bool) -> None:
+    """Check the store and the port, then serve the dashboard until Ctrl-C; exits with the
+    server's status."""
+    import os
+
+    with store_engine(database):  # a bad URL fails here, in one line, not in the browser
+        pass
+    problem = port_problem(address, port)
+    if problem is not None:
+        raise CalibrateError(f"cannot serve the dashboard: {problem}")
+    env = dict(os.environ)
+    if database:
+        env["CALIBRATE_DATABASE_URL"] = database
+    shown = "localhost" if address in ("0.0.0.0", "::") else address
+    shown = f"[{shown}]" if ":" in shown else shown
+    typer.echo(f"serving the dashboard on http://{shown}:{port} (Ctrl-C to stop)", err=True)
+    sys.exit(run_streamlit(streamlit_command(address=address, port=port, headless=headless), env))
 
 
 @app.command("serve")
 def serve_cmd(
     database: DatabaseOption = None,
-    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8501,
+    port: PortOption = 8501,
+    address: AddressOption = "127.0.0.1",
     headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")] = False,
 ) -> None:
-    """Serve the dashboard on the store (Ctrl-C to stop)."""
-    import os
-    import subprocess
-
-    import calibrate.dashboard
-
-    with store_engine(database):  # a bad URL fails here, in one line, not in the browser
-        pass
-    env = dict(os.environ)
-    if database:
-        env["CALIBRATE_DATABASE_URL"] = database
-    script = Path(calibrate.dashboard.__file__).parent / "app.py"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
-    if headless:
-        cmd += ["--server.headless", "true"]
-    cmd += ["--browser.gatherUsageStats", "false"]
-    typer.echo(f"serving the dashboard on http://localhost:{port}", err=True)
-    sys.exit(subprocess.call(cmd, env=env))
+    """Serve the dashboard on the store (Ctrl-C to stop). Fails at once, in one line, when the
+    port is taken."""
+    serve(database, address=address, port=port, headless=headless)
 
 
 @app.command("demo")
@@ -547,20 +684,34 @@ def demo_cmd(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for ratings.csv and truth.json.")
     ] = Path("var/demo"),
-    serve: Annotated[
+    serve_after: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the dashboard afterwards.")
     ] = True,
-    port: Annotated[int, typer.Option("--port", help="Dashboard port.")] = 8501,
+    port: PortOption = 8501,
+    address: AddressOption = "127.0.0.1",
     as_json: JsonOption = False,
 ) -> None:
-    """Build the demo programme in the store (rubrics, anchors, simulated ratings), then serve."""
+    """Build the demo programme in the store (shipped rubrics and anchor sets, a simulated
+    programme's ratings and its files in --out), then serve the dashboard.
 
-    # Simulate before opening the store: a bad size creates no database.
+    A demo is one size and seed. Running the same demo again on the same store and folder adds
+    nothing. A different demo (or any other ratings) already in the store or the folder is not
+    overwritten: the command refuses before writing anything and says how to build this one in
+    a store and folder of its own (--database sqlite:///var/classroom.db --out var/classroom).
+    """
     from calibrate.services.demo import simulate_demo, store_demo
 
-    programme = simulate_demo(out=out, size=size, seed=seed, progress=progress_printer())
-    with store_engine(database) as engine:
-        report = store_demo(programme, engine=engine, out=out, progress=progress_printer())
+    if serve_after:  # a taken port fails now, not after the demo is built
+        problem = port_problem(address, port)
+        if problem is not None:
+            raise CalibrateError(f"cannot serve the dashboard: {problem} (or give --no-serve)")
+    # Simulate before opening the store: a bad size creates no database.
+    programme = simulate_demo(
+        size=size, seed=seed, out=out, progress=progress_printer("simulate: ")
+    )
+    report = store_demo(
+        programme, out=out, database=database, progress=progress_printer("import: ")
+    )
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -570,8 +721,8 @@ def demo_cmd(
             f"ratings: {r.n_written:,} stored, {r.n_unchanged:,} already there "
             f"({report.ratings_csv})"
         )
-    if serve:
-        serve_cmd(database=database, port=port, headless=False)
+    if serve_after:
+        serve(database, address=address, port=port, headless=False)
 
 
 # --- generalizability theory: G and D studies --------------------------------------------------
@@ -616,6 +767,7 @@ def gstudy_cmd(
     context: ContextOption = None,
     rubric: RubricFilterOption = None,
     keep: KeepOption = None,
+    rubric_dir: RubricDirOption = None,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -624,7 +776,14 @@ def gstudy_cmd(
     from calibrate.report.text import gstudy_text
     from calibrate.services import reliability
 
-    data = analysed_ratings(path, database=database, context=context, rubric=rubric, keep=keep)
+    data = analysed_ratings(
+        path,
+        database=database,
+        context=context,
+        rubric=rubric,
+        keep=keep,
+        rubric_dir=rubric_dir,
+    )
     study = reliability(
         data, design=design, target=target, max_assessors=max_assessors, criteria=criteria
     )
@@ -635,16 +794,57 @@ def gstudy_cmd(
 
 
 def main() -> None:
-    """Entry point: run the app, turning user mistakes into one clear message and exit status 1.
+    """Entry point: run the app, turning user mistakes into a clear message and exit status 1.
 
     Usage errors (unknown option, missing argument) are reported by Typer with exit status 2.
     """
     try:
         app()
-    except ValidationError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        typer.echo("nothing was written", err=True)
-        sys.exit(1)
     except CalibrateError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        if isinstance(exc, ValidationError):
+            report_problems(exc)
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        if invoked_command(sys.argv[1:]) in WRITES:
+            typer.echo("nothing was written", err=True)
         sys.exit(1)
+
+
+def report_problems(exc: ValidationError) -> None:
+    """Every problem of a refused input on stderr, or above :data:`PRINTED` of them the first
+    :data:`HEAD` and a file holding them all."""
+    problems = exc.problems
+    typer.echo(f"error: {exc.headline}", err=True)
+    if len(problems) <= PRINTED:
+        for problem in problems:
+            typer.echo(f"  {problem}", err=True)
+        return
+    import tempfile
+
+    name = Path(problems[0].source).name or "input"
+    with tempfile.NamedTemporaryFile(
+        "w", prefix=f"calibrate-{name}-", suffix=".problems.txt", delete=False, encoding="utf-8"
+    ) as fh:
+        fh.writelines(f"{problem}\n" for problem in problems)
+    for problem in problems[:HEAD]:
+        typer.echo(f"  {problem}", err=True)
+    typer.echo(
+        f"  ... and {len(problems) - HEAD:,} more: all {len(problems):,} are listed in {fh.name}",
+        err=True,
+    )
+
+
+def invoked_command(args: list[str]) -> str:
+    """The command path ``args`` name (``"import ratings"``, ``"agreement"``), walking the
+    command groups; ``""`` when they name none."""
+    command: Any = typer.main.get_command(app)
+    path: list[str] = []
+    for arg in args:
+        if arg.startswith("-"):
+            continue
+        commands = getattr(command, "commands", None)  # a group's subcommands by name
+        if not isinstance(commands, dict) or arg not in commands:
+            break
+        path.append(arg)
+        command = commands[arg]
+    return " ".join(path)

@@ -36,21 +36,31 @@ class Problem:
         return f"{where}{field}: {self.message}"
 
 
-SHOWN = 50  # problems listed in the message; all are kept in ``ValidationError.problems``
+SHOWN = 50  # problems listed in the message (for library users); all are in ``problems``
 
 
 class ValidationError(CalibrateError):
-    """An input file (rubric, anchor set, ratings) broke one or more rules; nothing was written."""
+    """An input file (rubric, anchor set, ratings) broke one or more rules.
+
+    ``problems`` holds every problem; the message lists the first :data:`SHOWN`. The CLI prints
+    them all itself (:func:`calibrate.cli.main`), so the message is for library users.
+    """
 
     def __init__(self, problems: list[Problem]) -> None:
         if not problems:
             raise ValueError("ValidationError needs at least one problem")
         self.problems = problems
-        head = f"{len(problems)} problem(s) found:"
         shown = [f"  {p}" for p in problems[:SHOWN]]
         if len(problems) > SHOWN:
-            shown.append(f"  ... and {len(problems) - SHOWN} more (see .problems)")
-        super().__init__("\n".join([head, *shown]))
+            shown.append(
+                f"  ... and {len(problems) - SHOWN} more (every one in ValidationError.problems)"
+            )
+        super().__init__("\n".join([self.headline, *shown]))
+
+    @property
+    def headline(self) -> str:
+        """The first line of the message: how many problems."""
+        return f"{len(self.problems)} problem(s) found:"
 
 
 class StoreError(CalibrateError):

@@ -1,16 +1,45 @@
-"""Settings, read once at the edge from the environment (``CALIBRATE_*``) or a ``.env`` file."""
+"""Settings, read once at the edge from the environment (``CALIBRATE_*``) or a ``.env`` file,
+and where the shipped rubrics and anchor sets are."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from calibrate.errors import CalibrateError
+
 DEFAULT_DATABASE = Path("var") / "calibrate.db"
-ROOT = Path(__file__).resolve().parents[2]
-RUBRICS = ROOT / "rubrics"  # the shipped rubrics of a checkout
-ANCHOR_SETS = ROOT / "anchor_sets"  # and their anchor sets
+ROOT = Path(__file__).resolve().parents[2]  # the checkout, when running from one
+
+Content = Literal["rubrics", "anchor_sets"]
+
+
+def shipped(content: Content) -> Path:
+    """The folder of the shipped rubrics (``"rubrics"``) or anchor sets (``"anchor_sets"``).
+
+    An installed package carries them as package data (``calibrate/content/<content>``, mapped
+    from the repository's top-level folders by ``pyproject.toml``), found with
+    :mod:`importlib.resources`; a checkout (or an editable install) has them at its root. Options
+    naming a folder (``--rubrics``, ``--anchors``) always win over this default.
+
+    Raises
+    ------
+    CalibrateError
+        Neither place holds the folder (a broken installation).
+    """
+    packaged = files("calibrate").joinpath("content", content)
+    if packaged.is_dir():
+        return Path(str(packaged))
+    if (ROOT / content).is_dir():
+        return ROOT / content
+    raise CalibrateError(
+        f"the shipped {content.replace('_', ' ')} are missing: not in the installed package "
+        f"({packaged}) nor in a checkout ({ROOT / content}); reinstall calibrate"
+    )
 
 
 class Settings(BaseSettings):

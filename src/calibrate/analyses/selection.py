@@ -2,13 +2,18 @@
 
 A statistic describes one procedure, so the CLI and the dashboard analyse a :class:`Selection`:
 the ratings of a file (narrowed by context and rubric) or of the store (one stored rubric version
-and context, with the rubric itself, whose levels and pass rule the analyses then use).
+and context), with the rubric itself whenever it is known, whose levels and pass rule the analyses
+then use: the store's, or for a file the rubric file of the version the file names. Either way
+the same ratings give the same answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from calibrate.analyses.accuracy import live_decision_agreement
 from calibrate.errors import StatisticsError
@@ -19,15 +24,17 @@ from calibrate.stats.accuracy import DecisionAgreement
 
 @dataclass(frozen=True)
 class Selection:
-    """Ratings of one procedure, with their rubric version when known (from the store).
+    """Ratings of one procedure, with their rubric version when known.
 
     Attributes
     ----------
     ratings : Ratings
     rubric : Rubric or None
-        The stored rubric version; None for a file (whose rubric files are not at hand).
+        The rubric version the ratings were made under: the stored one, or for a file the
+        rubric file of the version it names; None when it is not at hand.
     context : str or None
-        The context of the ratings (None: a file's ratings as narrowed by its columns).
+        The context of the ratings (None: not known, e.g. a file whose ``context`` column holds
+        several and none was chosen).
     source : str
         What the ratings came from, for headings (a file name, or ``store: id@version, ctx``).
     """
@@ -56,12 +63,44 @@ def file_selection(
     keep: Keep | None = None,
     wide: bool = False,
     criterion: str | None = None,
+    rubrics: Sequence[Rubric] = (),
 ) -> Selection:
     """The ratings of a CSV file narrowed to one context and rubric, one per cell
-    (:meth:`calibrate.ratings.Ratings.select`)."""
+    (:meth:`calibrate.ratings.Ratings.select`).
+
+    ``rubrics`` are the rubric versions at hand (e.g. the rubric files of the programme): when
+    the file's ratings name one of them (``rubric`` column, or the ``rubric`` argument), the
+    selection carries it, so the analyses count its levels and apply its pass rule exactly as
+    they do on the store. The context is the one chosen, else the file's only one (``live``
+    without a ``context`` column).
+    """
     ratings = read_ratings_csv(path, wide=wide, criterion=criterion if wide else None)
     chosen = ratings.select(context=context, rubric=rubric, keep=keep)
-    return Selection(chosen, None, context, path.name)
+    return Selection(
+        chosen, _named_rubric(chosen, rubric, rubrics), _only(chosen, "context", "live"), path.name
+    )
+
+
+def _only(ratings: Ratings, column: str, default: str) -> str | None:
+    """The one value of a column in the ratings (``default`` without the column), else None."""
+    values = ratings.columns.get(column)
+    if values is None:
+        return default
+    found = np.unique(values.astype(str))
+    return str(found[0]) if len(found) == 1 else None
+
+
+def _named_rubric(
+    ratings: Ratings, rubric: str | None, rubrics: Sequence[Rubric]
+) -> Rubric | None:
+    """The rubric version among ``rubrics`` that the ratings were made under, if named."""
+    key = _only(ratings, "rubric", rubric or "")
+    if not key:
+        return None
+    if "@" in key:
+        return next((r for r in rubrics if r.key == key), None)
+    versions = [r for r in rubrics if r.id == key]
+    return versions[0] if len(versions) == 1 else None
 
 
 def pass_decisions(selection: Selection) -> DecisionAgreement | None:

@@ -157,7 +157,8 @@ def _decisions(agree: DecisionAgreement | None, rubric: str) -> None:
         help="Different decisions: the submissions a third reading should adjudicate.",
     )
     cols[3].metric("Gwet AC1", _number(agree.ac1.coefficient, False))
-    low, high = agree.kappa.confidence_interval()
+    interval = agree.kappa.confidence_interval()
+    low, high = interval.low, interval.high
     st.caption(
         f"Decisions under the {rubric} pass rule, first against second reading. Cohen's κ "
         f"{_number(agree.kappa.kappa, False)} [{_number(low, False)}, {_number(high, False)}] "

@@ -12,10 +12,16 @@ from calibrate.dashboard import data
 from calibrate.errors import CalibrateError
 
 if TYPE_CHECKING:
-    from calibrate.ratings import Ratings
+    from calibrate.analyses.raters import RaterReport
     from calibrate.stats.rasch import FacetReport, RaschResult
 
 FIT_LOW, FIT_HIGH = 0.5, 1.5  # productive for measurement (Linacre; Myford & Wolfe 2003)
+NOT_MEASURED = "not measured"
+UNPLACED = {
+    "drifted": "not measured: no finite estimate (drifted outward while the model did not "
+    "converge)",
+    "alone": "not measured: alone in a subset, linked to no other assessor",
+}
 
 
 def render() -> None:
@@ -40,6 +46,19 @@ def render() -> None:
         st.warning(f"The rater model cannot be fitted to these ratings: {exc}")
         return
     result = report.result
+    warnings = report.warnings()
+    if not result.converged:
+        st.error(
+            f"**Not trustworthy: the rater model did not converge** in {result.iterations} "
+            "iterations. Severities below are where the iterations stopped, not estimates"
+            + (
+                f"; {report.unplaced_text()} cannot be placed at all and show as not measured."
+                if report.unplaced_text()
+                else "."
+            ),
+            icon=":material/error:",
+        )
+        warnings = warnings[1:]  # the first says so (RaterReport.warnings): the banner above
 
     cols = st.columns(5)
     cols[0].metric("Ratings", f"{result.n:,}", help="All live ratings of this rubric version.")
@@ -51,13 +70,14 @@ def render() -> None:
     cols[2].metric("Submissions", f"{len(ratings.units):,}")
     cols[3].metric("Assessors", f"{len(ratings.raters):,}")
     cols[4].metric("Criteria", f"{len(ratings.criteria):,}")
-    for warning in report.warnings():
+    for warning in warnings:
         st.warning(warning)
 
     st.subheader("Assessors")
-    table = _assessors(result, ratings)
+    table = _assessors(report)
     st.dataframe(
         table.style.apply(_highlight, axis=1),
+        placeholder="-",  # no value: not measured (status), not computed, or no fit (extreme)
         hide_index=True,
         height="content" if len(table) <= 20 else "auto",
         key="raters_table",
@@ -91,7 +111,13 @@ def render() -> None:
         "a few ratings per submission the model SE understates how uncertain a severity is; an "
         "assessor who shares few submissions with others gets a wide one (flagged uncertain)."
     )
-    st.altair_chart(_severity_chart(table), key="raters_chart")
+    measured = table[table["severity"].notna()]
+    if len(measured) < len(table):
+        st.caption(
+            f"Not plotted: {', '.join(sorted(table.loc[table['severity'].isna(), 'assessor']))} "
+            "(not measured)."
+        )
+    st.altair_chart(_severity_chart(measured), key="raters_chart")
 
     st.subheader("Separation and reliability")
     st.dataframe(
@@ -122,26 +148,35 @@ def render() -> None:
     )
 
 
-def _assessors(result: RaschResult, ratings: Ratings) -> pd.DataFrame:
-    """The assessor facet as rows, most severe first, with a plain-words flag."""
+def _assessors(report: RaterReport) -> pd.DataFrame:
+    """The assessor facet as rows, most severe first, with a plain-words flag; assessors the data
+    cannot place last, with the status "not measured" and no severity, SEs or fair average."""
+    ratings, unplaced = report.ratings, report.unplaced()["assessors"]
+    nan = float("nan")
     rows = [
         {
             "assessor": ratings.raters[e.code],
-            "severity": e.measure,
-            "se": e.se,
-            "se joint": e.se_joint,
+            "severity": nan if e.code in unplaced else e.measure,
+            "se": nan if e.code in unplaced else e.se,
+            "se joint": nan if e.code in unplaced else e.se_joint,
             "infit": e.infit,
             "outfit": e.outfit,
-            "fair average": e.fair_average,
+            "fair average": nan if e.code in unplaced else e.fair_average,
             "observed average": e.observed_average,
             "n": e.n,
-            "status": e.status,
+            "status": NOT_MEASURED if e.code in unplaced else e.status,
             "subset": e.subset + 1,
         }
-        for e in result.assessors.elements
+        for e in report.result.assessors.elements
     ]
-    table = pd.DataFrame(rows).sort_values("severity", ascending=False, ignore_index=True)
+    table = pd.DataFrame(rows).sort_values(
+        "severity", ascending=False, ignore_index=True, na_position="last"
+    )
     flags: list[list[str]] = [[] for _ in range(len(table))]
+    by_name = {ratings.raters[code]: why for code, why in unplaced.items()}
+    for i, name in enumerate(table["assessor"]):
+        if name in by_name:
+            flags[i].append(UNPLACED[by_name[name]])
     estimated = table.index[table["status"] == "estimated"]
     severity = table["severity"].to_numpy(dtype=float)
     se_joint = table["se joint"].to_numpy(dtype=float)
@@ -161,7 +196,9 @@ def _assessors(result: RaschResult, ratings: Ratings) -> pd.DataFrame:
 
 def _highlight(row: pd.Series) -> list[str]:
     flag = str(row["flag"])
-    if "infit" in flag or "outfit" in flag:
+    if NOT_MEASURED in flag:
+        color = "background-color: rgba(128, 128, 128, 0.18)"
+    elif "infit" in flag or "outfit" in flag:
         color = "background-color: rgba(255, 75, 75, 0.18)"
     elif flag:
         color = "background-color: rgba(255, 170, 0, 0.18)"
@@ -179,13 +216,22 @@ def _severity_chart(table: pd.DataFrame) -> alt.LayerChart:
         high=table["severity"] + 2 * se,
         fit=["flagged" if "fit" in f else "within 0.5-1.5" for f in table["flag"]],
     )
+    # Intervals wider than the severities' range +- 3 logits run off the edge (clamped), so
+    # that one huge SE (a model that did not converge) leaves the severities readable.
+    low = max(points["low"].min(), table["severity"].min() - 3)
+    high = min(points["high"].max(), table["severity"].max() + 3)
+    scale = alt.Scale(domain=[low, high], clamp=True, nice=False)
     y = alt.Y("assessor:N", sort=list(table["assessor"]), title=None)
-    bars = alt.Chart(points).mark_rule().encode(x="low:Q", x2="high:Q", y=y)
+    bars = alt.Chart(points).mark_rule().encode(
+        x=alt.X("low:Q", scale=scale), x2="high:Q", y=y
+    )
     dots = (
         alt.Chart(points)
         .mark_point(filled=True, size=70)
         .encode(
-            x=alt.X("severity:Q", title="severity (logits, + = harsher), ± 2 SE"),
+            x=alt.X(
+                "severity:Q", scale=scale, title="severity (logits, + = harsher), ± 2 SE"
+            ),
             y=y,
             color=alt.Color(
                 "fit:N",

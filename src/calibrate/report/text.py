@@ -72,7 +72,7 @@ def agreement_table(report: AgreementReport, *, source: str) -> str:
     if report.pooled.ci is not None:
         ci = next(iter(report.pooled.ci.values()))
         notes.append(
-            f"[low, high]: {ci.confidence:.0%} percentile bootstrap over units, "
+            f"[low, high]: {ci.level:.0%} percentile bootstrap over units, "
             f"{ci.n_boot:,} resamples"
         )
     return "\n".join([head, "", *_columns(rows), *notes])
@@ -101,7 +101,7 @@ def accuracy_text(report: AccuracyReport, *, source: str) -> str:
     ]
 
     def line(name: str, r: AccuracyRow) -> list[str]:
-        low, high = r.mean_deviation_ci
+        low, high = r.mean_deviation_ci.low, r.mean_deviation_ci.high
         return [
             name,
             str(r.n),
@@ -141,8 +141,38 @@ def accuracy_text(report: AccuracyReport, *, source: str) -> str:
     return "\n".join(x.rstrip() for x in lines)
 
 
+NOT_MEASURED = "not measured"
+
+
+def raters_banner(payload: dict[str, Any]) -> str | None:
+    """The line that must come first when the rater results cannot be used as they stand: the
+    model did not converge, or some elements cannot be placed (``identified: false``)."""
+    counts = {
+        key: sum(not e.get("identified", True) for e in payload.get(key, []))
+        for key in ("assessors", "criteria", "submissions", "facet")
+    }
+    names = {
+        "assessors": ("assessor", "assessors"),
+        "criteria": ("criterion", "criteria"),
+        "submissions": ("submission", "submissions"),
+        "facet": (f"{payload.get('facet_name')} element", f"{payload.get('facet_name')} elements"),
+    }
+    parts = [f"{n:,} {names[key][n != 1]}" for key, n in counts.items() if n]
+    unplaced = " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 2 else parts)
+    placed = f"{unplaced} cannot be placed and show as {NOT_MEASURED}"
+    if not payload["converged"]:
+        return (
+            f"NOT TRUSTWORTHY (exit status 3): the rater model did not converge after "
+            f"{payload['iterations']} iterations" + (f"; {placed}" if unplaced else "")
+        )
+    if unplaced:
+        return f"WARNING: {placed}"
+    return None
+
+
 def raters_table(payload: dict[str, Any], *, source: str) -> str:
-    """The text form of ``calibrate raters``: compact FACETS-style tables."""
+    """The text form of ``calibrate raters``: compact FACETS-style tables, after a banner line
+    when the results cannot be used as they stand (:func:`raters_banner`)."""
 
     def num(v: Any, fmt: str = ".2f") -> str:
         return _num(v, fmt)
@@ -172,13 +202,16 @@ def raters_table(payload: dict[str, Any], *, source: str) -> str:
             "n",
         ]
         rows = [head]
-        for e in sorted(
-            payload[key], key=lambda e: -(e[measure] if e[measure] == e[measure] else 0)
-        ):
+
+        def order(e: dict[str, Any]) -> tuple[bool, float]:
+            value = e[measure]
+            return (value is None, -(value if value is not None and value == value else 0))
+
+        for e in sorted(payload[key], key=order):
             rows.append(
                 [
                     str(e["id"]) + ("" if e["status"] == "estimated" else f" ({e['status']})"),
-                    num(e[measure]),
+                    num(e[measure]) if e.get("identified", True) else NOT_MEASURED,
                     num(e["se"]),
                     num(e["se_joint"]),
                     num(e["infit"]),
@@ -194,7 +227,9 @@ def raters_table(payload: dict[str, Any], *, source: str) -> str:
 
     n_sub = len(payload["submissions"])
     extreme = sum(e["status"] != "estimated" for e in payload["submissions"])
+    banner = raters_banner(payload)
     lines = [
+        *([banner, ""] if banner else []),
         f"{source}: {payload['n_ratings']:,} ratings ({payload['n_estimation']:,} in estimation), "
         f"{n_sub:,} submissions, {len(payload['assessors'])} assessors, "
         f"{len(payload['criteria'])} criteria; {payload['model']} model, "
@@ -350,8 +385,9 @@ def _num(v: float | int | None, fmt: str = ".3f") -> str:
 def decisions_text(d: DecisionAgreement, *, rubric: Rubric | None = None) -> str:
     """Pass-decision agreement of double-scored submissions, as lines of text."""
     rule = f" ({rubric.key} pass rule)" if rubric is not None else ""
-    kappa_low, kappa_high = d.kappa.confidence_interval()
-    ac1_low, ac1_high = d.ac1.confidence_interval()
+    kappa_ci, ac1_ci = d.kappa.confidence_interval(), d.ac1.confidence_interval()
+    kappa_low, kappa_high = kappa_ci.low, kappa_ci.high
+    ac1_low, ac1_high = ac1_ci.low, ac1_ci.high
     return "\n".join(
         [
             f"pass decisions, first against second reading{rule}: {d.n:,} submissions",

@@ -7,8 +7,7 @@ diverge. Ratings come from a file or from the store (:func:`select_ratings`); th
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,13 @@ from calibrate.analyses.raters import RaterReport, rater_report
 from calibrate.analyses.selection import Selection, file_selection, pass_decisions
 from calibrate.errors import CalibrateError
 from calibrate.ratings import ANCHOR_CONTEXTS, CONTEXTS, Keep, Ratings, read_ratings_csv
+from calibrate.rubric import load_rubrics
 from calibrate.services.connection import connected
+from calibrate.stats import Progress
 from calibrate.stats.accuracy import DecisionAgreement
 from calibrate.stats.gtheory import Design, GStudy, gstudy
-from calibrate.stats.rasch import MAX_ITER, TOL, Model
+from calibrate.stats.rasch import Model
 from calibrate.store import load_ratings, stored_anchor_sets, stored_rubric
-
-Progress = Callable[[int, int, str], None]
-"""``progress(done, total, stage)`` while a long analysis runs."""
 
 
 def stored_selection(
@@ -64,10 +62,15 @@ def select_ratings(
     keep: Keep | None = None,
     wide: bool = False,
     criterion: str | None = None,
+    rubric_dir: Path | None = None,
 ) -> Selection:
     """The ratings an analysis runs on: a CSV file narrowed to one context and rubric, or
     without a file one rubric version and context of the store (``engine``, else the store at
     ``database``; live unless ``context`` says otherwise).
+
+    For a file, ``rubric_dir`` holds the programme's rubric files: the version the file names
+    gives the levels and the pass rule, so that the file and the store it was exported from
+    answer alike.
 
     Raises
     ------
@@ -78,7 +81,13 @@ def select_ratings(
     """
     if path is not None:
         return file_selection(
-            path, context=context, rubric=rubric, keep=keep, wide=wide, criterion=criterion
+            path,
+            context=context,
+            rubric=rubric,
+            keep=keep,
+            wide=wide,
+            criterion=criterion,
+            rubrics=load_rubrics(rubric_dir) if rubric_dir is not None else (),
         )
     if rubric is None:
         raise CalibrateError(
@@ -180,22 +189,11 @@ def rater_effects(
     progress: Progress | None = None,
 ) -> RaterReport:
     """The many-facet Rasch model (FACETS conventions) on a selection, on the rubric's levels
-    when known. ``progress(done, total, text)`` moves towards convergence on a log scale of the
-    largest change (a change of 1 logit shows 0, the tolerance shows the end)."""
-
-    def step(iteration: int, change: float) -> None:
-        if progress is None:
-            return
-        converging = math.log(change) / math.log(TOL) if 0 < change < 1 else 0.0
-        done = max(iteration / MAX_ITER, converging)
-        progress(
-            round(1000 * min(done, 1.0)),
-            1000,
-            f"iteration {iteration}, largest change {change:.5f} logits",
-        )
-
+    when known. ``progress(iteration, max_iter, "iteration 7, largest change 0.00012 logits")``
+    after every iteration (:data:`calibrate.stats.Progress`); the fit stops at convergence,
+    usually long before ``max_iter``."""
     return rater_report(
-        selection.ratings, levels=selection.levels, model=model, facet=facet, progress=step
+        selection.ratings, levels=selection.levels, model=model, facet=facet, progress=progress
     )
 
 
@@ -213,8 +211,8 @@ def reliability(
     return gstudy(
         ratings.unit,
         ratings.rater,
-        ratings.value,
         ratings.criterion,
+        ratings.value,
         design=design,
         target=target,
         max_assessors=max_assessors,

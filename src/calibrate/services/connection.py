@@ -1,13 +1,25 @@
-"""The store a door works on: opened (and migrated) by URL, closed when the job is done."""
+"""The store a door works on: opened (and migrated) by URL, closed when the job is done.
+
+The store (SQLAlchemy, SQLModel, Alembic: about a second to import) is imported when a store is
+opened, not with this module, so that commands on a file start without it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
-from calibrate.store import counts, open_store
+
+def open_store(url: str | None = None) -> Engine:
+    """The migrated store at ``url`` (default: the ``CALIBRATE_DATABASE_URL`` setting):
+    :func:`calibrate.store.open_store`."""
+    from calibrate.store import open_store as open_migrated
+
+    return open_migrated(url)
 
 
 @contextmanager
@@ -29,6 +41,8 @@ def connected(database: str | None = None) -> Iterator[Engine]:
 
 def store_status(*, engine: Engine) -> dict[str, int]:
     """Row counts of every table of the store (``calibrate status``, the Overview page)."""
+    from calibrate.store import counts
+
     return counts(engine=engine)
 
 

@@ -1,8 +1,18 @@
 """Simulated programmes: ``calibrate simulate`` (files with known truth) and the demo programme
-(shipped rubrics and anchor sets plus a simulated programme, in the store)."""
+(shipped rubrics and anchor sets plus a simulated programme, in the store).
+
+A demo programme is one size and seed: its files (``ratings.csv``, ``truth.json`` in the ``out``
+folder) and its ratings in the store belong together. Building the same demo again on the same
+store and folder adds nothing; building a different one where another programme already is (a
+folder holding other demo files, a store holding ratings but not this demo's) is refused before
+anything is written, so that neither the other programme's files nor the store change.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +21,20 @@ from typing import Any
 from sqlalchemy import Engine
 
 from calibrate.errors import CalibrateError
-from calibrate.settings import ANCHOR_SETS, RUBRICS
-from calibrate.simulate import Programme, simulate_files
-from calibrate.store import ImportReport, import_definition_dirs, import_ratings_file
+from calibrate.ratings import CONTEXTS
+from calibrate.services.connection import connected
+from calibrate.settings import shipped
+from calibrate.simulate import Programme, simulate_files, simulate_programme
+from calibrate.store import ImportReport, counts, import_definition_dirs, import_ratings_file
+from calibrate.store import load_ratings as load_stored_ratings
+
+DEFAULT_SIZE, DEFAULT_SEED = "pilot", 2026
+FILES = ("ratings.csv", "truth.json")
+"""What a demo writes into its ``out`` folder."""
+
+
+class DemoConflict(CalibrateError):
+    """The store or the folder already holds another programme; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -35,50 +56,113 @@ class DemoReport:
 
 
 def simulate(
-    rubrics_dir: Path,
-    anchors_dir: Path,
+    rubrics_dir: Path | None,
+    anchors_dir: Path | None,
     out: Path,
     *,
     size: str | int = "classroom",
     seed: int = 0,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> Programme:
-    """Simulate a programme on the rubric and anchor-set files and write ``out/ratings.csv``
-    (the import format) and ``out/truth.json`` (:func:`calibrate.simulate.simulate_files`)."""
-    return simulate_files(rubrics_dir, anchors_dir, out, size=size, seed=seed, progress=progress)
+    """Simulate a programme on the rubric and anchor-set files (default: the shipped ones) and
+    write ``out/ratings.csv`` (the import format) and ``out/truth.json``
+    (:func:`calibrate.simulate.simulate_files`)."""
+    return simulate_files(
+        rubrics_dir or shipped("rubrics"),
+        anchors_dir or shipped("anchor_sets"),
+        out,
+        size=size,
+        seed=seed,
+        progress=progress,
+    )
 
 
 def simulate_demo(
     *,
-    out: Path,
-    size: str = "pilot",
-    seed: int = 2026,
-    rubrics_dir: Path = RUBRICS,
-    anchors_dir: Path = ANCHOR_SETS,
+    size: str = DEFAULT_SIZE,
+    seed: int = DEFAULT_SEED,
+    out: Path | None = None,
+    rubrics_dir: Path | None = None,
+    anchors_dir: Path | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> Programme:
-    """Simulate the demo programme on the shipped files into ``out`` (``ratings.csv``,
-    ``truth.json``), touching no store: a bad size or invalid files fail here."""
-    if not rubrics_dir.is_dir():
-        raise CalibrateError(f"rubric folder {rubrics_dir} not found (run from a checkout)")
-    return simulate_files(rubrics_dir, anchors_dir, out, size=size, seed=seed, progress=progress)
+    """Simulate the demo programme on the shipped files (or those given), in memory: no file and
+    no store is touched, so a bad size or invalid files fail here. ``out``, the folder the
+    programme will be written to, is checked first: a file in its place fails at once, before
+    the simulation."""
+    if out is not None and out.exists() and not out.is_dir():
+        raise CalibrateError(f"cannot write to {out}: not a folder")
+    from calibrate.anchors import load_anchor_sets
+    from calibrate.rubric import load_rubrics
+    from calibrate.simulate import preset_name
+
+    wanted = preset_name(size)
+    rubrics = load_rubrics(rubrics_dir or shipped("rubrics"))
+    if not rubrics:
+        raise CalibrateError(f"no rubrics (*.yaml) found in {rubrics_dir}")
+    sets = load_anchor_sets(
+        anchors_dir or shipped("anchor_sets"), {(r.id, r.version): r for r in rubrics}
+    )
+    return simulate_programme(rubrics, sets, size=wanted, seed=seed, progress=progress)
 
 
 def store_demo(
     programme: Programme,
     *,
-    engine: Engine,
     out: Path,
-    rubrics_dir: Path = RUBRICS,
-    anchors_dir: Path = ANCHOR_SETS,
+    engine: Engine | None = None,
+    database: str | None = None,
+    rubrics_dir: Path | None = None,
+    anchors_dir: Path | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> DemoReport:
-    """Store the shipped rubrics and anchor sets and import the simulated ``out/ratings.csv``
-    through the same all-or-nothing import as any scoring platform's export. Running it again
-    on the same store adds nothing."""
+    """Write the programme's files into ``out`` and store it (in ``engine``, else the store at
+    ``database``) with the shipped rubrics and anchor sets, its ratings through the same
+    all-or-nothing import as any scoring platform's export.
+
+    Running it again with the same programme on the same store and folder adds nothing (also
+    after other ratings were imported into that store, or some corrected).
+
+    Raises
+    ------
+    DemoConflict
+        ``out`` holds the files of another programme (checked before the store is opened), or
+        the store holds ratings but not this programme's: nothing is written (files and store
+        unchanged).
+    """
+    with tempfile.TemporaryDirectory(prefix="calibrate-demo-") as tmp:
+        staged = Path(tmp)
+        programme.write_csv(staged / "ratings.csv")
+        programme.write_truth(staged / "truth.json")
+        _check_folder(programme, staged, out)
+        if engine is None:
+            with connected(database) as opened:
+                return _store(programme, staged, opened, out, rubrics_dir, anchors_dir, progress)
+        return _store(programme, staged, engine, out, rubrics_dir, anchors_dir, progress)
+
+
+def _store(
+    programme: Programme,
+    staged: Path,
+    engine: Engine,
+    out: Path,
+    rubrics_dir: Path | None,
+    anchors_dir: Path | None,
+    progress: Callable[[int, int, str], None] | None,
+) -> DemoReport:
+    _check_store(programme, engine=engine)
     definitions = import_definition_dirs(
-        rubrics_dir, anchors_dir, engine=engine, imported_by="demo"
+        rubrics_dir or shipped("rubrics"),
+        anchors_dir or shipped("anchor_sets"),
+        engine=engine,
+        imported_by="demo",
     )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in FILES:
+            shutil.copyfile(staged / name, out / name)
+    except OSError as exc:
+        raise CalibrateError(f"cannot write to {out}: {exc.strerror or exc}") from None
     csv_path, truth_path = out / "ratings.csv", out / "truth.json"
     ratings = import_ratings_file(csv_path, engine=engine, imported_by="demo", progress=progress)
     return DemoReport(definitions, ratings, csv_path, truth_path, programme.summary().to_dict())
@@ -88,18 +172,18 @@ def build_demo(
     *,
     engine: Engine,
     out: Path,
-    size: str = "pilot",
-    seed: int = 2026,
-    rubrics_dir: Path = RUBRICS,
-    anchors_dir: Path = ANCHOR_SETS,
+    size: str = DEFAULT_SIZE,
+    seed: int = DEFAULT_SEED,
+    rubrics_dir: Path | None = None,
+    anchors_dir: Path | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> DemoReport:
     """:func:`simulate_demo`, then :func:`store_demo`: simulate first, so that a bad size or
-    invalid files fail before anything reaches the store."""
+    invalid files fail before anything reaches the store or the folder."""
     programme = simulate_demo(
-        out=out,
         size=size,
         seed=seed,
+        out=out,
         rubrics_dir=rubrics_dir,
         anchors_dir=anchors_dir,
         progress=progress,
@@ -111,4 +195,83 @@ def build_demo(
         rubrics_dir=rubrics_dir,
         anchors_dir=anchors_dir,
         progress=progress,
+    )
+
+
+# --- is the store or the folder another programme's? ------------------------------------------
+
+
+def _label(programme: Programme) -> str:
+    return f"the {programme.summary_size} demo (seed {programme.seed})"
+
+
+def _elsewhere(programme: Programme) -> str:
+    """The advice of a refusal: the command that builds this demo in a store and folder of its
+    own."""
+    size, seed = programme.summary_size, programme.seed
+    name, seeded = (size, "") if seed == DEFAULT_SEED else (f"{size}-{seed}", f" --seed {seed}")
+    return (
+        "to build it beside the other programme, give it a store and a folder of its own: "
+        f"calibrate demo --size {size}{seeded} --database sqlite:///var/{name}.db --out var/{name}"
+    )
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_folder(programme: Programme, staged: Path, out: Path) -> None:
+    """Refuse when ``out`` holds demo files that differ from this programme's."""
+    differ = [
+        name
+        for name in FILES
+        if (out / name).exists()
+        and (not (out / name).is_file() or _digest(out / name) != _digest(staged / name))
+    ]
+    if differ:
+        raise DemoConflict(
+            f"{out} already holds the files of another programme ({_describe_folder(out)}), "
+            f"not those of {_label(programme)}; {_elsewhere(programme)}"
+        )
+
+
+def _describe_folder(out: Path) -> str:
+    """What the demo files in ``out`` are, from their ``truth.json`` where it says."""
+    import json
+
+    try:
+        truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+        return f"the {truth['size']} demo, seed {truth['seed']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ", ".join(name for name in FILES if (out / name).exists())
+
+
+def _check_store(programme: Programme, *, engine: Engine) -> None:
+    """Refuse when the store holds ratings but not every one of this programme's: the demo is
+    built in an empty store, or is already there (then re-importing it adds nothing, whatever
+    was imported or corrected since)."""
+    if not counts(engine=engine).get("rating", 0):
+        return
+    stored = load_stored_ratings(engine=engine, contexts=CONTEXTS)
+    context = programme.column("context")
+    submission = programme.column("submission")
+    unit = [s if c == "live" else f"anchor:{s}" for s, c in zip(submission, context, strict=True)]
+    assessor, criterion = programme.column("assessor"), programme.column("criterion")
+    ours = set(zip(unit, assessor, criterion, strict=True))
+    theirs = {
+        (stored.units[u], stored.raters[r], stored.criteria[c])
+        for u, r, c in zip(
+            stored.unit.tolist(), stored.rater.tolist(), stored.criterion.tolist(), strict=True
+        )
+    }
+    if ours <= theirs:
+        return
+    where = engine.url.render_as_string(hide_password=True)
+    raise DemoConflict(
+        f"the store {where} already holds {len(stored):,} ratings of another programme, not "
+        f"those of {_label(programme)}; {_elsewhere(programme)}"
     )

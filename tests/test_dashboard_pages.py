@@ -24,6 +24,7 @@ from calibrate.analyses.agreement import AgreementReport, agreement_report
 from calibrate.analyses.raters import unplaced_elements
 from calibrate.dashboard import agreement as agreement_page
 from calibrate.ratings import Ratings
+from calibrate.rules import rules_for
 from calibrate.services.demo import build_demo
 from calibrate.stats.gtheory import gstudy
 from calibrate.stats.rasch import RaschResult, fit_mfrm
@@ -166,7 +167,8 @@ def test_agreement_page_shows_the_library_numbers(
     for name, summary in report.criteria.items():
         (line,) = [c for c in captions if f"**{name}**" in c]
         assert f"α (ordinal) {summary.krippendorff_alpha['ordinal']:.3f}" in line
-        below = summary.krippendorff_alpha["ordinal"] < agreement_page.TENTATIVE
+        tentative = rules_for().reliability.alpha_tentative  # the programme rule, 0.667
+        below = summary.krippendorff_alpha["ordinal"] < tentative
         assert ("Below the tentative threshold" in line) == below
     text = " ".join(m.value for m in at.markdown)
     assert "Krippendorff 2004" in text and "Landis & Koch 1977" in text
@@ -468,3 +470,21 @@ def test_reliability_d_study_follows_the_number_of_criteria(
         .d_study[0]
         .phi
     )  # more criteria, more dependable decisions
+
+
+def test_rules_page_shows_the_rules_in_force(
+    monkeypatch: pytest.MonkeyPatch, demo_url: str
+) -> None:
+    """The Programme rules page lists every rule with value, default, meaning and source; for a
+    rubric version it resolves the scale-dependent ones (NAEP: 80% exact on 3 levels)."""
+    from calibrate.rules import RULES
+
+    at = open_page(monkeypatch, demo_url, "rules")
+    table = at.dataframe[0].value
+    assert list(table["rule"]) == [r.name for r in RULES]
+    exact = table.set_index("rule").loc["qualification.min_exact"]
+    assert exact["value"] == "by scale" and exact["source"]
+    at.selectbox(key="rules_rubric").set_value("crsel-intro@1").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value.set_index("rule")
+    assert table.loc["qualification.min_exact", "value"] == "0.8"  # 3 levels

@@ -530,7 +530,7 @@ def raters_cmd(
     measure). When the model did not converge, the results are printed after a NOT TRUSTWORTHY
     banner (JSON: converged false, warnings) and the exit status is 3."""
     from calibrate.report.text import raters_table
-    from calibrate.services import rater_effects
+    from calibrate.services import programme_rules, rater_effects
 
     data = analysed_ratings(
         path,
@@ -560,9 +560,58 @@ def raters_cmd(
     if as_json:
         emit_json(payload)
     else:
-        typer.echo(raters_table(payload, source=data.source))
+        bias_t = programme_rules(rubric=data.rubric).flags.bias_t
+        typer.echo(raters_table(payload, source=data.source, bias_t=bias_t))
     if not payload["converged"]:
         raise typer.Exit(NOT_TRUSTWORTHY)
+
+
+# --- programme rules ---------------------------------------------------------------------------
+
+
+@app.command("rules")
+def rules_cmd(
+    rubric: Annotated[
+        str | None,
+        typer.Option(
+            "--rubric",
+            metavar="ID[@VERSION]",
+            help="Resolve the rules for this stored rubric version (its scale and its per-rubric "
+            "overrides); without it, the programme's rules.",
+        ),
+    ] = None,
+    overrides: Annotated[
+        Path | None,
+        typer.Option(
+            "--overrides",
+            metavar="FILE",
+            help="The issuer's overrides (YAML, docs/rules.md); default: the "
+            "CALIBRATE_RULES_FILE setting.",
+        ),
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The programme rules in force: qualification standard, double scoring and validity
+    seeding, resubmission, adjudication, flag thresholds, reliability bands; each with its
+    value, default, help and source (docs/rules.md)."""
+    from calibrate.report.text import rules_text
+    from calibrate.services import programme_rules
+
+    if rubric is None:
+        rules = programme_rules(overrides=overrides)
+    else:
+        with store_engine(database) as engine:
+            rules = programme_rules(rubric=rubric, engine=engine, overrides=overrides)
+    if as_json:
+        emit_json({"rubric": rules.rubric, "levels": rules.levels, "rules": rules.rows()})
+        return
+    heading = (
+        f"programme rules for {rules.rubric} ({rules.levels} levels)"
+        if rules.rubric
+        else "programme rules (scale-dependent rules: give --rubric)"
+    )
+    typer.echo(rules_text(rules.rows(), heading=heading))
 
 
 # --- dashboard and demo ------------------------------------------------------------------------

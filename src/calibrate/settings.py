@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the store: a SQLite file by default, "
         "postgresql://user:pass@host:port/db for a multi-user deployment.",
     )
+    rules_file: Path | None = Field(
+        default=None,
+        description="YAML file of the issuer's departures from the programme rules' defaults "
+        "(format in docs/rules.md); unset: the defaults.",
+    )
 
 
 def get_settings() -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from calibrate.dashboard import agreement, overview, raters, reliability
+from calibrate.dashboard import agreement, overview, raters, reliability, rules
 
 
 def run() -> None:
@@ -16,6 +16,7 @@ def run() -> None:
             st.Page(agreement.render, title="Agreement", url_path="agreement"),
             st.Page(raters.render, title="Rater effects", url_path="raters"),
             st.Page(reliability.render, title="Reliability (G study)", url_path="reliability"),
+            st.Page(rules.render, title="Programme rules", url_path="rules"),
         ]
     )
     page.run()

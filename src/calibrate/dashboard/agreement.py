@@ -11,20 +11,13 @@ import streamlit as st
 from calibrate.dashboard import data
 from calibrate.errors import CalibrateError
 from calibrate.report.text import statistic
+from calibrate.rules import kappa_band
 
 if TYPE_CHECKING:
     from calibrate.stats.accuracy import DecisionAgreement
     from calibrate.stats.agreement import AgreementSummary
 
 SEED = 2026
-RELIABLE, TENTATIVE = 0.800, 0.667  # Krippendorff (2004), sec. 12.4
-KAPPA_BANDS = (  # Landis & Koch (1977): upper bound of each band; below 0 is "poor"
-    (0.20, "slight"),
-    (0.40, "fair"),
-    (0.60, "moderate"),
-    (0.80, "substantial"),
-    (1.00, "almost perfect"),
-)
 
 # (dotted key of AgreementSummary.to_dict, row label, shown as a percentage)
 ROWS: tuple[tuple[str, str, bool], ...] = (
@@ -119,9 +112,11 @@ def render() -> None:
         + ", ".join(f"{v:g}" for v in pooled.levels)
         + ". ICC only when every assessor scored every submission. – : undefined on these data."
     )
+    bands = data.programme_rules(url).reliability
     st.markdown(
-        f"**Reading the numbers.** Krippendorff's α ≥ {RELIABLE:.3f}: reliable; "
-        f"{TENTATIVE:.3f}–{RELIABLE:.3f}: tentative conclusions only; below {TENTATIVE:.3f}: "
+        f"**Reading the numbers.** Krippendorff's α ≥ {bands.alpha_reliable:.3f}: reliable; "
+        f"{bands.alpha_tentative:.3f}–{bands.alpha_reliable:.3f}: tentative conclusions only; "
+        f"below {bands.alpha_tentative:.3f}: "
         "not reliable enough to rely on (Krippendorff 2004). κ bands (Landis & Koch 1977): "
         "< 0 poor, 0–.20 slight, .21–.40 fair, .41–.60 moderate, .61–.80 substantial, "
         ".81–1 almost perfect."
@@ -231,7 +226,13 @@ def _alpha_chart(summaries: dict[str, AgreementSummary]) -> alt.LayerChart:
             ],
         )
     )
-    marks = pd.DataFrame({"at": [TENTATIVE, RELIABLE], "convention": ["tentative", "reliable"]})
+    bands = data.programme_rules(data.database_url()).reliability
+    marks = pd.DataFrame(
+        {
+            "at": [bands.alpha_tentative, bands.alpha_reliable],
+            "convention": ["tentative", "reliable"],
+        }
+    )
     rules = (
         alt.Chart(marks)
         .mark_rule(strokeDash=[4, 4])
@@ -247,12 +248,6 @@ def _alpha_chart(summaries: dict[str, AgreementSummary]) -> alt.LayerChart:
     return alt.LayerChart(layer=[bars, dots, rules]).properties(height=36 * len(summaries) + 20)
 
 
-def _kappa_band(kappa: float) -> str:
-    if kappa < 0:
-        return "poor"
-    return next((label for upper, label in KAPPA_BANDS if kappa <= upper), "almost perfect")
-
-
 def _reading(name: str, title: str, s: AgreementSummary, paired: int) -> str:
     """One plain-language line on a criterion, flagging ordinal alpha below the tentative mark."""
     alpha = s.krippendorff_alpha["ordinal"]
@@ -262,14 +257,15 @@ def _reading(name: str, title: str, s: AgreementSummary, paired: int) -> str:
     ci = s.ci.get("krippendorff_alpha.ordinal") if s.ci else None
     interval = f" [{_number(ci.low, False)}, {_number(ci.high, False)}]" if ci else ""
     kappa = s.fleiss_kappa
-    band = "" if kappa != kappa else f"; Fleiss κ {kappa:.3f} ({_kappa_band(kappa)})"
+    band = "" if kappa != kappa else f"; Fleiss κ {kappa:.3f} ({kappa_band(kappa)})"
     stats = (
         f"α (ordinal) {alpha:.3f}{interval}{band}; {paired:,} of {s.n_units:,} submissions "
         "scored twice or more"
     )
-    if alpha >= RELIABLE:
+    bands = data.programme_rules(data.database_url()).reliability
+    if alpha >= bands.alpha_reliable:
         return f"{where}: {stats}. Reliable: assessors agree well enough to support decisions."
-    if alpha >= TENTATIVE:
+    if alpha >= bands.alpha_tentative:
         return (
             f"{where}: {stats}. Tentative: agreement supports only provisional conclusions; "
             "watch this criterion."

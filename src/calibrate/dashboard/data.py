@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from calibrate.analyses.raters import RaterReport
     from calibrate.analyses.selection import Selection
     from calibrate.ratings import Keep
+    from calibrate.rules import ProgrammeRules
     from calibrate.stats.gtheory import GStudy
 
 CONTEXTS = ("live", "practice", "qualification", "validity")  # live (earners' work) first
@@ -56,6 +57,15 @@ def counts(url: str) -> dict[str, int]:
 @st.cache_data(ttl=300)
 def rubrics(url: str) -> list[dict[str, Any]]:
     return [r.to_dict() for r in services.rubrics(engine=engine(url))]
+
+
+@st.cache_resource(ttl=60)  # immutable, and not picklable (read-only mappings)
+def programme_rules(url: str, rubric: str | None = None) -> ProgrammeRules:
+    """The programme rules in force (:func:`calibrate.services.programme_rules`): for the
+    programme, or for one stored rubric version (``id@version``)."""
+    if rubric is None:
+        return services.programme_rules()
+    return services.programme_rules(rubric=rubric, engine=engine(url))
 
 
 # --- per-page analyses: cached by (database URL, rubric version, context, options) -------------

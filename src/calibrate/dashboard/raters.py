@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     from calibrate.analyses.raters import RaterReport
     from calibrate.stats.rasch import FacetReport, RaschResult
 
-FIT_LOW, FIT_HIGH = 0.5, 1.5  # productive for measurement (Linacre; Myford & Wolfe 2003)
+
+def _fit_range() -> tuple[float, float]:
+    """The productive range of infit/outfit mean squares: programme rules ``flags.fit_low`` and
+    ``flags.fit_high`` (Linacre; Myford & Wolfe 2003)."""
+    flags = data.programme_rules(data.database_url()).flags
+    return flags.fit_low, flags.fit_high
+
+
 NOT_MEASURED = "not measured"
 UNPLACED = {
     "drifted": "not measured: no finite estimate (drifted outward while the model did not "
@@ -102,11 +109,12 @@ def render() -> None:
             "observed average": st.column_config.NumberColumn(format="%.2f"),
         },
     )
+    fit_low, fit_high = _fit_range()
     st.caption(
         "Sorted from most severe to most lenient. Severity in logits (0 = the average "
-        f"assessor). Infit/outfit mean squares near 1 are expected; outside {FIT_LOW}–"
-        f"{FIT_HIGH} (highlighted) an assessor's scores are too predictable (< {FIT_LOW}: "
-        f"central tendency or halo) or too erratic (> {FIT_HIGH}) to be productive for "
+        f"assessor). Infit/outfit mean squares near 1 are expected; outside {fit_low:g}–"
+        f"{fit_high:g} (highlighted) an assessor's scores are too predictable (< {fit_low:g}: "
+        f"central tendency or halo) or too erratic (> {fit_high:g}) to be productive for "
         "measurement (Linacre; Myford & Wolfe 2003). Intervals use the joint SE: with only "
         "a few ratings per submission the model SE understates how uncertain a severity is; an "
         "assessor who shares few submissions with others gets a wide one (flagged uncertain)."
@@ -185,10 +193,11 @@ def _assessors(report: RaterReport) -> pd.DataFrame:
             if abs(severity[i]) < 2 * se_joint[i]:  # False when the joint SE is NaN
                 word += " (uncertain: within 2 SE of average)"
             flags[i].append(word)
+    fit_low, fit_high = _fit_range()
     for i, fit in enumerate(zip(table["infit"], table["outfit"], strict=True)):
         for stat, value in zip(("infit", "outfit"), fit, strict=True):
-            if value == value and not FIT_LOW <= value <= FIT_HIGH:
-                word = "too predictable" if value < FIT_LOW else "erratic"
+            if value == value and not fit_low <= value <= fit_high:
+                word = "too predictable" if value < fit_low else "erratic"
                 flags[i].append(f"{stat} {value:.2f}: {word}")
     table["flag"] = ["; ".join(f) for f in flags]
     return table
@@ -222,16 +231,12 @@ def _severity_chart(table: pd.DataFrame) -> alt.LayerChart:
     high = min(points["high"].max(), table["severity"].max() + 3)
     scale = alt.Scale(domain=[low, high], clamp=True, nice=False)
     y = alt.Y("assessor:N", sort=list(table["assessor"]), title=None)
-    bars = alt.Chart(points).mark_rule().encode(
-        x=alt.X("low:Q", scale=scale), x2="high:Q", y=y
-    )
+    bars = alt.Chart(points).mark_rule().encode(x=alt.X("low:Q", scale=scale), x2="high:Q", y=y)
     dots = (
         alt.Chart(points)
         .mark_point(filled=True, size=70)
         .encode(
-            x=alt.X(
-                "severity:Q", scale=scale, title="severity (logits, + = harsher), ± 2 SE"
-            ),
+            x=alt.X("severity:Q", scale=scale, title="severity (logits, + = harsher), ± 2 SE"),
             y=y,
             color=alt.Color(
                 "fit:N",

@@ -72,8 +72,7 @@ def agreement_table(report: AgreementReport, *, source: str) -> str:
     if report.pooled.ci is not None:
         ci = next(iter(report.pooled.ci.values()))
         notes.append(
-            f"[low, high]: {ci.level:.0%} percentile bootstrap over units, "
-            f"{ci.n_boot:,} resamples"
+            f"[low, high]: {ci.level:.0%} percentile bootstrap over units, {ci.n_boot:,} resamples"
         )
     return "\n".join([head, "", *_columns(rows), *notes])
 
@@ -170,9 +169,10 @@ def raters_banner(payload: dict[str, Any]) -> str | None:
     return None
 
 
-def raters_table(payload: dict[str, Any], *, source: str) -> str:
+def raters_table(payload: dict[str, Any], *, source: str, bias_t: float) -> str:
     """The text form of ``calibrate raters``: compact FACETS-style tables, after a banner line
-    when the results cannot be used as they stand (:func:`raters_banner`)."""
+    when the results cannot be used as they stand (:func:`raters_banner`); bias terms at or
+    beyond ``bias_t`` (the programme rule ``flags.bias_t``) are listed."""
 
     def num(v: Any, fmt: str = ".2f") -> str:
         return _num(v, fmt)
@@ -267,12 +267,12 @@ def raters_table(payload: dict[str, Any], *, source: str) -> str:
     ]
     lines += ["", *_columns(rows), ""]
     flagged = sorted(
-        (b for b in payload["bias"] if b["t"] == b["t"] and abs(b["t"]) >= 2),
+        (b for b in payload["bias"] if b["t"] == b["t"] and abs(b["t"]) >= bias_t),
         key=lambda b: -abs(b["t"]),
     )
     lines.append(
-        f"assessor x criterion bias, |t| >= 2: {len(flagged)} of {len(payload['bias'])} cells"
-        + (" (largest 10)" if len(flagged) > 10 else "")
+        f"assessor x criterion bias, |t| >= {bias_t:g} (rule flags.bias_t): {len(flagged)} of "
+        f"{len(payload['bias'])} cells" + (" (largest 10)" if len(flagged) > 10 else "")
     )
     if flagged:
         rows = [["assessor", "criterion", "n", "obs", "exp", "bias", "se", "t", "p"]]
@@ -397,3 +397,33 @@ def decisions_text(d: DecisionAgreement, *, rubric: Rubric | None = None) -> str
             f"  Gwet AC1           {_num(d.ac1.coefficient)} [{_num(ac1_low)}, {_num(ac1_high)}]",
         ]
     )
+
+
+def rules_text(rows: list[dict[str, Any]], *, heading: str) -> str:
+    """The text form of ``calibrate rules``: one line per rule (name, value, default when it
+    differs, per rubric or programme-wide) and its help, grouped as the table is."""
+    lines = [heading, ""]
+    table = [["rule", "value", "default", "applies", "meaning"]]
+    for r in rows:
+        value, default = rule_value(r["value"]), rule_value(r["default"])
+        table.append(
+            [
+                r["name"],
+                value + (" *" if r["overridden"] else ""),
+                default if default != value or r["overridden"] else "",
+                "per rubric" if r["per_rubric"] else "programme",
+                r["help"],
+            ]
+        )
+    lines += _columns(table, left=len(table[0]))
+    lines += ["", "* set by the issuer's overrides file. Sources: docs/rules.md or --json."]
+    return "\n".join(lines)
+
+
+def rule_value(v: Any) -> str:
+    """A rule's value as people read it (``by scale`` when it depends on the rubric's scale)."""
+    if v is None:
+        return "by scale"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return f"{v:g}" if isinstance(v, float) else str(v)

@@ -1,35 +1,45 @@
-"""The programme rules a door shows or applies: the defaults of :mod:`calibrate.rules`, an
-issuer's overrides file, resolved for one stored rubric version (its scale and its overrides)."""
+"""The programme rules a door shows or applies: the defaults of :mod:`calibrate.rules` with the
+issuer's overrides file (the ``CALIBRATE_RULES_FILE`` setting, or a file given), resolved for one
+rubric version (its scale and its per-rubric overrides) or for the whole programme."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
+from calibrate.rubric import Rubric
 from calibrate.rules import ProgrammeRules, RuleOverrides, read_rules, rules_for
-from calibrate.store import stored_rubric
+from calibrate.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def programme_rules(
     *,
+    rubric: str | Rubric | None = None,
     engine: Engine | None = None,
-    rubric: str | None = None,
     overrides: Path | None = None,
 ) -> ProgrammeRules:
-    """The rules in force: for the programme (scale-dependent rules unresolved) or, with
-    ``rubric`` (``id@version``, or ``id`` when the store holds one version), for that stored
-    rubric version, with the issuer's ``overrides`` file applied when given.
+    """The rules in force: for the programme (scale-dependent rules unresolved) or for one
+    rubric version, given as a :class:`~calibrate.rubric.Rubric` or as ``id@version`` (or
+    ``id`` when the store holds one version) of the store at ``engine``.
+
+    ``overrides`` is the issuer's overrides file; default: the ``rules_file`` setting, and the
+    rules' defaults when that is unset.
 
     Raises
     ------
     CalibrateError
-        A rubric without a store, an unknown rubric, or an overrides file that breaks the rules
-        table (each problem with its line and rule name).
+        A rubric key without a store, an unknown rubric, or an overrides file that breaks the
+        rules table (each problem with its line and rule name).
     """
-    chosen = RuleOverrides() if overrides is None else read_rules(overrides)
-    if rubric is None:
-        return rules_for(None, chosen)
+    path = overrides if overrides is not None else get_settings().rules_file
+    chosen = RuleOverrides() if path is None else read_rules(path)
+    if rubric is None or isinstance(rubric, Rubric):
+        return rules_for(rubric, chosen)
     if engine is None:
-        raise ValueError("programme_rules: a rubric needs the store (engine=)")
+        raise ValueError("programme_rules: a rubric key needs the store (engine=)")
+    from calibrate.store import stored_rubric
+
     return rules_for(stored_rubric(rubric, engine=engine), chosen)

@@ -480,11 +480,11 @@ def test_rules_page_shows_the_rules_in_force(
     from calibrate.rules import RULES
 
     at = open_page(monkeypatch, demo_url, "rules")
-    table = at.dataframe[0].value
-    assert list(table["rule"]) == [r.name for r in RULES]
-    exact = table.set_index("rule").loc["qualification.min_exact"]
+    table = at.table[0].value
+    assert list(table.index) == [r.name for r in RULES]
+    exact = table.loc["qualification.min_exact"]
     assert exact["value"] == "by scale" and exact["source"]
     at.selectbox(key="rules_rubric").set_value("crsel-intro@1").run()
     assert not at.exception, at.exception
-    table = at.dataframe[0].value.set_index("rule")
+    table = at.table[0].value
     assert table.loc["qualification.min_exact", "value"] == "0.8"  # 3 levels

@@ -48,14 +48,5 @@ def render() -> None:
             "source": [r["source"] for r in rows],
         }
     )
-    st.dataframe(
-        table,
-        hide_index=True,
-        height="content",
-        key="rules_table",
-        column_config={
-            "meaning": st.column_config.TextColumn(width="large"),
-            "source": st.column_config.TextColumn(width="medium"),
-        },
-    )
+    st.table(table.set_index("rule"))  # wraps long text: nothing cut off
     st.caption("(set): changed by the issuer's rules file. Full text: docs/rules.md.")

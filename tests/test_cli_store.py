@@ -161,3 +161,113 @@ def test_malformed_rubric_version_fails_cleanly(
     status = json.loads(calibrate("status", "--json", db=db_url, cwd=workdir).stdout)
     # the rubric import's batch only
     assert (status["rating"], status["assessor"], status["import_batch"]) == (0, 0, 1)
+
+
+# --- which refusals say "nothing was written" -------------------------------------------------
+
+WRITING = [
+    ("import", "rubrics", "missing"),
+    ("import", "ratings", "missing.csv", "--rubric", "demo"),
+    ("correct", "99", "2", "--reason", "typo"),
+    ("demo", "--size", "county", "--no-serve"),
+]
+READING = [
+    ("validate", "missing"),
+    ("agreement", "missing.csv"),
+    ("raters", "missing.csv"),
+    ("gstudy", "missing.csv"),
+    ("accuracy", "missing.csv", "--anchors", "missing"),
+    ("simulate", "--size", "county", "--out", "sim"),
+    ("status", "--database", "mysql://x/y"),
+    ("history", "99"),
+]
+
+
+@pytest.mark.parametrize("args", WRITING, ids=" ".join)
+def test_refused_writes_say_nothing_was_written(
+    calibrate: Callable[..., Result], workdir: Path, args: tuple[str, ...]
+) -> None:
+    out = calibrate(*args, db=f"sqlite:///{workdir / 'store.db'}", cwd=workdir)
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: ")
+    assert out.stderr.endswith("\nnothing was written\n")
+
+
+@pytest.mark.parametrize("args", READING, ids=" ".join)
+def test_commands_that_write_nothing_do_not_say_so(
+    calibrate: Callable[..., Result], workdir: Path, args: tuple[str, ...]
+) -> None:
+    out = calibrate(*args, db=f"sqlite:///{workdir / 'store.db'}", cwd=workdir)
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: ")
+    assert "nothing was written" not in out.stderr
+
+
+def test_the_writing_commands_are_commands() -> None:
+    from calibrate.cli import WRITES, invoked_command
+
+    assert {invoked_command(name.split()) for name in WRITES} == WRITES
+    assert {invoked_command(list(args)) for args in WRITING} == WRITES
+    assert invoked_command(["--json", "import", "ratings", "r.csv", "--rubric", "x"]) == (
+        "import ratings"
+    )
+    assert invoked_command(["nope"]) == invoked_command([]) == ""
+
+
+# --- every problem of a refused file reaches the user -----------------------------------------
+
+
+def bad_scores(path: Path, n: int) -> Path:
+    """A ratings file of ``n`` rows, each with a score that is not a level of demo@1."""
+    rows = "".join(f"S{i},A1,plan,9\n" for i in range(n))
+    path.write_text("submission,assessor,criterion,score\n" + rows)
+    return path
+
+
+def test_every_problem_is_printed(calibrate: Callable[..., Result], workdir: Path) -> None:
+    db = f"sqlite:///{workdir / 'store.db'}"
+    assert calibrate("import", "rubrics", "rubrics", db=db, cwd=workdir).returncode == 0
+    bad_scores(workdir / "r.csv", 120)
+    out = calibrate("import", "ratings", "r.csv", "--rubric", "demo", db=db, cwd=workdir)
+    assert out.returncode == 1
+    lines = out.stderr.splitlines()
+    assert lines[0] == "error: 120 problem(s) found:"
+    assert len(lines) == 1 + 120 + 1
+    for i, line in enumerate(lines[1:-1], start=2):
+        assert line.startswith(f"  r.csv:{i} [score]: score 9 is not a level of demo@1"), line
+    assert lines[-1] == "nothing was written"
+    assert ".problems" not in out.stderr
+
+
+def test_very_many_problems_go_to_a_file_the_message_names(
+    calibrate: Callable[..., Result], workdir: Path
+) -> None:
+    from calibrate.cli import HEAD, PRINTED
+
+    db = f"sqlite:///{workdir / 'store.db'}"
+    assert calibrate("import", "rubrics", "rubrics", db=db, cwd=workdir).returncode == 0
+    n = PRINTED + 50
+    bad_scores(workdir / "r.csv", n)
+    out = calibrate("import", "ratings", "r.csv", "--rubric", "demo", db=db, cwd=workdir)
+    assert out.returncode == 1
+    lines = out.stderr.splitlines()
+    assert lines[0] == f"error: {n} problem(s) found:"
+    assert len(lines) == 1 + HEAD + 2 and lines[-1] == "nothing was written"
+    head, listed = lines[-2].split(": all ")
+    assert head == f"  ... and {n - HEAD} more"
+    count, path = listed.split(" are listed in ")
+    assert count == str(n)
+    written = Path(path).read_text(encoding="utf-8").splitlines()
+    assert len(written) == n
+    for i, line in enumerate(written, start=2):
+        assert line.startswith(f"r.csv:{i} [score]: score 9 is not a level of demo@1"), line
+    assert ".problems" not in out.stderr.replace(".problems.txt", "")
+    Path(path).unlink()
+
+
+def test_validate_json(calibrate: Callable[..., Result]) -> None:
+    out = calibrate("validate", "rubrics", "--anchors", "anchor_sets", "--json", cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    rubrics = load_rubrics(ROOT / "rubrics")
+    sets = load_anchor_sets(ROOT / "anchor_sets", {(r.id, r.version): r for r in rubrics})
+    assert json.loads(out.stdout) == {"rubrics": len(rubrics), "anchor_sets": len(sets)}

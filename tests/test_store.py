@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from calibrate.anchors import load_anchor_set, load_anchor_sets
 from calibrate.errors import CalibrateError, StoreError, ValidationError
 from calibrate.rubric import Rubric, load_rubric, load_rubrics, rubric_from_data
 from calibrate.store import models as m
-from calibrate.store.bulk import BULK_FK_ROWS
 from tests.conftest import DEMO_RUBRIC, ROOT
 from tests.test_anchors import ANCHORS
 
@@ -36,11 +36,20 @@ def write(tmp_path: Path, text: str, name: str = "ratings.csv") -> Path:
     return path
 
 
+def schema_differences(conn: sa.Connection) -> list[object]:
+    """What Alembic finds between the database and the models (expression indexes, such as
+    ``uq_rating_identity``, are not reflected: SQLAlchemy warns and skips them on both sides)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based")
+        warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression")
+        return list(compare_metadata(MigrationContext.configure(conn), SQLModel.metadata))
+
+
 def test_migrations_reach_head_and_match_models(engine: Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0001"
-        assert compare_metadata(context, SQLModel.metadata) == []
+        assert context.get_current_revision() == "0003"
+        assert schema_differences(conn) == []
     store.migrate(engine)  # running again is a no-op
     assert store.counts(engine=engine)["rating"] == 0
 
@@ -234,28 +243,31 @@ def test_bad_urls() -> None:
         store.create_store_engine("mysql://localhost/x")
 
 
-def test_large_import_keeps_foreign_keys(loaded: Engine, tmp_path: Path) -> None:
-    """Large PostgreSQL imports check foreign keys once (dropped, re-added): same schema after."""
-    n = BULK_FK_ROWS // 2 + 1
+def test_large_import_keeps_the_schema(loaded: Engine, tmp_path: Path) -> None:
+    """A large import leaves the schema as the models say (it once dropped and re-added the
+    rating table's foreign keys on PostgreSQL)."""
+    n = 10_001
     body = "".join(f"S{i},A{i % 50},plan,{1 + i % 3}\nS{i},A{i % 50},reflect,2\n" for i in range(n))
     path = write(tmp_path, "submission,assessor,criterion,score\n" + body)
     assert store.import_ratings_file(path, engine=loaded, rubric="demo").n_written == 2 * n
     with loaded.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+        assert schema_differences(conn) == []
     assert len(store.load_ratings(engine=loaded)) == 2 * n
 
 
 def test_text_values_survive_the_bulk_path(loaded: Engine, tmp_path: Path) -> None:
-    """Keys and names with commas, quotes, tabs and backslashes are stored as given."""
-    text = 'submission,assessor,criterion,score\n"S\t1","A,\\1",plan,2\n'
+    """Keys and names with commas, quotes and backslashes are stored as given (tabs and other
+    control characters are refused: see tests/test_store_guards.py)."""
+    text = 'submission,assessor,criterion,score\n"S ""1""","A,\\1",plan,2\n'
     report = store.import_ratings_file(
-        write(tmp_path, text), engine=loaded, rubric="demo", imported_by="lead\tone"
+        write(tmp_path, text), engine=loaded, rubric="demo", imported_by='lead "one" \\ ,'
     )
     assert report.n_written == 1
     r = store.load_ratings(engine=loaded)
-    assert r.units == ("S\t1",) and r.raters == ("A,\\1",)
+    assert r.units == ('S "1"',) and r.raters == ("A,\\1",)
     with loaded.connect() as conn:
-        assert conn.execute(sa.text("SELECT recorded_by FROM rating")).scalar_one() == "lead\tone"
+        stored = conn.execute(sa.text("SELECT recorded_by FROM rating")).scalar_one()
+        assert stored == 'lead "one" \\ ,'
 
 
 def test_history_from_any_revision(loaded: Engine, tmp_path: Path) -> None:

@@ -20,9 +20,11 @@ def import_ratings(
     wide: bool = False,
     criterion: str | None = None,
     progress: Progress | None = None,
+    ignore_unknown: bool = False,
 ) -> ImportReport:
     """Check a ratings CSV against its rubric versions and store it, all or nothing
-    (:func:`calibrate.store.import_ratings_file`)."""
+    (:func:`calibrate.store.import_ratings_file`; ``ignore_unknown`` drops columns the format
+    does not know instead of refusing the file)."""
     return import_ratings_file(
         path,
         engine=engine,
@@ -31,6 +33,7 @@ def import_ratings(
         criterion=criterion,
         imported_by=by,
         progress=progress,
+        ignore_unknown=ignore_unknown,
     )
 
 

@@ -1,10 +1,14 @@
 """The store: rubric versions, anchor sets and ratings in SQLite (default) or PostgreSQL.
 
 Everything goes in through all-or-nothing imports (one transaction; any bad row and nothing is
-written) and comes out as plain long arrays for the statistics core, never ORM rows. The schema is
-managed by Alembic migrations (``migrations/``), applied by :func:`open_store`.
+written) and comes out as plain long arrays for the statistics core, never ORM rows. Writers take
+turns and readers never wait for them (:func:`~calibrate.store.engine.writing`,
+:func:`~calibrate.store.engine.reading`); what the database refuses is a
+:class:`~calibrate.errors.StoreError`. The schema is managed by Alembic migrations
+(``migrations/``), applied by :func:`open_store`.
 
-- :mod:`~calibrate.store.engine`: URL, engine, migrations, row counts
+- :mod:`~calibrate.store.engine`: URL, engine, migrations, transactions, row counts
+- :mod:`~calibrate.store.guards`: checks of values that reach the store other than from a file
 - :mod:`~calibrate.store.models`: the tables
 - :mod:`~calibrate.store.definitions`: rubric versions and anchor sets
 - :mod:`~calibrate.store.ratings`: rating imports and reads

@@ -5,14 +5,15 @@ the report of an import."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from numpy.typing import NDArray
 from sqlalchemy.engine import Connection
@@ -21,9 +22,6 @@ Progress = Callable[[int, int, str], None]
 
 
 CHUNK = 50_000
-
-
-BULK_FK_ROWS = 20_000  # PostgreSQL imports this large check foreign keys once, not per row
 
 
 @dataclass(frozen=True)
@@ -63,11 +61,34 @@ def ensure_keys(
     inverse, uniq = pd.factorize(labels)
     missing = [u for u in uniq.tolist() if u not in stored]
     if missing:
-        bulk_insert(
-            conn, table.name, ["key", *defaults], ([k, *defaults.values()] for k in missing)
-        )
+        insert_new(conn, table.name, ["key", *defaults], ([k, *defaults.values()] for k in missing))
         stored = {k: v[0] for k, v in stored_keys(conn, model).items()}
     return np.array([stored[u] for u in uniq.tolist()], dtype=np.int64)[inverse]
+
+
+def insert_new(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Insert rows, skipping those whose unique key is stored already (``ON CONFLICT DO
+    NOTHING``): keys are shared, so a writer never fails on a key another stored first.
+
+    PostgreSQL: COPY into a temporary table, then one ``INSERT ... SELECT``; SQLite: one
+    prepared statement with executemany.
+    """
+    names = ", ".join(columns)
+    if conn.dialect.name != "postgresql":
+        bulk_insert(conn, table, columns, rows, on_conflict="ON CONFLICT DO NOTHING")
+        return
+    scratch = f"new_{table}"
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS "
+        f"SELECT {names} FROM {table} WITH NO DATA"
+    )
+    bulk_insert(conn, scratch, columns, rows)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM {scratch} ON CONFLICT DO NOTHING"
+    )
+    conn.exec_driver_sql(f"DROP TABLE {scratch}")
 
 
 def first_index(codes: NDArray[np.intp], n: int) -> NDArray[np.intp]:
@@ -89,10 +110,16 @@ def lookup(labels: NDArray[np.object_], ids: Mapping[str, int]) -> NDArray[np.in
 
 
 def bulk_insert(
-    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    on_conflict: str = "",
 ) -> None:
     """Insert rows (None = NULL) with the database's bulk path: COPY on PostgreSQL (psycopg
-    escapes every value), one prepared statement with executemany on SQLite."""
+    escapes every value), one prepared statement with executemany on SQLite (followed by
+    ``on_conflict``, SQLite only)."""
     raw = conn.connection.dbapi_connection
     assert raw is not None
     names = ", ".join(columns)
@@ -104,7 +131,7 @@ def bulk_insert(
                     copy.write_row(row)
         else:
             marks = ", ".join("?" * len(columns))
-            sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+            sql = f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}"
             cursor.executemany(sql, rows)  # type: ignore[arg-type]  # sqlite3 takes any iterable
     finally:
         cursor.close()
@@ -114,31 +141,6 @@ def db_time(moment: datetime, postgres: bool) -> str:
     """A UTC time as the text each database's DateTime column reads."""
     text = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     return text + "+00" if postgres else text
-
-
-@contextmanager
-def foreign_keys_checked_once(conn: Connection, *, bulk: bool) -> Iterator[None]:
-    """On PostgreSQL, for a large import: drop the rating table's foreign keys, then add them back.
-
-    Re-adding a foreign key checks every row in one join, instead of one locking lookup per row
-    per key (the advice of the PostgreSQL manual, "Populating a Database"). It happens inside the
-    import's transaction, so a failed check rolls everything back; the table is locked meanwhile.
-    """
-    if not bulk:
-        yield
-        return
-    keys = conn.exec_driver_sql(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = 'rating'::regclass AND contype = 'f' ORDER BY conname"
-    ).all()
-    conn.exec_driver_sql(
-        "ALTER TABLE rating " + ", ".join(f'DROP CONSTRAINT "{name}"' for name, _ in keys)
-    )
-    yield
-    conn.exec_driver_sql(
-        "ALTER TABLE rating "
-        + ", ".join(f'ADD CONSTRAINT "{name}" {definition}' for name, definition in keys)
-    )
 
 
 def nullable(ids: NDArray[np.int64]) -> list[int | None]:
@@ -166,7 +168,8 @@ def to_datetime(value: np.datetime64) -> datetime | None:
 
 
 def fetch_ints(conn: Connection, query: sa.Select[Any], width: int) -> NDArray[np.int64]:
-    """Run a query of non-null integer columns into an array of shape (n, width), in bulk."""
+    """Run a query of non-null integer columns into an array of shape (n, width), in bulk:
+    ``COPY TO STDOUT`` parsed by Arrow's CSV reader on PostgreSQL, one fetch on SQLite."""
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     raw = conn.connection.dbapi_connection
     assert raw is not None
@@ -177,7 +180,18 @@ def fetch_ints(conn: Connection, query: sa.Select[Any], width: int) -> NDArray[n
             with cursor.copy(f"COPY ({sql}) TO STDOUT") as copy:
                 for block in copy:
                     buf.write(block)
-            flat = np.array(buf.getvalue().split(), dtype=np.int64)
+            if not buf.tell():
+                return np.empty((0, width), dtype=np.int64)
+            names = [f"c{i}" for i in range(width)]
+            table = pacsv.read_csv(
+                pa.py_buffer(buf.getbuffer()),
+                read_options=pacsv.ReadOptions(column_names=names),
+                parse_options=pacsv.ParseOptions(delimiter="\t"),
+                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.int64())),
+            )
+            return np.column_stack([c.to_numpy() for c in table.columns]).astype(
+                np.int64, copy=False
+            )
         else:
             cursor.execute(sql)
             flat = np.array(cursor.fetchall(), dtype=np.int64).ravel()

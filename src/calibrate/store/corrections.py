@@ -11,6 +11,8 @@ from sqlalchemy import Engine
 
 from calibrate.errors import StoreError
 from calibrate.store import models as m
+from calibrate.store.engine import reading, writing
+from calibrate.store.guards import check_name, check_rating_id, check_reason
 from calibrate.store.ratings import RATING_COLUMNS
 
 
@@ -22,12 +24,17 @@ def correct_rating(
     Raises
     ------
     StoreError
-        Unknown or already-corrected rating, or a score that is not a level of its rubric.
+        Unknown or already-corrected rating; a score that is not a level of its rubric, or the
+        score the rating already has; an empty reason; ``recorded_by`` not a name (empty, over 100
+        characters, control characters).
     """
+    rating_id = check_rating_id(rating_id)
+    check_name(recorded_by, "recorded_by")
+    check_reason(reason)
     rating = m.Rating.__table__  # type: ignore[attr-defined]
     crit = m.Criterion.__table__  # type: ignore[attr-defined]
     level = m.Level.__table__  # type: ignore[attr-defined]
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         old = conn.execute(sa.select(rating).where(rating.c.id == rating_id)).mappings().first()
         if old is None:
             raise StoreError(f"no rating with id {rating_id}")
@@ -49,6 +56,10 @@ def correct_rating(
             raise StoreError(
                 f"score {score} is not a level of the rubric (levels {sorted(levels)})"
             )
+        if score == old["score"]:
+            raise StoreError(
+                f"rating {rating_id} already has score {score}: a correction changes the score"
+            )
         values = {k: old[k] for k in RATING_COLUMNS}
         values.update(
             score=score,
@@ -63,9 +74,16 @@ def correct_rating(
 
 
 def rating_history(rating_id: int, *, engine: Engine) -> list[dict[str, Any]]:
-    """Every revision of a rating, oldest first (follows corrections both ways)."""
+    """Every revision of a rating, oldest first (follows corrections both ways).
+
+    Raises
+    ------
+    StoreError
+        No rating with that id.
+    """
+    rating_id = check_rating_id(rating_id)
     rating = m.Rating.__table__  # type: ignore[attr-defined]
-    with engine.connect() as conn:
+    with reading(engine) as conn:
 
         def revision(condition: Any) -> dict[str, Any] | None:
             row = conn.execute(sa.select(rating).where(condition)).mappings().one_or_none()

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -17,6 +18,8 @@ from calibrate.errors import Problem, StoreError, ValidationError
 from calibrate.rubric import Rubric, load_rubrics, parse_rubric_key, rubric_from_data
 from calibrate.store import models as m
 from calibrate.store.bulk import ImportReport
+from calibrate.store.engine import reading, writing
+from calibrate.store.guards import check_name
 
 
 def import_definitions(
@@ -33,11 +36,21 @@ def import_definitions(
     a stored version is refused (a rubric that changes must carry a new version). Stored anchor
     sets do not change either: a changed set is stored as a new set, with a new id and new anchor
     ids (anchor ids are unique within a rubric version). Anchor-set problems name the set's file
-    when it was read from one.
+    when it was read from one. The expert scores and rationales are stored once, in
+    ``anchor_score``; the set's stored JSON holds the rest.
+
+    Raises
+    ------
+    ValidationError
+        Changed content under a stored version or set id, reused anchor ids, a set whose rubric
+        version is not stored; nothing is written.
+    StoreError
+        ``imported_by`` is not a name (empty, over 100 characters, control characters).
     """
+    check_name(imported_by, "imported_by")
     problems: list[Problem] = []
     written = unchanged = 0
-    with Session(engine) as session, session.begin():
+    with writing(engine) as conn, Session(bind=conn) as session:
         versions: dict[tuple[str, int], int] = {}
         for rubric in rubrics:
             row = _rubric_row(session, rubric.id, rubric.version)
@@ -116,7 +129,7 @@ def import_definitions(
                 rubric_version_id=rv_id,
                 title=aset.title,
                 content_hash=digest,
-                definition=_anchor_set_json(aset),
+                definition=_anchor_set_json(aset, scores=False),
             )
             session.add(row_set)
             session.flush()
@@ -166,8 +179,7 @@ def import_definitions(
                 )
             written += 1
         if problems:
-            session.rollback()
-            raise ValidationError(problems)
+            raise ValidationError(problems)  # rolls the transaction back
         n_rows = len(rubrics) + len(anchor_sets)
         if written:
             digests = [r.content_hash() for r in rubrics] + [
@@ -183,6 +195,7 @@ def import_definitions(
                     imported_by=imported_by,
                 )
             )
+        session.flush()
     return ImportReport("definitions", source, n_rows, written, unchanged)
 
 
@@ -208,7 +221,7 @@ def import_definition_dirs(
 
 def stored_rubrics(*, engine: Engine) -> list[Rubric]:
     """Every rubric version in the store, old versions included."""
-    with Session(engine) as session:
+    with reading(engine) as conn, Session(bind=conn) as session:
         return _rubrics_where(session)
 
 
@@ -224,7 +237,7 @@ def stored_rubric(rubric: str, *, engine: Engine) -> Rubric:
         ``rubric`` is not of the form ``id`` or ``id@version``.
     """
     rid, version = parse_rubric_key(rubric)
-    with Session(engine) as session:
+    with reading(engine) as conn, Session(bind=conn) as session:
         found = _rubrics_where(session, *_rubric_filter(rid, version))
         if not found:
             stored = session.exec(select(m.RubricVersion.rubric_key, m.RubricVersion.version))
@@ -242,10 +255,11 @@ def stored_anchor_sets(*, engine: Engine, rubric: str | None = None) -> list[Anc
     """The anchor sets in the store, validated against their stored rubric versions.
 
     ``rubric`` keeps the sets of one rubric version (``id@version``) or of every version of a
-    rubric (``id``); None keeps all. Sets come in the order they were stored.
+    rubric (``id``); None keeps all. Sets come in the order they were stored, their expert scores
+    and rationales joined from ``anchor_score``.
     """
     conditions = [] if rubric is None else _rubric_filter(*parse_rubric_key(rubric))
-    with Session(engine) as session:
+    with reading(engine) as conn, Session(bind=conn) as session:
         rubrics = {(r.id, r.version): r for r in _rubrics_where(session, *conditions)}
         query = select(m.AnchorSet).order_by(m.AnchorSet.id)  # type: ignore[arg-type]
         if conditions:
@@ -254,10 +268,40 @@ def stored_anchor_sets(*, engine: Engine, rubric: str | None = None) -> list[Anc
                 m.RubricVersion.id == m.AnchorSet.rubric_version_id,  # type: ignore[arg-type]
             ).where(*conditions)
         rows = session.exec(query).all()
-        return [
-            anchor_set_from_data(json.loads(r.definition), rubrics, source=f"store:{r.key}")
-            for r in rows
-        ]
+        answers = _expert_scores(conn, [r.id for r in rows if r.id is not None])
+    sets = []
+    for r in rows:
+        data = json.loads(r.definition)
+        for anchor in data["anchors"]:
+            scores, rationale = answers.get((r.id, anchor["id"]), ({}, {}))
+            anchor.update(scores=scores, rationale=rationale)
+        sets.append(anchor_set_from_data(data, rubrics, source=f"store:{r.key}"))
+    return sets
+
+
+def _expert_scores(
+    conn: sa.Connection, set_ids: Sequence[int]
+) -> dict[tuple[int | None, str], tuple[dict[str, int], dict[str, str]]]:
+    """``(anchor set id, anchor id) -> (scores, rationales)`` by criterion, in stored order."""
+    anchor = m.Anchor.__table__  # type: ignore[attr-defined]
+    crit = m.Criterion.__table__  # type: ignore[attr-defined]
+    score = m.AnchorScore.__table__  # type: ignore[attr-defined]
+    out: dict[tuple[int | None, str], tuple[dict[str, int], dict[str, str]]] = {}
+    if not set_ids:
+        return out
+    for set_id, anchor_key, criterion, value, rationale in conn.execute(
+        sa.select(
+            anchor.c.anchor_set_id, anchor.c.key, crit.c.key, score.c.score, score.c.rationale
+        )
+        .join(anchor, anchor.c.id == score.c.anchor_id)
+        .join(crit, crit.c.id == score.c.criterion_id)
+        .where(anchor.c.anchor_set_id.in_(set_ids))
+        .order_by(score.c.id)
+    ):
+        scores, rationales = out.setdefault((set_id, anchor_key), ({}, {}))
+        scores[criterion] = value
+        rationales[criterion] = rationale
+    return out
 
 
 def _rubric_filter(rid: str, version: int | None) -> list[Any]:
@@ -287,14 +331,17 @@ def _rubric_row(session: Session, key: str, version: int) -> m.RubricVersion | N
     ).first()
 
 
-def _anchor_set_json(aset: AnchorSet) -> str:
+def _anchor_set_json(aset: AnchorSet, *, scores: bool = True) -> str:
+    """The set as canonical JSON; without ``scores``, its anchors leave out the expert scores and
+    rationales (as stored: ``anchor_score`` holds them)."""
+    hidden = None if scores else {"scores", "rationale"}
     return json.dumps(
         {
             "id": aset.id,
             "rubric": aset.rubric_id,
             "rubric_version": aset.rubric_version,
             "title": aset.title,
-            "anchors": [a.model_dump(exclude_none=True) for a in aset.anchors],
+            "anchors": [a.model_dump(exclude_none=True, exclude=hidden) for a in aset.anchors],
         },
         ensure_ascii=False,
         sort_keys=True,
@@ -302,4 +349,5 @@ def _anchor_set_json(aset: AnchorSet) -> str:
 
 
 def _anchor_set_hash(aset: AnchorSet) -> str:
+    """SHA-256 of the whole set, expert scores and rationales included."""
     return hashlib.sha256(_anchor_set_json(aset).encode()).hexdigest()

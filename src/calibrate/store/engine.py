@@ -1,22 +1,42 @@
-"""The store's engine: database URL, connection and Alembic migrations, and row counts."""
+"""The store's engine: database URL, connection and Alembic migrations, transactions, row counts.
+
+Writers take turns: every write (an import, a correction, a migration) runs in :func:`writing`,
+which holds the store's one writer lock for its transaction (``pg_advisory_xact_lock`` on
+PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so two imports of the same file at the same moment
+store it once and imports sharing new keys never collide. Readers never wait for a writer: they read
+one consistent snapshot (:func:`reading`: ``REPEATABLE READ`` on PostgreSQL, a read transaction in
+write-ahead-log mode on SQLite). What the database refuses becomes a :class:`StoreError`, never a
+traceback.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, func
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DataError, IntegrityError, OperationalError
 
 from calibrate.errors import StoreError
 from calibrate.settings import get_settings
 from calibrate.store import models as m
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_TIMEOUT = 60.0
+"""Seconds a SQLite writer waits for another to finish before giving up (``?timeout=N`` in the
+URL sets another)."""
+SQLITE_CACHE_KIB = 65_536  # page cache per connection: an import's index pages stay in memory
+WRITER_LOCK = 0x63616C69  # the PostgreSQL advisory lock key of the store's writer ("cali")
+_WRITE = "calibrate_write"  # execution option: this connection's transaction writes
 
 
 def normalise_url(url: str) -> str:
@@ -30,7 +50,11 @@ def normalise_url(url: str) -> str:
 def create_store_engine(url: str | None = None) -> Engine:
     """An engine for ``url`` (default: the ``CALIBRATE_DATABASE_URL`` setting).
 
-    SQLite files get their folder created and foreign keys enforced.
+    SQLite files get their folder created, foreign keys enforced, write-ahead logging (readers
+    and the writer do not block each other), a 64 MiB page cache (:data:`SQLITE_CACHE_KIB`: the
+    rating table's indexes of a large import are written in memory, not re-read from disk) and a
+    writer that waits :data:`SQLITE_TIMEOUT` seconds for another; transactions begin as
+    :func:`writing` and :func:`reading` say.
     """
     url = normalise_url(url or get_settings().database_url)
     try:
@@ -38,15 +62,26 @@ def create_store_engine(url: str | None = None) -> Engine:
     except ArgumentError:
         raise StoreError(f"not a database URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        file = bool(parsed.database) and parsed.database != ":memory:"
+        if file:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        timeout = {} if "timeout" in parsed.query else {"timeout": SQLITE_TIMEOUT}
+        engine = create_engine(url, connect_args=timeout)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # the driver leaves BEGIN to _begin
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+            if file:
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get(_WRITE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if parsed.get_backend_name() != "postgresql":
@@ -56,12 +91,96 @@ def create_store_engine(url: str | None = None) -> Engine:
     return create_engine(url)
 
 
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """One write transaction, committed at the end (rolled back on any exception), holding the
+    store's writer lock: writers wait for each other, readers wait for nobody.
+
+    Raises
+    ------
+    StoreError
+        SQLite: another writer held the store longer than the timeout. Any backend: the database
+        refused a value (the last line of defence behind the store's own checks).
+    """
+    started = time.monotonic()
+    with refusals(started), engine.connect() as conn:
+        conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(func.pg_advisory_xact_lock(WRITER_LOCK)))
+            yield conn
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """One read-only transaction on one consistent snapshot of the store (every query sees the
+    same committed state), which never waits for a writer."""
+    with refusals(time.monotonic()), engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def refusals(started: float) -> Iterator[None]:
+    """Turn what the database refuses into a one-line :class:`StoreError`."""
+    try:
+        yield
+    except OperationalError as exc:
+        text = str(exc.orig)
+        if "locked" not in text and "busy" not in text:
+            raise
+        waited = time.monotonic() - started
+        raise StoreError(
+            f"the store is busy: another import or correction held it for {waited:.0f} s; "
+            "try again when it has finished"
+        ) from None
+    except (DataError, IntegrityError) as exc:
+        raise StoreError(f"the database refused the data{_where(exc.orig)}") from None
+    except OverflowError:  # sqlite3 refuses integers beyond 64 bits before the database sees them
+        raise StoreError("the database refused the data: a number beyond 64 bits") from None
+
+
+def _where(orig: Any) -> str:
+    """``" (table t, column c): message"`` from a driver error, with what the driver names."""
+    diag = getattr(orig, "diag", None)
+    names = []
+    if diag is not None:
+        names = [
+            f"{what} {value}"
+            for what, value in (
+                ("table", diag.table_name),
+                ("column", diag.column_name),
+                ("constraint", diag.constraint_name),
+            )
+            if value
+        ]
+        context = (diag.context or "").splitlines()
+        if not names and context:
+            names = [context[0]]  # COPY names the table, line and column
+        message = diag.message_primary or str(orig)
+    else:
+        message = str(orig)
+    where = f" ({', '.join(names)})" if names else ""
+    return f"{where}: {message.splitlines()[0] if message else 'no reason given'}"
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` with Alembic (empty database -> head on first use)."""
+    """Bring the schema to ``revision`` with Alembic (empty database -> head on first use).
+
+    A store already at head is left alone without taking the writer lock, so opening a store
+    never waits for an import.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with engine.begin() as connection:
+        if revision == "head":
+            heads = set(ScriptDirectory.from_config(config).get_heads())
+            with engine.connect() as conn:
+                if set(MigrationContext.configure(conn).get_current_heads()) == heads:
+                    return
+        with writing(engine) as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except OperationalError as exc:
@@ -94,7 +213,7 @@ _TABLES = (
 def counts(*, engine: Engine) -> dict[str, int]:
     """Row counts per table (for status displays and tests)."""
     tables = [model.__table__ for model in _TABLES]  # type: ignore[union-attr]
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return {
             t.name: conn.execute(sa.select(func.count()).select_from(t)).scalar_one()
             for t in tables

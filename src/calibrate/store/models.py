@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 
@@ -53,6 +53,10 @@ class Criterion(SQLModel, table=True):
 
 
 class AnchorSet(SQLModel, table=True):
+    """An anchor set; ``definition`` holds it as JSON without the expert scores and rationales,
+    which :class:`AnchorScore` holds (one copy of the answer key, kept apart from the artifacts an
+    assessor sees). ``content_hash`` is over the whole set, scores included."""
+
     __tablename__ = "anchor_set"
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=100, unique=True)
@@ -139,15 +143,27 @@ class Rating(SQLModel, table=True):
 
     Append-only: a correction is a new row (``revision`` + 1, ``supersedes_id`` -> the old row)
     recorded with ``recorded_by`` and ``recorded_at``; the current rating of a key is the one no
-    other row supersedes.
+    other row supersedes. A rating's identity (assessor, submission or anchor, criterion,
+    calibration round, revision) is unique in the database (``uq_rating_identity``: absent
+    parts count as 0, since NULLs are distinct in a plain unique constraint).
     """
 
     __table_args__ = (
         CheckConstraint("(submission_id IS NULL) <> (anchor_id IS NULL)", name="rating_one_target"),
         Index("ix_rating_target", "submission_id", "anchor_id", "criterion_id", "assessor_id"),
+        Index(
+            "uq_rating_identity",
+            "assessor_id",
+            func.coalesce(text("submission_id"), 0),
+            func.coalesce(text("anchor_id"), 0),
+            "criterion_id",
+            func.coalesce(text("calibration_attempt_id"), 0),
+            "revision",
+            unique=True,
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
-    assessor_id: int = Field(foreign_key="assessor.id", index=True)
+    assessor_id: int = Field(foreign_key="assessor.id")  # indexed first in uq_rating_identity
     submission_id: int | None = Field(default=None, foreign_key="submission.id")
     anchor_id: int | None = Field(default=None, foreign_key="anchor.id")
     criterion_id: int = Field(foreign_key="criterion.id")

@@ -21,6 +21,8 @@ from sqlalchemy.engine import Connection
 from calibrate.errors import CalibrateError, Problem, ValidationError
 from calibrate.ratings import (
     ANCHOR_CONTEXTS,
+    CONTEXTS,
+    MAX_INT,
     MAX_PROBLEMS,
     RatingRows,
     Ratings,
@@ -29,7 +31,6 @@ from calibrate.ratings import (
 from calibrate.rubric import Rubric, parse_rubric_key, rubric_from_data
 from calibrate.store import models as m
 from calibrate.store.bulk import (
-    BULK_FK_ROWS,
     CHUNK,
     ImportReport,
     Progress,
@@ -38,13 +39,17 @@ from calibrate.store.bulk import (
     ensure_keys,
     fetch_ints,
     first_index,
-    foreign_keys_checked_once,
+    insert_new,
     lookup,
     nullable,
     stored_keys,
     timestamps,
     to_datetime,
 )
+from calibrate.store.engine import reading, writing
+from calibrate.store.guards import check_name, check_sha256, name_problem
+
+NEW = -1  # the id of a key not stored yet, while an import is checked
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,17 @@ class _RubricInfo:
     rubric: Rubric
     criteria: dict[str, int]
     anchors: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What an import's checks need from the store: keys and what they are stored with."""
+
+    assessors: dict[str, int]
+    submissions: dict[
+        str, tuple[int, int, str, int | None]
+    ]  # key -> id, rubric version, earner, attempt
+    rounds: dict[str, tuple[int, str, int, str]]  # key -> id, assessor, rubric version, context
 
 
 def import_ratings_file(
@@ -64,14 +80,31 @@ def import_ratings_file(
     criterion: str | None = None,
     imported_by: str = "calibrate",
     progress: Progress | None = None,
+    ignore_unknown: bool = False,
 ) -> ImportReport:
-    """Read, check and store a ratings CSV, all or nothing (see :func:`import_ratings`)."""
+    """Read, check and store a ratings CSV, all or nothing (see :func:`import_ratings`).
+
+    Every problem is reported at once: those of the file's form (:func:`parse_ratings` with
+    ``collect=True``) and those found against the rubric versions and the store on the other
+    rows. ``ignore_unknown`` drops columns the format does not know instead of refusing them.
+    """
+    check_name(imported_by, "imported_by")
     path = Path(path)
     try:
         data = path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
+    except FileNotFoundError:
         raise ValidationError([Problem(str(path), "file not found")]) from None
-    rows = parse_ratings(data, source=str(path), wide=wide, criterion=criterion, progress=progress)
+    except IsADirectoryError:
+        raise ValidationError([Problem(str(path), "is a directory, not a CSV file")]) from None
+    rows = parse_ratings(
+        data,
+        source=str(path),
+        wide=wide,
+        criterion=criterion,
+        progress=progress,
+        collect=True,
+        ignore_unknown=ignore_unknown,
+    )
     return import_ratings(
         rows,
         engine=engine,
@@ -91,7 +124,8 @@ def import_ratings(
     imported_by: str = "calibrate",
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Check ratings against their rubric versions and store them in one transaction.
+    """Check ratings against their rubric versions and the store, and store them in one
+    transaction.
 
     Each row names its rubric version in a ``rubric`` column (``id@version``, or ``id`` for the
     latest stored version) or takes ``rubric``. Ratings in the practice, qualification and validity
@@ -99,41 +133,61 @@ def import_ratings(
     submission, created on first sight (with ``earner`` and ``attempt`` when the file has them, and
     linked to the earner's previous attempt). A rating already stored with the same score is
     skipped, so re-importing a file adds nothing; a different score for a stored rating is refused
-    (corrections go through :func:`correct_rating`, which keeps the old revision).
+    (corrections go through :func:`correct_rating`, which keeps the old revision). What is stored
+    does not change: a submission stored with another earner or attempt, or a ``round`` stored for
+    another assessor, rubric version or context, is refused.
+
+    The problems of ``rows`` (:attr:`RatingRows.problems`, from ``collect=True``) are reported
+    with the store's own, found on the rows without them (:attr:`RatingRows.bad`). Imports take
+    turns (:func:`calibrate.store.engine.writing`): the same file imported twice at once is stored
+    once.
 
     Raises
     ------
     ValidationError
-        Every bad row (file, line, column, reason); the database is left as it was.
+        Every problem (file, line, column, reason), in line order; the database is left as it was.
+    StoreError
+        ``imported_by`` is not a name (empty, over 100 characters, control characters), ``sha256``
+        not a SHA-256, or the store stayed busy with another import past the timeout.
     """
+    check_name(imported_by, "imported_by")
+    check_sha256(sha256)
+    parsed = list(rows.problems)
+    more = parsed.pop() if len(parsed) > MAX_PROBLEMS else None  # "... and N more"
+    n_rows = len(rows)
+    if rows.bad.any():
+        rows = rows.take(~rows.bad)
     n = len(rows)
     context = rows.column("context", "live")
-    is_anchor = np.isin(context, ANCHOR_CONTEXTS)
-    with engine.begin() as conn:
+    live = ~np.isin(context, ANCHOR_CONTEXTS)
+    with writing(engine) as conn:
         infos = _rubric_infos(conn)
         rv, problems = _resolve_rubrics(rows, rubric, infos)
+        problems += _value_problems(rows)
         crit_id = np.zeros(n, dtype=np.int64)
         anchor_id = np.zeros(n, dtype=np.int64)
         for info in infos.values():
             idx = np.flatnonzero(rv == info.id)
             if len(idx):
-                problems += _check_group(rows, idx, info, is_anchor, crit_id, anchor_id)
-        stored_subs = stored_keys(conn, m.Submission, "rubric_version_id")
-        problems += _submission_problems(rows, rv, ~is_anchor, stored_subs, infos)
+                problems += _check_group(rows, idx, info, ~live, crit_id, anchor_id)
+        stored = _stored(conn)
+        problems += _submission_problems(rows, rv, live, stored.submissions, infos)
+        problems += _submission_conflicts(rows, live & (rv > 0), stored.submissions)
+        problems += _round_conflicts(rows, rv, context, stored.rounds, infos)
+        keys = _identities(rows, live, crit_id, anchor_id, stored)
+        score = np.nan_to_num(rows.score).clip(-MAX_INT - 1, MAX_INT + 1).astype(np.int64)
+        new, conflicts = _against_stored(conn, keys, score, rows)
+        problems = parsed + problems + conflicts
         if problems:
-            raise ValidationError(sorted(problems, key=lambda p: p.line or 0))
+            raise ValidationError(_in_line_order(problems, more))
 
         now = db_time(datetime.now(UTC), conn.dialect.name == "postgresql")
         assessor_id = ensure_keys(conn, m.Assessor, rows.assessor, created_at=now)
         submission_id = np.zeros(n, dtype=np.int64)
-        if (~is_anchor).any():
-            submission_id[~is_anchor] = _ensure_submissions(conn, rows, ~is_anchor, rv, infos)
+        if live.any():
+            submission_id[live] = _ensure_submissions(conn, rows, live, rv, infos)
         attempt_id = _ensure_attempts(conn, rows, rv, assessor_id, context)
         keys = np.stack([assessor_id, submission_id, anchor_id, crit_id, attempt_id], axis=1)
-        score = rows.score.astype(np.int64)
-        new, conflicts = _against_stored(conn, keys, score, rows)
-        if conflicts:
-            raise ValidationError(conflicts)
         written = int(new.sum())
         if written:  # an import that adds nothing leaves no trace
             table = m.ImportBatch.__table__  # type: ignore[attr-defined]
@@ -143,7 +197,7 @@ def import_ratings(
                     "kind": "ratings",
                     "source": rows.source,
                     "sha256": sha256,
-                    "n_rows": n,
+                    "n_rows": n_rows,
                     "n_written": written,
                     "imported_by": imported_by,
                     "imported_at": datetime.now(UTC),
@@ -159,7 +213,13 @@ def import_ratings(
                 batch=int(batch),
                 progress=progress,
             )
-    return ImportReport("ratings", rows.source, n, written, n - written)
+    return ImportReport("ratings", rows.source, n_rows, written, n_rows - written)
+
+
+def _in_line_order(problems: list[Problem], more: Problem | None) -> list[Problem]:
+    """Problems of the whole file first, then by line; the count of those left out last."""
+    ordered = sorted(problems, key=lambda p: (p.line is not None, p.line or 0))
+    return ordered if more is None else [*ordered, more]
 
 
 def _rubric_infos(conn: Connection) -> dict[str, _RubricInfo]:
@@ -180,6 +240,32 @@ def _rubric_infos(conn: Connection) -> dict[str, _RubricInfo]:
             rv_id, rubric, criteria.get(rv_id, {}), anchors.get(rv_id, {})
         )
     return infos
+
+
+def _stored(conn: Connection) -> _Stored:
+    """The stored assessors, submissions (with earner and attempt) and calibration rounds."""
+    sub = m.Submission.__table__  # type: ignore[attr-defined]
+    earner = m.Earner.__table__  # type: ignore[attr-defined]
+    att = m.CalibrationAttempt.__table__  # type: ignore[attr-defined]
+    assessor = m.Assessor.__table__  # type: ignore[attr-defined]
+    submissions = {
+        key: (sid, rv_id, earner_key or "", number)
+        for key, sid, rv_id, earner_key, number in conn.execute(
+            sa.select(sub.c.key, sub.c.id, sub.c.rubric_version_id, earner.c.key, sub.c.attempt)
+            .select_from(sub)
+            .outerjoin(earner, earner.c.id == sub.c.earner_id)
+        )
+    }
+    rounds = {
+        key: (aid, assessor_key, rv_id, purpose)
+        for key, aid, assessor_key, rv_id, purpose in conn.execute(
+            sa.select(att.c.key, att.c.id, assessor.c.key, att.c.rubric_version_id, att.c.purpose)
+            .select_from(att)
+            .join(assessor, assessor.c.id == att.c.assessor_id)
+        )
+    }
+    assessors = {k: v[0] for k, v in stored_keys(conn, m.Assessor).items()}
+    return _Stored(assessors, submissions, rounds)
 
 
 def _resolve_rubrics(
@@ -223,6 +309,52 @@ def _resolve_rubrics(
         )
         problems += _row_problems(rows, np.flatnonzero(inverse == j), "rubric", reason)
     return ids[inverse], problems
+
+
+def _value_problems(rows: RatingRows) -> list[Problem]:
+    """Keys, scores and attempts the store's columns cannot hold, the same on every database.
+
+    A file read by :func:`parse_ratings` has none (its reader refuses them first); this guards
+    rows built by other callers of :func:`import_ratings`.
+    """
+    problems: list[Problem] = []
+    keys = {"submission": rows.submission, "assessor": rows.assessor, "criterion": rows.criterion}
+    for name in ("submission", "assessor", "criterion", "earner", "round"):
+        values = keys[name] if name in keys else rows.column(name, "")
+        codes, uniq = pd.factorize(values)
+        reasons = [
+            None if (u == "" and name in ("earner", "round")) else name_problem(u, name)
+            for u in uniq.tolist()
+        ]
+        for j, reason in enumerate(reasons):
+            if reason is not None:
+                problems += _row_problems(rows, np.flatnonzero(codes == j), name, reason)
+    score = rows.score
+    bad = ~(np.isfinite(score) & (score == np.round(score)) & (np.abs(score) <= MAX_INT))
+    problems += _row_problems(
+        rows,
+        np.flatnonzero(bad),
+        "score",
+        lambda i: f"score {score[i]:g} is not a whole number within +-{MAX_INT:_}",
+    )
+    if "attempt" in rows.columns:
+        text = rows.columns["attempt"]
+        _, ok = _attempt_numbers(text)
+        problems += _row_problems(
+            rows,
+            np.flatnonzero(~ok),
+            "attempt",
+            lambda i: f"attempt {text[i]!r} is not a whole number >= 1 (at most {MAX_INT:_})",
+        )
+    return problems
+
+
+def _attempt_numbers(text: NDArray[np.object_]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Attempt numbers of attempt cells (0 where empty or bad) and which cells are valid."""
+    num = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(np.float64)
+    whole = np.isfinite(num) & (num == np.round(num)) & (num >= 1) & (num <= MAX_INT)
+    numbers = np.where(whole, num, 0).astype(np.int64)
+    return numbers, whole | (text == "")
 
 
 def _check_group(
@@ -274,7 +406,7 @@ def _submission_problems(
     rows: RatingRows,
     rv: NDArray[np.int64],
     live: NDArray[np.bool_],
-    stored: Mapping[str, tuple[int, ...]],
+    stored: Mapping[str, tuple[int, int, str, int | None]],
     infos: Mapping[str, _RubricInfo],
 ) -> list[Problem]:
     """A submission belongs to one rubric version: the stored one, else its first row's."""
@@ -297,6 +429,86 @@ def _submission_problems(
     )
 
 
+def _submission_conflicts(
+    rows: RatingRows,
+    live: NDArray[np.bool_],
+    stored: Mapping[str, tuple[int, int, str, int | None]],
+) -> list[Problem]:
+    """A stored submission keeps its earner and attempt: rows saying otherwise are refused."""
+    idx = np.flatnonzero(live)
+    codes, uniq = pd.factorize(rows.submission[idx])
+    known = np.array([u in stored for u in uniq.tolist()], dtype=bool)
+    if not known.any():
+        return []
+    record = [stored.get(u, (0, 0, "", None)) for u in uniq.tolist()]
+    problems: list[Problem] = []
+    if "earner" in rows.columns:
+        earner = rows.columns["earner"]
+        was = np.array([r[2] for r in record], dtype=object)[codes]
+        bad = idx[known[codes] & (earner[idx] != "") & (earner[idx] != was)]
+
+        def earner_reason(i: int) -> str:
+            stored_earner = stored[rows.submission[i]][2]
+            with_earner = f"with earner {stored_earner!r}" if stored_earner else "without an earner"
+            return (
+                f"submission {rows.submission[i]!r} is stored {with_earner}, not "
+                f"{earner[i]!r}: a stored submission keeps its earner"
+            )
+
+        problems += _row_problems(rows, bad, "earner", earner_reason)
+    if "attempt" in rows.columns:
+        number, _ = _attempt_numbers(rows.columns["attempt"])
+        was_n = np.array([r[3] or 0 for r in record], dtype=np.int64)[codes]
+        bad = idx[known[codes] & (number[idx] > 0) & (number[idx] != was_n)]
+
+        def attempt_reason(i: int) -> str:
+            stored_attempt = stored[rows.submission[i]][3]
+            as_attempt = (
+                f"as attempt {stored_attempt}" if stored_attempt else "without an attempt number"
+            )
+            return (
+                f"submission {rows.submission[i]!r} is stored {as_attempt}, not attempt "
+                f"{number[i]}: a stored submission keeps its attempt"
+            )
+
+        problems += _row_problems(rows, bad, "attempt", attempt_reason)
+    return problems
+
+
+def _round_conflicts(
+    rows: RatingRows,
+    rv: NDArray[np.int64],
+    context: NDArray[np.object_],
+    stored: Mapping[str, tuple[int, str, int, str]],
+    infos: Mapping[str, _RubricInfo],
+) -> list[Problem]:
+    """A stored round stays one assessor's attempt at one rubric version in one context."""
+    rounds = rows.column("round", "")
+    idx = np.flatnonzero((rounds != "") & (rv > 0))
+    codes, uniq = pd.factorize(rounds[idx])
+    record = [stored.get(u) for u in uniq.tolist()]
+    if all(r is None for r in record):
+        return []
+    names = {info.id: key for key, info in infos.items()}
+    bad = [
+        i
+        for i, j in zip(idx.tolist(), codes.tolist(), strict=True)
+        if (r := record[j]) is not None
+        and (r[1], r[2], r[3]) != (rows.assessor[i], int(rv[i]), context[i])
+    ]
+
+    def reason(i: int) -> str:
+        _, assessor, rv_id, purpose = stored[rounds[i]]
+        return (
+            f"round {rounds[i]!r} is stored as {assessor}'s {purpose} round on "
+            f"{names.get(rv_id, '?')}, not {rows.assessor[i]}'s {context[i]} round on "
+            f"{names.get(int(rv[i]), '?')}: a round is one assessor's attempt at one rubric in "
+            "one context"
+        )
+
+    return _row_problems(rows, np.asarray(bad, dtype=np.intp), "round", reason)
+
+
 def _row_problems(
     rows: RatingRows, idx: NDArray[np.intp], column: str, reason: str | Callable[[int], str]
 ) -> list[Problem]:
@@ -308,6 +520,31 @@ def _row_problems(
         )
         for i in idx[:MAX_PROBLEMS].tolist()
     ]
+
+
+def _identities(
+    rows: RatingRows,
+    live: NDArray[np.bool_],
+    crit_id: NDArray[np.int64],
+    anchor_id: NDArray[np.int64],
+    stored: _Stored,
+) -> NDArray[np.int64]:
+    """Each row's rating identity in stored ids, shape (n, 5): assessor, submission, anchor,
+    criterion, round (0: none; :data:`NEW`: a key not stored yet, so the rating is new)."""
+    n = len(rows)
+    assessor = lookup(rows.assessor, stored.assessors)
+    submission = np.zeros(n, dtype=np.int64)
+    submission[live] = lookup(
+        rows.submission[live], {k: v[0] for k, v in stored.submissions.items()}
+    )
+    rounds = rows.column("round", "")
+    has = rounds != ""
+    attempt = np.zeros(n, dtype=np.int64)
+    attempt[has] = lookup(rounds[has], {k: v[0] for k, v in stored.rounds.items()})
+    assessor[assessor == 0] = NEW
+    submission[live & (submission == 0)] = NEW
+    attempt[has & (attempt == 0)] = NEW
+    return np.stack([assessor, submission, anchor_id, crit_id, attempt], axis=1)
 
 
 def _ensure_submissions(
@@ -331,13 +568,13 @@ def _ensure_submissions(
         has_earner = earner != ""
         if has_earner.any():
             earner_id[has_earner] = ensure_keys(conn, m.Earner, earner[has_earner])
-        attempt = rows.column("attempt", "")[rows_live]
-        bulk_insert(
+        attempt, _ = _attempt_numbers(rows.column("attempt", "")[rows_live])
+        insert_new(
             conn,
             table.name,
             ["key", "rubric_version_id", "earner_id", "attempt"],
             (
-                (uniq[j], int(rv[r]), int(e) or None, int(float(a)) if a else None)
+                (uniq[j], int(rv[r]), e or None, a or None)
                 for j, r, e, a in zip(
                     new, rows_live.tolist(), earner_id.tolist(), attempt.tolist(), strict=True
                 )
@@ -369,12 +606,10 @@ def _link_attempts(conn: Connection, infos: Mapping[str, _RubricInfo]) -> None:
         if prev is None and a > 1 and (e, credential[v], a - 1) in by_attempt
     ]
     if links:
-        from sqlalchemy import bindparam
-
         conn.execute(
             table.update()
-            .where(table.c.id == bindparam("sid"))
-            .values(previous_id=bindparam("prev")),
+            .where(table.c.id == sa.bindparam("sid"))
+            .values(previous_id=sa.bindparam("prev")),
             links,
         )
 
@@ -400,20 +635,23 @@ def _ensure_attempts(
         (u, has[f]) for u, f in zip(uniq.tolist(), first.tolist(), strict=True) if u not in stored
     ]
     if new:
-        conn.execute(
-            table.insert(),
-            [
-                {
-                    "key": u,
-                    "assessor_id": int(assessor_id[i]),
-                    "rubric_version_id": int(rv[i]),
-                    "purpose": str(context[i]),
-                    "started_at": to_datetime(rows.timestamp[i])
-                    if rows.timestamp is not None
-                    else None,
-                }
+        postgres = conn.dialect.name == "postgresql"
+        insert_new(
+            conn,
+            table.name,
+            ["key", "assessor_id", "rubric_version_id", "purpose", "started_at"],
+            (
+                (
+                    u,
+                    int(assessor_id[i]),
+                    int(rv[i]),
+                    str(context[i]),
+                    None
+                    if rows.timestamp is None or (moment := to_datetime(rows.timestamp[i])) is None
+                    else db_time(moment, postgres),
+                )
                 for u, i in new
-            ],
+            ),
         )
         stored = stored_keys(conn, m.CalibrationAttempt)
     out[has] = lookup(rounds[has], {k: v[0] for k, v in stored.items()})
@@ -424,13 +662,15 @@ def _against_stored(
     conn: Connection, keys: NDArray[np.int64], score: NDArray[np.int64], rows: RatingRows
 ) -> tuple[NDArray[np.bool_], list[Problem]]:
     """Which rows are new. A row matching any stored revision of its rating is not new (so a
-    file re-imported after a correction adds nothing); any other score for it is a conflict."""
+    file re-imported after a correction adds nothing); any other score for it is a conflict.
+    Rows with a key not stored yet (:data:`NEW`) are new."""
     new = np.ones(len(score), dtype=bool)
     rating = m.Rating.__table__  # type: ignore[attr-defined]
-    if conn.execute(sa.select(func.count()).select_from(rating)).scalar_one() == 0:
+    known = ~(keys == NEW).any(axis=1)
+    if not known.any() or conn.execute(sa.select(rating.c.id).limit(1)).first() is None:
         return new, []
     stored: dict[tuple[int, ...], set[int]] = {}
-    assessors = np.unique(keys[:, 0]).tolist()
+    assessors = np.unique(keys[known, 0]).tolist()
     for start in range(0, len(assessors), 10_000):  # only the file's assessors' ratings
         for a, s, an, c, t, sc in conn.execute(
             sa.select(
@@ -444,8 +684,8 @@ def _against_stored(
         ):
             stored.setdefault((a, s or 0, an or 0, c, t or 0), set()).add(sc)
     conflicts: list[Problem] = []
-    for i, key in enumerate(map(tuple, keys.tolist())):
-        scores = stored.get(key)
+    for i in np.flatnonzero(known).tolist():
+        scores = stored.get(tuple(keys[i].tolist()))
         if scores is None:
             continue
         new[i] = False
@@ -460,12 +700,6 @@ def _against_stored(
                 )
             )
     return new, conflicts
-
-
-def current(rating: Any) -> Any:
-    """SQL condition: the rating is not superseded by a correction."""
-    later = rating.alias("later")
-    return ~sa.select(later.c.id).where(later.c.supersedes_id == rating.c.id).exists()
 
 
 RATING_COLUMNS = (
@@ -495,7 +729,12 @@ def _bulk_insert_ratings(
     batch: int,
     progress: Progress | None,
 ) -> None:
-    """Insert ratings in chunks with :func:`bulk_insert`, reporting progress."""
+    """Insert ratings in chunks with :func:`bulk_insert`, reporting progress.
+
+    The foreign keys are checked row by row (PostgreSQL takes a share lock on each referenced
+    key), never by dropping and re-adding them: that would lock the table against readers until
+    the import commits.
+    """
     n = len(score)
     postgres = conn.dialect.name == "postgresql"
     cols: list[list[Any]] = [
@@ -508,14 +747,16 @@ def _bulk_insert_ratings(
         timestamps(timestamp, n, postgres),
     ]
     fixed = (1, recorded_by, db_time(datetime.now(UTC), postgres), batch)
-    with foreign_keys_checked_once(conn, bulk=postgres and n >= BULK_FK_ROWS):
-        for start in range(0, n, CHUNK):
-            part = [c[start : start + CHUNK] for c in cols]
-            bulk_insert(
-                conn, "rating", RATING_COLUMNS, ((*row, *fixed) for row in zip(*part, strict=True))
-            )
-            if progress is not None:
-                progress(min(start + CHUNK, n), n, "writing")
+    for start in range(0, n, CHUNK):
+        part = [c[start : start + CHUNK] for c in cols]
+        bulk_insert(
+            conn, "rating", RATING_COLUMNS, ((*row, *fixed) for row in zip(*part, strict=True))
+        )
+        if progress is not None:
+            progress(min(start + CHUNK, n), n, "writing")
+
+
+NO_TIME = -(2**62)  # microseconds standing for "no rating time" in bulk reads
 
 
 def load_ratings(
@@ -528,56 +769,134 @@ def load_ratings(
 
     ``rubric`` is ``id@version`` (one version) or ``id`` (all its versions); ``contexts`` selects
     live, practice, qualification and/or validity ratings. Units are submissions, or anchors
-    (labelled ``anchor:<id>``) for anchor contexts; ``columns["round"]`` holds the calibration
-    attempt of each rating (empty for live ratings). Rows come in order of rating time (then of
-    storing), so ``select(keep=...)`` picks first or latest readings. Rows are read with the
-    database's bulk path
-    (``COPY TO STDOUT`` on PostgreSQL, one cursor fetch on SQLite). A ``rubric`` whose version is
-    not a whole number raises :class:`~calibrate.errors.CalibrateError`.
+    (labelled ``anchor:<id>``) for anchor contexts. ``columns`` holds, as text in the form
+    reading a ratings file gives (:meth:`calibrate.ratings.RatingRows.encode`), every column a
+    ratings file carries and the import batch:
+
+    - ``timestamp``: UTC ISO 8601 (``2026-03-01T14:05:00Z``; microseconds when not whole seconds);
+    - ``attempt``, ``earner``: the submission's (empty for anchors and where not known);
+    - ``rubric``: ``id@version``; ``context``: lowercase; ``round``: the calibration round;
+    - ``batch``: the id of the import that stored the rating (empty for a correction).
+
+    Empty text means none. Rows come in order of rating time (rows without one first), then of
+    storing, so ``select(keep=...)`` picks first or latest readings. All is read from one
+    snapshot of the store (an import running meanwhile is not seen, and not waited for), with the
+    database's bulk path (``COPY TO STDOUT`` on PostgreSQL, one cursor fetch on SQLite).
+
+    Raises
+    ------
+    CalibrateError
+        A ``rubric`` whose version is not a whole number 1..2_147_483_647, or an unknown context.
     """
+    contexts = list(contexts)
+    unknown = [c for c in contexts if c not in CONTEXTS]
+    if unknown:
+        raise CalibrateError(f"unknown context {unknown[0]!r} (one of {', '.join(CONTEXTS)})")
+    rid, version = parse_rubric_key(rubric) if rubric else (None, None)
     rating = m.Rating.__table__  # type: ignore[attr-defined]
     crit = m.Criterion.__table__  # type: ignore[attr-defined]
-    rv = m.RubricVersion.__table__  # type: ignore[attr-defined]
-    target = func.coalesce(rating.c.submission_id, -rating.c.anchor_id)
-    query = (
-        sa.select(
-            target,
+    rvt = m.RubricVersion.__table__  # type: ignore[attr-defined]
+    with reading(engine) as conn:
+        versions = {
+            i: (key, v)
+            for i, key, v in conn.execute(sa.select(rvt.c.id, rvt.c.rubric_key, rvt.c.version))
+        }
+        criteria = {
+            i: (key, v)
+            for i, key, v in conn.execute(
+                sa.select(crit.c.id, crit.c.key, crit.c.rubric_version_id)
+            )
+        }
+        query = sa.select(
+            rating.c.id,
+            func.coalesce(rating.c.submission_id, -rating.c.anchor_id),
             rating.c.assessor_id,
             rating.c.criterion_id,
             rating.c.score,
             func.coalesce(rating.c.calibration_attempt_id, 0),
-        )
-        .join(crit, crit.c.id == rating.c.criterion_id)
-        .join(rv, rv.c.id == crit.c.rubric_version_id)
-        .where(rating.c.context.in_(list(contexts)), current(rating))
-        .order_by(rating.c.rated_at.asc().nulls_first(), rating.c.id)
-    )
-    if rubric:
-        rid, version = parse_rubric_key(rubric)
-        query = query.where(rv.c.rubric_key == rid)
-        if version is not None:
-            query = query.where(rv.c.version == version)
-    with engine.connect() as conn:
-        arr = fetch_ints(conn, query, 5)
-        units = {i: k for k, (i,) in stored_keys(conn, m.Submission).items()}
+            func.coalesce(rating.c.import_batch_id, 0),
+            sa.case({c: i for i, c in enumerate(CONTEXTS)}, value=rating.c.context, else_=-1),
+            func.coalesce(_micros(conn, rating.c.rated_at), NO_TIME),
+        ).where(rating.c.context.in_(contexts))
+        if rid is not None:
+            chosen = {i for i, (key, v) in versions.items() if key == rid and version in (None, v)}
+            query = query.where(
+                rating.c.criterion_id.in_(
+                    sorted(c for c, (_, v) in criteria.items() if v in chosen)
+                )
+            )
+        arr = fetch_ints(conn, query, 9)
+        superseded = conn.execute(  # few: corrections are rare; cheaper than an anti-join
+            sa.select(rating.c.supersedes_id).where(rating.c.supersedes_id.is_not(None))
+        ).scalars()
+        arr = arr[~np.isin(arr[:, 0], np.fromiter(superseded, dtype=np.int64))]
+        arr = arr[np.lexsort((arr[:, 0], arr[:, 8]))]
+        sub = m.Submission.__table__  # type: ignore[attr-defined]
+        submissions = conn.execute(
+            sa.select(sub.c.id, sub.c.key, sub.c.earner_id, sub.c.attempt)
+        ).all()
+        units = {i: k for i, k, _, _ in submissions}
         units.update({-i: f"anchor:{k}" for k, (i,) in stored_keys(conn, m.Anchor).items()})
         assessors = {i: k for k, (i,) in stored_keys(conn, m.Assessor).items()}
-        criteria: dict[int, str] = {i: k for i, k in conn.execute(sa.select(crit.c.id, crit.c.key))}
+        earners = {i: k for k, (i,) in stored_keys(conn, m.Earner).items()}
         rounds = {i: k for k, (i,) in stored_keys(conn, m.CalibrationAttempt).items()}
-        rounds[0] = ""
-    unit, unit_labels = _coded(arr[:, 0], units)
-    rater, rater_labels = _coded(arr[:, 1], assessors)
-    criterion, criterion_labels = _coded(arr[:, 2], criteria)
+    target = arr[:, 1]
+    earner_of = {i: earners[e] for i, _, e, _ in submissions if e is not None}
+    attempt_of = {i: str(a) for i, _, _, a in submissions if a is not None}
+    unit, unit_labels = _coded(target, units)
+    rater, rater_labels = _coded(arr[:, 2], assessors)
+    criterion, criterion_labels = _coded(arr[:, 3], {i: k for i, (k, _) in criteria.items()})
     return Ratings(
         unit=unit,
         rater=rater,
         criterion=criterion,
-        value=arr[:, 3].astype(np.float64),
+        value=arr[:, 4].astype(np.float64),
         units=unit_labels,
         raters=rater_labels,
         criteria=criterion_labels,
-        columns={"round": np.array([rounds[i] for i in arr[:, 4].tolist()], dtype=object)},
+        columns={
+            "timestamp": _iso_text(arr[:, 8]),
+            "attempt": _text(target, attempt_of.get),
+            "rubric": _text(arr[:, 3], lambda c: "{}@{}".format(*versions[criteria[c][1]])),
+            "context": _text(arr[:, 7], lambda i: CONTEXTS[i] if i >= 0 else ""),
+            "earner": _text(target, earner_of.get),
+            "round": _text(arr[:, 5], rounds.get),
+            "batch": _text(arr[:, 6], lambda b: str(b) if b else ""),
+        },
     )
+
+
+def _micros(conn: Connection, column: Any) -> Any:
+    """SQL: a timestamp column as whole microseconds since 1970 UTC (NULL stays NULL)."""
+    if conn.dialect.name == "postgresql":
+        return sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
+    # SQLite holds "YYYY-MM-DD HH:MM:SS.ffffff": seconds from strftime, microseconds as written
+    seconds = sa.cast(func.strftime("%s", column), sa.BigInteger)
+    return seconds * 1_000_000 + sa.cast(func.substr(column, 21, 6), sa.BigInteger)
+
+
+def _text(ids: NDArray[np.int64], label: Callable[[int], str | None]) -> NDArray[np.object_]:
+    """Text per row from integer ids, ``label`` called once per distinct id (None -> empty)."""
+    codes, uniq = pd.factorize(ids)
+    names = np.array([label(i) or "" for i in uniq.tolist()], dtype=object)
+    return names[codes]
+
+
+def _iso_text(micros: NDArray[np.int64]) -> NDArray[np.object_]:
+    """UTC ISO 8601 text of microseconds since 1970 (empty for :data:`NO_TIME`), whole seconds
+    as ``2026-03-01T14:05:00Z``, else with six decimals."""
+    codes, uniq = pd.factorize(micros)
+    text = np.full(len(uniq), "", dtype=object)
+    has = np.flatnonzero(uniq != NO_TIME)
+    moments = uniq[has].astype("datetime64[us]")
+    whole = uniq[has] % 1_000_000 == 0
+    shown = np.where(
+        whole,
+        np.datetime_as_string(moments, unit="s"),
+        np.datetime_as_string(moments, unit="us"),
+    )
+    text[has] = [f"{t}Z" for t in shown.tolist()]
+    return text[codes]
 
 
 def _coded(

@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from calibrate import store
 from calibrate.anchors import load_anchor_sets
 from calibrate.rubric import load_rubrics
 from tests.conftest import DEMO_RUBRIC, ROOT, Result
@@ -271,3 +273,27 @@ def test_validate_json(calibrate: Callable[..., Result]) -> None:
     rubrics = load_rubrics(ROOT / "rubrics")
     sets = load_anchor_sets(ROOT / "anchor_sets", {(r.id, r.version): r for r in rubrics})
     assert json.loads(out.stdout) == {"rubrics": len(rubrics), "anchor_sets": len(sets)}
+
+
+def test_unknown_columns_are_refused_unless_told_to_ignore_them(
+    calibrate: Callable[..., Result], engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """A misspelt ``contxt`` would store a validity rating as live work: refused with the
+    closest name; --ignore-unknown-columns drops it on purpose."""
+    store.import_definition_dirs(ROOT / "rubrics", None, engine=engine)
+    path = tmp_path / "typo.csv"
+    path.write_text("submission,assessor,criterion,score,contxt\nS1,A1,reflection,2,validity\n")
+    refused = calibrate("import", "ratings", str(path), "--rubric", "crsel-intro", db=db_url)
+    assert refused.returncode == 1 and "contxt" in refused.stderr and "context" in refused.stderr
+    assert store.counts(engine=engine)["rating"] == 0
+    taken = calibrate(
+        "import",
+        "ratings",
+        str(path),
+        "--rubric",
+        "crsel-intro",
+        "--ignore-unknown-columns",
+        db=db_url,
+    )
+    assert taken.returncode == 0, taken.stderr
+    assert store.counts(engine=engine)["rating"] == 1

@@ -226,6 +226,14 @@ def import_ratings_cmd(
     criterion: Annotated[
         str | None, typer.Option("--criterion", help="The criterion a wide file holds.")
     ] = None,
+    ignore_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-unknown-columns",
+            help="Drop columns the format does not know instead of refusing the file (a "
+            "misspelt column is otherwise refused: it would silently change what is stored).",
+        ),
+    ] = False,
     database: DatabaseOption = None,
     by: ByOption = "cli",
     as_json: JsonOption = False,
@@ -244,6 +252,7 @@ def import_ratings_cmd(
             criterion=criterion,
             by=by,
             progress=progress_printer() if _large(path) else None,
+            ignore_unknown=ignore_unknown,
         )
     _report(report, as_json)
 

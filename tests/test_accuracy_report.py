@@ -22,11 +22,11 @@ from calibrate.analyses.accuracy import (
     load_anchor_definitions,
 )
 from calibrate.anchors import AnchorSet
-from calibrate.services.analyses import stored_accuracy
-from calibrate.services.demo import build_demo
 from calibrate.errors import CalibrateError
 from calibrate.ratings import Ratings, factorize, read_ratings_csv
 from calibrate.rubric import Rubric, rubric_from_data
+from calibrate.services.analyses import stored_accuracy
+from calibrate.services.demo import build_demo
 from calibrate.stats.agreement import percent_agreement
 from tests.conftest import DEMO_RUBRIC
 

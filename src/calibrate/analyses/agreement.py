@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import krippendorff
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -221,6 +220,8 @@ def _reliability_matrix(
 def _reference_alpha(matrix: FloatArray, domain: FloatArray | None, level: AlphaLevel) -> float:
     """``krippendorff.alpha`` at one level; NaN where it finds alpha undefined (it refuses a
     single value, and divides 0 by 0 when every pairable value is equal, as ours returns NaN)."""
+    import krippendorff  # the cross-check alone needs it
+
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             return float(

@@ -12,14 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from calibrate.analyses.accuracy import live_decision_agreement
 from calibrate.errors import StatisticsError
 from calibrate.ratings import Keep, Ratings, read_ratings_csv
-from calibrate.rubric import Rubric
-from calibrate.stats.accuracy import DecisionAgreement
+
+if TYPE_CHECKING:
+    from calibrate.rubric import Rubric
+    from calibrate.stats.accuracy import DecisionAgreement
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ def pass_decisions(selection: Selection) -> DecisionAgreement | None:
     """
     if selection.rubric is None or not selection.has_decisions:
         return None
+    from calibrate.analyses.accuracy import live_decision_agreement  # only where decisions apply
+
     try:
         return live_decision_agreement(selection.ratings, selection.rubric)
     except StatisticsError:

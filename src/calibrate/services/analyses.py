@@ -10,24 +10,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Engine
 
-from calibrate.analyses.accuracy import AccuracyReport, accuracy_report, load_anchor_definitions
 from calibrate.analyses.agreement import AgreementReport, agreement_report
-from calibrate.analyses.raters import RaterReport, rater_report
 from calibrate.analyses.selection import Selection, file_selection, pass_decisions
 from calibrate.errors import CalibrateError
 from calibrate.ratings import ANCHOR_CONTEXTS, CONTEXTS, Keep, Ratings, read_ratings_csv
-from calibrate.rubric import load_rubrics
 from calibrate.services.connection import connected
 from calibrate.stats import Progress
-from calibrate.stats.accuracy import DecisionAgreement
 from calibrate.stats.gtheory import Design, GStudy, gstudy
-from calibrate.stats.rasch import Model
-from calibrate.store import load_ratings, stored_anchor_sets, stored_rubric
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from calibrate.analyses.accuracy import AccuracyReport
+    from calibrate.analyses.raters import RaterReport
+    from calibrate.rubric import Rubric
+    from calibrate.stats.accuracy import DecisionAgreement
+    from calibrate.stats.rasch import Model
+
+# The store (SQLAlchemy, SQLModel, Alembic), the rater model (scipy.sparse), the accuracy
+# analyses and rubric files (pydantic, YAML) are imported by the functions that use them: a
+# command on a file never loads the store, and each command loads only its own estimators.
 
 
 def stored_selection(
@@ -42,6 +48,8 @@ def stored_selection(
         Unknown context or rubric; repeated cells with no ``keep``. A selection without
         ratings is returned empty (the caller says so in its own words).
     """
+    from calibrate.store import load_ratings, stored_rubric
+
     context = context.lower()
     if context not in CONTEXTS:
         raise CalibrateError(f"unknown context {context!r} (one of {', '.join(CONTEXTS)})")
@@ -80,6 +88,11 @@ def select_ratings(
         :func:`stored_selection` refuses.
     """
     if path is not None:
+        rubrics: Sequence[Rubric] = ()
+        if rubric_dir is not None:
+            from calibrate.rubric import load_rubrics  # pydantic and YAML: only for rubric files
+
+            rubrics = load_rubrics(rubric_dir)
         return file_selection(
             path,
             context=context,
@@ -87,7 +100,7 @@ def select_ratings(
             keep=keep,
             wide=wide,
             criterion=criterion,
-            rubrics=load_rubrics(rubric_dir) if rubric_dir is not None else (),
+            rubrics=rubrics,
         )
     if rubric is None:
         raise CalibrateError(
@@ -107,6 +120,8 @@ def select_ratings(
 def repeated_readings(*, engine: Engine, rubric: str, context: str) -> int:
     """Ratings that repeat an assessor's reading of a submission on a criterion (calibration
     retakes of the same anchor): the cases where a ``keep`` choice matters."""
+    from calibrate.store import load_ratings
+
     every = load_ratings(engine=engine, rubric=rubric, contexts=[context])
     return len(every) - len(every.select(keep="first"))
 
@@ -192,6 +207,8 @@ def rater_effects(
     when known. ``progress(iteration, max_iter, "iteration 7, largest change 0.00012 logits")``
     after every iteration (:data:`calibrate.stats.Progress`); the fit stops at convergence,
     usually long before ``max_iter``."""
+    from calibrate.analyses.raters import rater_report
+
     return rater_report(
         selection.ratings, levels=selection.levels, model=model, facet=facet, progress=progress
     )
@@ -226,6 +243,8 @@ def accuracy_from_files(
     """Accuracy against the experts of the ratings of anchors in a CSV file, with the expert
     scores of an anchor-set file or folder validated against the rubric files in
     ``rubric_dir``."""
+    from calibrate.analyses.accuracy import accuracy_report, load_anchor_definitions
+
     rubric_version, sets = load_anchor_definitions(anchors, rubric_dir)
     return accuracy_report(read_ratings_csv(path), sets, rubric_version, confidence=confidence)
 
@@ -241,6 +260,9 @@ def stored_accuracy(*, engine: Engine, rubric: str, confidence: float = 0.95) ->
     CalibrateError
         Unknown rubric, several versions and none chosen, no anchor sets or no anchor ratings.
     """
+    from calibrate.analyses.accuracy import accuracy_report
+    from calibrate.store import load_ratings, stored_anchor_sets, stored_rubric
+
     chosen = stored_rubric(rubric, engine=engine)
     sets = stored_anchor_sets(engine=engine, rubric=chosen.key)
     if not sets:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.stats as sps
 from numpy.typing import ArrayLike, NDArray
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._distributions import t_ppf
 from calibrate.stats._input import codes, long_ratings, scores
 from calibrate.stats._interval import ConfidenceIntervals
 from calibrate.stats._tabulate import (
@@ -101,7 +101,7 @@ class AnchorAccuracy:
             raise StatisticsError(f"confidence must be between 0 and 1, got {confidence}")
         df = (self.n_anchors - 1).astype(np.float64)
         df[df < 1] = np.nan
-        half = self.se * sps.t.ppf(0.5 + confidence / 2, df)
+        half = self.se * t_ppf(0.5 + confidence / 2, df)
         return ConfidenceIntervals(
             self.mean_deviation - half, self.mean_deviation + half, confidence
         )

@@ -7,9 +7,9 @@ from typing import Literal, cast, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats as sps
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._distributions import f_ppf
 from calibrate.stats._input import IntArray, long_ratings
 from calibrate.stats._interval import ConfidenceInterval
 
@@ -70,8 +70,8 @@ class ICC:
             one_way = form in ("ICC1", "ICC1k")
             ratio = bms / wms if one_way else bms / ems
             df2 = n * (k - 1) if one_way else (n - 1) * (k - 1)
-            f_low = ratio / float(sps.f.ppf(tail, n - 1, df2))
-            f_high = ratio * float(sps.f.ppf(tail, df2, n - 1))
+            f_low = ratio / float(f_ppf(tail, n - 1, df2))
+            f_high = ratio * float(f_ppf(tail, df2, n - 1))
             if form in ("ICC1", "ICC3"):
                 return ConfidenceInterval(
                     (f_low - 1) / (f_low + k - 1), (f_high - 1) / (f_high + k - 1), confidence
@@ -84,8 +84,8 @@ class ICC:
         v = (a * jms + b * ems) ** 2 / (
             (a * jms) ** 2 / (k - 1) + (b * ems) ** 2 / ((n - 1) * (k - 1))
         )
-        f_low = float(sps.f.ppf(tail, n - 1, v))
-        f_high = float(sps.f.ppf(tail, v, n - 1))
+        f_low = float(f_ppf(tail, n - 1, v))
+        f_high = float(f_ppf(tail, v, n - 1))
         if form == "ICC2":
             spread = k * jms + (k * n - k - n) * ems
             return ConfidenceInterval(

@@ -7,9 +7,9 @@ from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats as sps
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._distributions import norm_ppf
 from calibrate.stats._input import long_ratings, scores
 from calibrate.stats._interval import ConfidenceInterval
 from calibrate.stats._tabulate import (
@@ -65,7 +65,7 @@ class CohenKappa:
 
     def confidence_interval(self, confidence: float = 0.95) -> ConfidenceInterval:
         """Normal-approximation (Wald) interval ``kappa +- z * se``."""
-        half = self.se * float(sps.norm.ppf(0.5 + confidence / 2))
+        half = self.se * float(norm_ppf(0.5 + confidence / 2))
         return ConfidenceInterval(self.kappa - half, self.kappa + half, confidence)
 
 

@@ -9,10 +9,10 @@ multiplicities, or a bootstrap resample) gives all of them at once.
 from __future__ import annotations
 
 import numpy as np
-import scipy.stats as sps
 from numpy.typing import ArrayLike
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._distributions import t_ppf
 from calibrate.stats._input import long_ratings
 from calibrate.stats._interval import ConfidenceInterval
 from calibrate.stats._tabulate import FloatArray, IntArray, tabulate
@@ -204,5 +204,5 @@ def chance_corrected_variance(
 
 def t_interval(estimate: float, se: float, n_units: int, confidence: float) -> ConfidenceInterval:
     """Wald interval with Student's t on ``n_units - 1`` df, upper end capped at 1 (irrCAC)."""
-    half = se * float(sps.t.ppf(0.5 + confidence / 2, n_units - 1))
+    half = se * float(t_ppf(0.5 + confidence / 2, n_units - 1))
     return ConfidenceInterval(estimate - half, min(1.0, estimate + half), confidence)

@@ -30,11 +30,11 @@ from typing import Any, Literal, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
-from scipy import stats as sps
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import cg, splu
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._distributions import chi2_sf, t_sf
 from calibrate.stats._input import Progress, codes, long_ratings
 
 __all__ = [
@@ -1206,7 +1206,7 @@ class _Estimation:
         expv = np.bincount(cell, exp_value[a], minlength=nc) / n
         t = b / se
         df = n.astype(np.int64) - 1
-        pval = np.where(df > 0, 2.0 * sps.t.sf(np.abs(t), np.maximum(df, 1)), np.nan)
+        pval = np.where(df > 0, 2.0 * t_sf(np.abs(t), np.maximum(df, 1)), np.nan)
         return tuple(
             BiasTerm(
                 assessor=int(cells[j] // n_other),
@@ -1461,7 +1461,7 @@ def _summary(
     wts = 1.0 / se**2
     chi = float(np.sum(wts * measure**2) - np.sum(wts * measure) ** 2 / np.sum(wts))
     df = j - 1
-    p = float(sps.chi2.sf(chi, df)) if df > 0 else float("nan")
+    p = float(chi2_sf(chi, df)) if df > 0 else float("nan")
     return FacetReport(
         name=name,
         elements=elements,

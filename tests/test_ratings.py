@@ -508,3 +508,24 @@ def test_collected_problems_are_the_raised_ones_and_the_good_rows_are_clean(
     if good:
         clean = "\n".join([header, *(",".join(r) for r in good)]) + "\n"
         assert parse_ratings(clean.encode(), source="r.csv", collect=True).problems == ()
+
+
+def test_rating_times_have_one_text_form_and_sort_as_times(tmp_path: Path) -> None:
+    """Times are read as UTC and kept in one text form (the store's), and --keep orders by time,
+    not by text: 14:05:00.5Z comes after 14:05:00Z although '.' sorts before 'Z', and an offset
+    +02:00 is two hours earlier in UTC."""
+    path = tmp_path / "times.csv"
+    path.write_text(
+        "submission,assessor,criterion,score,context,round,timestamp\n"
+        "s1,a,c,1,practice,r1,2026-03-01T14:05:00.5Z\n"
+        "s1,a,c,2,practice,r2,2026-03-01T14:05:00Z\n"
+        "s1,a,c,3,practice,r3,2026-03-01T15:00:00+02:00\n"
+    )
+    ratings = read_ratings_csv(path)
+    assert list(ratings.columns["timestamp"]) == [
+        "2026-03-01T14:05:00.500000Z",
+        "2026-03-01T14:05:00Z",
+        "2026-03-01T13:00:00Z",
+    ]
+    assert list(ratings.select(keep="first").value) == [3.0]  # 13:00 UTC is the earliest
+    assert list(ratings.select(keep="last").value) == [1.0]  # 14:05:00.5 is the latest

@@ -263,7 +263,9 @@ class Ratings:
         cell = (self.unit * n_raters + self.rater) * n_criteria + self.criterion
         stamp = self.columns.get("timestamp")
         order = (
-            np.arange(len(self)) if stamp is None else np.argsort(stamp.astype(str), kind="stable")
+            np.arange(len(self))
+            if stamp is None
+            else np.argsort(_moments(stamp).view(np.int64), kind="stable")  # NaT: earliest
         )
         if keep == "last":
             order = order[::-1]
@@ -715,6 +717,8 @@ def _check(
             lambda i: f"unparseable timestamp {raw[i]!r} (use ISO 8601, e.g. 2026-03-01T14:05:00Z)",
         )
         timestamp = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        good = ~np.isnat(timestamp)
+        columns["timestamp"] = np.where(good, iso_utc(timestamp), raw).astype(object)
     attempt_ok = np.ones(len(line), dtype=bool)
     if "attempt" in columns:
         att = columns["attempt"]
@@ -933,3 +937,33 @@ def factorize(labels: ObjectArray) -> tuple[NDArray[np.int64], tuple[str, ...]]:
     """Integer codes for string labels, codes following the sorted labels (hash-based, fast)."""
     codes, uniques = pd.factorize(labels, sort=True)
     return codes.astype(np.int64), tuple(str(u) for u in uniques)
+
+
+def iso_utc(moments: NDArray[np.datetime64]) -> NDArray[np.object_]:
+    """The one text form of a rating time, shared by files and the store: UTC ISO 8601, whole
+    seconds as ``2026-03-01T14:05:00Z``, else with six decimals; empty for NaT.
+
+    >>> iso_utc(np.array(["2026-03-01T14:05:00", "2026-03-01T14:05:00.5", "NaT"], "M8[us]"))
+    array(['2026-03-01T14:05:00Z', '2026-03-01T14:05:00.500000Z', ''],
+          dtype=object)
+    """
+    moments = moments.astype("datetime64[us]")
+    micros = moments.view(np.int64)
+    whole = micros % 1_000_000 == 0
+    shown = np.where(
+        whole,
+        np.datetime_as_string(moments, unit="s"),
+        np.datetime_as_string(moments, unit="us"),
+    )
+    out = np.char.add(shown.astype(str), "Z").astype(object)
+    out[np.isnat(moments)] = ""
+    return out
+
+
+def _moments(text: ObjectArray) -> NDArray[np.datetime64]:
+    """Rating times from their text (:func:`iso_utc`'s form, or any ISO 8601); NaT where empty or
+    unreadable, so that rows without a time count as earliest when sorted by their int64 view."""
+    parsed = pd.to_datetime(
+        pd.Series(text.astype(str)), utc=True, errors="coerce", format="ISO8601"
+    )
+    return parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")

@@ -26,6 +26,7 @@ from calibrate.ratings import (
     MAX_PROBLEMS,
     RatingRows,
     Ratings,
+    iso_utc,
     parse_ratings,
 )
 from calibrate.rubric import Rubric, parse_rubric_key, rubric_from_data
@@ -883,20 +884,11 @@ def _text(ids: NDArray[np.int64], label: Callable[[int], str | None]) -> NDArray
 
 
 def _iso_text(micros: NDArray[np.int64]) -> NDArray[np.object_]:
-    """UTC ISO 8601 text of microseconds since 1970 (empty for :data:`NO_TIME`), whole seconds
-    as ``2026-03-01T14:05:00Z``, else with six decimals."""
+    """:func:`calibrate.ratings.iso_utc` of microseconds since 1970 (:data:`NO_TIME`: empty),
+    once per distinct time."""
     codes, uniq = pd.factorize(micros)
-    text = np.full(len(uniq), "", dtype=object)
-    has = np.flatnonzero(uniq != NO_TIME)
-    moments = uniq[has].astype("datetime64[us]")
-    whole = uniq[has] % 1_000_000 == 0
-    shown = np.where(
-        whole,
-        np.datetime_as_string(moments, unit="s"),
-        np.datetime_as_string(moments, unit="us"),
-    )
-    text[has] = [f"{t}Z" for t in shown.tolist()]
-    return text[codes]
+    moments = np.where(uniq == NO_TIME, np.iinfo(np.int64).min, uniq).view("datetime64[us]")
+    return iso_utc(moments)[codes]
 
 
 def _coded(

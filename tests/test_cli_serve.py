@@ -78,6 +78,7 @@ def test_serves_this_machine_only_by_default_without_a_deploy_button(
         "--server.headless": "false",
         "--client.toolbarMode": "minimal",
         "--browser.gatherUsageStats": "false",
+        "--server.showEmailPrompt": "false",
     }
 
 

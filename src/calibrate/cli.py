@@ -688,6 +688,8 @@ def streamlit_command(*, address: str, port: int, headless: bool) -> list[str]:
         "minimal",  # no Deploy button or developer menu: this is an application, not a sketch
         "--browser.gatherUsageStats",
         "false",
+        "--server.showEmailPrompt",
+        "false",  # on a first run Streamlit would wait for an answer before serving
     ]
 
 

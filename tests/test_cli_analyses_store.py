@@ -73,20 +73,23 @@ def labels(row: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in row.items() if isinstance(v, str)}, sort_keys=True)
 
 
-def assert_same(a: Any, b: Any, tolerance: float, where: str = "") -> None:
-    """Equal JSON, floats to ``tolerance`` (relative and absolute)."""
+def assert_same(
+    a: Any, b: Any, tolerance: float, where: str = "", *, any_order: bool = True
+) -> None:
+    """Equal JSON, floats to ``tolerance`` (relative and absolute); lists of rows in any order
+    unless ``any_order`` is False."""
     if isinstance(a, float) and isinstance(b, float):
         assert a == pytest.approx(b, rel=tolerance, abs=tolerance), where
     elif isinstance(a, dict) and isinstance(b, dict):
         assert a.keys() == b.keys(), where
         for key in a:
-            assert_same(a[key], b[key], tolerance, f"{where}.{key}")
+            assert_same(a[key], b[key], tolerance, f"{where}.{key}", any_order=any_order)
     elif isinstance(a, list) and isinstance(b, list):
         assert len(a) == len(b), where
-        if all(isinstance(x, dict) for x in a + b):  # rows tied on the sort key: any order
+        if any_order and all(isinstance(x, dict) for x in a + b):  # rows tied on the sort key
             a, b = (sorted(v, key=labels) for v in (a, b))
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_same(x, y, tolerance, f"{where}[{i}]")
+            assert_same(x, y, tolerance, f"{where}[{i}]", any_order=any_order)
     else:
         assert a == b, where
 
@@ -172,3 +175,25 @@ def test_store_without_ratings_is_one_line(
     result = calibrate(command, "--rubric", "crsel-intro", db=db_url)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr == "error: no ratings in the store: crsel-intro@1, live\n"
+
+
+def test_a_missing_rubric_folder_is_one_clear_error(
+    calibrate: Run, demo: tuple[str, Path], tmp_path: Path
+) -> None:
+    """--rubric-dir naming no folder is refused in one line (nothing is written: analyses
+    write nothing and do not say so)."""
+    _, csv = demo
+    missing = tmp_path / "no-such-folder"
+    result = calibrate(
+        "agreement",
+        str(csv),
+        "--context",
+        "live",
+        "--rubric",
+        "crsel-intro@1",
+        "--rubric-dir",
+        str(missing),
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert str(missing) in result.stderr and "Traceback" not in result.stderr
+    assert "nothing was written" not in result.stderr

@@ -56,3 +56,13 @@ def test_a_bad_overrides_file_is_one_clear_error(calibrate: Run, tmp_path: Path)
     assert result.returncode == 1 and result.stdout == ""
     assert "live.double_share" in result.stderr and "Traceback" not in result.stderr
     assert "nothing was written" not in result.stderr  # rules writes nothing
+
+
+def test_rules_of_an_unknown_rubric_is_one_clear_error(
+    calibrate: Run, engine: Engine, db_url: str
+) -> None:
+    store.import_definition_dirs(ROOT / "rubrics", None, engine=engine)
+    result = calibrate("rules", "--rubric", "nope", db=db_url)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "rubric 'nope' is not in the store" in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -29,6 +29,7 @@ from calibrate import store
 from calibrate.ratings import Keep, read_ratings_csv
 from calibrate.services.demo import build_demo
 from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, ROOT, Result, _reset_postgres
+from tests.test_cli_analyses_store import assert_same
 
 Run = Callable[..., Result]
 
@@ -123,7 +124,7 @@ def test_a_file_without_its_rubric_differs_only_where_the_rubric_counts(
         for part in (stored["criteria"][criterion], filed["criteria"][criterion]):
             for key in LEVEL_COUNTED:
                 part.pop(key)
-    assert_same(stored, filed, ROUNDING)
+    assert_same(stored, filed, ROUNDING, any_order=False)  # the store keeps the file order
 
 
 def test_accuracy_from_the_store_is_accuracy_from_the_files(
@@ -200,19 +201,3 @@ def relabel(payload: Any, change: Callable[[str], str]) -> Any:
     if isinstance(payload, list):
         return [relabel(v, change) for v in payload]
     return change(payload) if isinstance(payload, str) else payload
-
-
-def assert_same(a: Any, b: Any, tolerance: float, where: str = "") -> None:
-    """Equal JSON, floats to ``tolerance`` (relative and absolute)."""
-    if isinstance(a, float) and isinstance(b, float):
-        assert a == pytest.approx(b, rel=tolerance, abs=tolerance), where
-    elif isinstance(a, dict) and isinstance(b, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            assert_same(a[key], b[key], tolerance, f"{where}.{key}")
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_same(x, y, tolerance, f"{where}[{i}]")
-    else:
-        assert a == b, where

@@ -220,13 +220,7 @@ def load_anchor_sets(
         raise ValidationError(
             [Problem(str(directory), "no anchor-set files (<rubric-id>/*.yaml) in this folder")]
         )
-    sets: list[AnchorSet] = []
-    problems: list[Problem] = []
-    for path in files:
-        try:
-            sets.append(load_anchor_set(path, rubrics))
-        except ValidationError as exc:
-            problems.extend(exc.problems)
+    sets, problems = _read_sets(files, rubrics)
     owner: dict[tuple[str, str], str] = {}
     set_ids: set[str] = set()
     for s in sets:
@@ -249,3 +243,33 @@ def load_anchor_sets(
     if problems:
         raise ValidationError(problems)
     return sets
+
+
+def load_anchor_set_files(
+    files: Sequence[Path], rubrics: Mapping[tuple[str, int], Rubric]
+) -> list[AnchorSet]:
+    """Read anchor-set files, all problems of all of them reported together.
+
+    Raises
+    ------
+    ValidationError
+        Every problem in the files.
+    """
+    sets, problems = _read_sets(files, rubrics)
+    if problems:
+        raise ValidationError(problems)
+    return sets
+
+
+def _read_sets(
+    files: Sequence[Path], rubrics: Mapping[tuple[str, int], Rubric]
+) -> tuple[list[AnchorSet], list[Problem]]:
+    """The sets that read cleanly, and every problem of the others."""
+    sets: list[AnchorSet] = []
+    problems: list[Problem] = []
+    for path in files:
+        try:
+            sets.append(load_anchor_set(path, rubrics))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    return sets, problems

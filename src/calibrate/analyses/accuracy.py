@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from calibrate.anchors import AnchorSet, load_anchor_set
-from calibrate.errors import CalibrateError, Problem, StatisticsError, ValidationError
+from calibrate.anchors import AnchorSet, load_anchor_set_files
+from calibrate.errors import CalibrateError, StatisticsError
 from calibrate.ratings import ANCHOR_CONTEXTS, Ratings, factorize
 from calibrate.rubric import Rubric, load_rubrics
 from calibrate.stats import ConfidenceInterval
@@ -339,15 +339,7 @@ def load_anchor_definitions(
             )
     else:
         raise CalibrateError(f"anchor set {anchors}: no such file or folder")
-    sets: list[AnchorSet] = []
-    problems: list[Problem] = []
-    for path in files:
-        try:
-            sets.append(load_anchor_set(path, rubrics))
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ValidationError(problems)
+    sets = load_anchor_set_files(files, rubrics)
     keys = sorted({s.rubric_key for s in sets})
     if len(keys) > 1:
         raise CalibrateError(

@@ -65,3 +65,13 @@ class ValidationError(CalibrateError):
 
 class StoreError(CalibrateError):
     """The store refused a request (unknown rubric version, conflicting content, bad URL...)."""
+
+
+class AccessDenied(CalibrateError):
+    """The acting account may not do or see what it asked for (its role, issuer or grants)."""
+
+
+class AuthenticationError(CalibrateError):
+    """A login or session that does not hold: wrong name or password, too many attempts, a
+    disabled account, an expired or revoked session. The message never says which of name or
+    password was wrong."""

@@ -57,6 +57,31 @@ class Settings(BaseSettings):
         description="YAML file of the issuer's departures from the programme rules' defaults "
         "(format in docs/rules.md); unset: the defaults.",
     )
+    session_hours: float = Field(
+        default=8.0,
+        gt=0,
+        le=24 * 30,
+        description="Hours a login lasts (dashboard and CLI) before the account must log in "
+        "again.",
+    )
+    login_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Failed logins allowed per user name within the login window; more and the "
+        "name is locked until the window has passed (OWASP Authentication Cheat Sheet).",
+    )
+    login_window_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        le=24 * 60,
+        description="The window, in minutes, over which failed logins are counted.",
+    )
+    demo: bool = Field(
+        default=False,
+        description="Demo mode: every page says it is a demo and offers the demo accounts; "
+        "never set it on a store with real data.",
+    )
 
 
 def get_settings() -> Settings:

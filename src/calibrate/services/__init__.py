@@ -10,6 +10,12 @@ result, so the doors never diverge.
 - :mod:`~calibrate.services.analyses`: agreement, rater effects, reliability, accuracy
 - :mod:`~calibrate.services.rules`: the programme rules in force
 - :mod:`~calibrate.services.demo`: simulated programmes and the demo
+- :mod:`~calibrate.services.accounts`: accounts, logins, sessions, board grants
+- :mod:`~calibrate.services.audit`: the audit log and ``verify``
+
+Every function that touches the store takes the acting account (``actor``,
+:class:`calibrate.access.Actor`) and checks it (:func:`calibrate.access.require`) before it
+reads or writes, and returns only what that account may see.
 
 Each name is imported from its module on first use (:pep:`562`), so a command loads only what
 its job needs: an analysis of a file never imports the store (SQLAlchemy, SQLModel, Alembic).
@@ -21,6 +27,20 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from calibrate.services.accounts import (
+        Login,
+        accounts,
+        add_account,
+        create_first_admin,
+        grant_board,
+        login,
+        logout,
+        session_actor,
+        set_disabled,
+        set_password,
+        set_role,
+        sso_login,
+    )
     from calibrate.services.analyses import (
         Agreement,
         accuracy_from_files,
@@ -32,22 +52,32 @@ if TYPE_CHECKING:
         stored_accuracy,
         stored_selection,
     )
+    from calibrate.services.audit import audit_log, verify
     from calibrate.services.connection import connected, open_store, store_status
     from calibrate.services.definitions import import_definitions, rubrics, validate_definitions
     from calibrate.services.demo import build_demo, simulate, simulate_demo, store_demo
-    from calibrate.services.ratings import correct, history, import_ratings
+    from calibrate.services.ratings import correct, history, import_ratings, my_ratings
     from calibrate.services.rules import programme_rules
 
 __all__ = [
     "Agreement",
+    "Login",
+    "accounts",
     "accuracy_from_files",
+    "add_account",
     "agreement",
+    "audit_log",
     "build_demo",
     "connected",
     "correct",
+    "create_first_admin",
+    "grant_board",
     "history",
     "import_definitions",
     "import_ratings",
+    "login",
+    "logout",
+    "my_ratings",
     "open_store",
     "programme_rules",
     "rater_effects",
@@ -55,13 +85,19 @@ __all__ = [
     "repeated_readings",
     "rubrics",
     "select_ratings",
+    "session_actor",
+    "set_disabled",
+    "set_password",
+    "set_role",
     "simulate",
     "simulate_demo",
+    "sso_login",
     "store_demo",
     "store_status",
     "stored_accuracy",
     "stored_selection",
     "validate_definitions",
+    "verify",
 ]
 
 _MODULE_OF = {
@@ -82,7 +118,25 @@ _MODULE_OF = {
     **dict.fromkeys(("connected", "open_store", "store_status"), "connection"),
     **dict.fromkeys(("import_definitions", "rubrics", "validate_definitions"), "definitions"),
     **dict.fromkeys(("build_demo", "simulate", "simulate_demo", "store_demo"), "demo"),
-    **dict.fromkeys(("correct", "history", "import_ratings"), "ratings"),
+    **dict.fromkeys(("correct", "history", "import_ratings", "my_ratings"), "ratings"),
+    **dict.fromkeys(
+        (
+            "Login",
+            "accounts",
+            "add_account",
+            "create_first_admin",
+            "grant_board",
+            "login",
+            "logout",
+            "session_actor",
+            "set_disabled",
+            "set_password",
+            "set_role",
+            "sso_login",
+        ),
+        "accounts",
+    ),
+    **dict.fromkeys(("audit_log", "verify"), "audit"),
     "programme_rules": "rules",
 }
 """The module of each exported name."""

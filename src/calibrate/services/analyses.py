@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from calibrate.access import Actor, pseudonym, require
 from calibrate.analyses.agreement import AgreementReport, agreement_report
 from calibrate.analyses.selection import Selection, file_selection, pass_decisions
-from calibrate.errors import CalibrateError
+from calibrate.errors import AccessDenied, CalibrateError
 from calibrate.ratings import ANCHOR_CONTEXTS, CONTEXTS, Keep, Ratings, read_ratings_csv
 from calibrate.services.connection import connected
 from calibrate.stats import Progress
@@ -36,27 +37,82 @@ if TYPE_CHECKING:
 # command on a file never loads the store, and each command loads only its own estimators.
 
 
+def _scoped_rubric(rubric: str, *, engine: Engine, actor: Actor) -> Rubric:
+    """The stored rubric version ``rubric`` if it lies in ``actor``'s issuers; one outside them
+    is "not in the store", so that its existence does not leak."""
+    from calibrate.store import stored_rubric
+
+    return stored_rubric(rubric, engine=engine, issuers=actor.issuers)
+
+
+def pseudonymised(ratings: Ratings, secret: bytes, *, units: bool = True) -> Ratings:
+    """The ratings with assessors, submissions (unless ``units`` is false: anchors are no
+    one's personal data, and accuracy needs their ids), earners and rounds replaced by stable
+    keyed pseudonyms (:func:`calibrate.access.pseudonym`) and import batches dropped: what a
+    board reviewer receives. The codes stay, so every statistic is unchanged."""
+    from dataclasses import replace
+
+    columns = {k: v for k, v in ratings.columns.items() if k != "batch"}
+    for name in ("earner", "round"):
+        if name in columns:
+            kind: Literal["earner", "assessor"] = "earner" if name == "earner" else "assessor"
+            columns[name] = np.array(
+                [v if not v else pseudonym(secret, kind, f"{name}:{v}") for v in columns[name]],
+                dtype=np.object_,
+            )
+    return replace(
+        ratings,
+        raters=tuple(pseudonym(secret, "assessor", r) for r in ratings.raters),
+        units=tuple(pseudonym(secret, "submission", u) for u in ratings.units)
+        if units
+        else ratings.units,
+        columns=columns,
+    )
+
+
+def _for(actor: Actor, ratings: Ratings, engine: Engine, *, units: bool = True) -> Ratings:
+    if not actor.pseudonymous:
+        return ratings
+    from calibrate.store.accounts import pseudonym_secret
+
+    return pseudonymised(ratings, pseudonym_secret(engine=engine), units=units)
+
+
 def stored_selection(
-    *, engine: Engine, rubric: str, context: str = "live", keep: Keep | None = None
+    *,
+    engine: Engine,
+    actor: Actor,
+    rubric: str,
+    context: str = "live",
+    keep: Keep | None = None,
 ) -> Selection:
     """The current ratings of one stored rubric version (``id@version``, or ``id`` when the
-    store holds one version) in one context, one per cell.
+    store holds one version) in one context, one per cell, for the analyses of ``actor`` (lead
+    assessor, administrator or board reviewer of the rubric's issuer, or the operator; a board
+    reviewer receives pseudonyms).
 
     Raises
     ------
+    AccessDenied
+        An assessor (analyses show other assessors' ratings).
     CalibrateError
-        Unknown context or rubric; repeated cells with no ``keep``. A selection without
-        ratings is returned empty (the caller says so in its own words).
+        Unknown context or rubric (a rubric of another issuer is unknown); repeated cells with
+        no ``keep``. A selection without ratings is returned empty (the caller says so in its
+        own words).
     """
-    from calibrate.store import load_ratings, stored_rubric
+    from calibrate.store import load_ratings
 
+    require(actor, "analyses.read")
     context = context.lower()
     if context not in CONTEXTS:
         raise CalibrateError(f"unknown context {context!r} (one of {', '.join(CONTEXTS)})")
-    version = stored_rubric(rubric, engine=engine)
+    version = _scoped_rubric(rubric, engine=engine, actor=actor)
     ratings = load_ratings(engine=engine, rubric=version.key, contexts=[context])
     return Selection(
-        ratings.select(keep=keep), version, context, f"store: {version.key}, {context}"
+        _for(actor, ratings.select(keep=keep), engine),
+        version,
+        context,
+        f"store: {version.key}, {context}",
     )
 
 
@@ -65,6 +121,7 @@ def select_ratings(
     *,
     engine: Engine | None = None,
     database: str | None = None,
+    actor: Actor | None = None,
     rubric: str | None = None,
     context: str | None = None,
     keep: Keep | None = None,
@@ -74,7 +131,8 @@ def select_ratings(
 ) -> Selection:
     """The ratings an analysis runs on: a CSV file narrowed to one context and rubric, or
     without a file one rubric version and context of the store (``engine``, else the store at
-    ``database``; live unless ``context`` says otherwise).
+    ``database``; live unless ``context`` says otherwise), read as ``actor``
+    (:func:`stored_selection`). A file is its holder's: no account is involved.
 
     For a file, ``rubric_dir`` holds the programme's rubric files: the version the file names
     gives the levels and the pass rule, so that the file and the store it was exported from
@@ -108,21 +166,29 @@ def select_ratings(
         )
     if wide:
         raise CalibrateError("--wide describes a file; the store holds long ratings")
+    if actor is None:
+        raise AccessDenied("reading the store needs an acting account (Actor)")
     if engine is None:
         with connected(database) as opened:
-            return select_ratings(None, engine=opened, rubric=rubric, context=context, keep=keep)
-    selection = stored_selection(engine=engine, rubric=rubric, context=context or "live", keep=keep)
+            return select_ratings(
+                None, engine=opened, actor=actor, rubric=rubric, context=context, keep=keep
+            )
+    selection = stored_selection(
+        engine=engine, actor=actor, rubric=rubric, context=context or "live", keep=keep
+    )
     if not len(selection.ratings):
         raise CalibrateError(f"no ratings in the {selection.source}")
     return selection
 
 
-def repeated_readings(*, engine: Engine, rubric: str, context: str) -> int:
+def repeated_readings(*, engine: Engine, actor: Actor, rubric: str, context: str) -> int:
     """Ratings that repeat an assessor's reading of a submission on a criterion (calibration
     retakes of the same anchor): the cases where a ``keep`` choice matters."""
     from calibrate.store import load_ratings
 
-    every = load_ratings(engine=engine, rubric=rubric, contexts=[context])
+    require(actor, "analyses.read")
+    version = _scoped_rubric(rubric, engine=engine, actor=actor)
+    every = load_ratings(engine=engine, rubric=version.key, contexts=[context])
     return len(every) - len(every.select(keep="first"))
 
 
@@ -249,25 +315,35 @@ def accuracy_from_files(
     return accuracy_report(read_ratings_csv(path), sets, rubric_version, confidence=confidence)
 
 
-def stored_accuracy(*, engine: Engine, rubric: str, confidence: float = 0.95) -> AccuracyReport:
+def stored_accuracy(
+    *, engine: Engine, actor: Actor, rubric: str, confidence: float = 0.95
+) -> AccuracyReport:
     """Accuracy against the experts of the anchor ratings (practice, qualification, validity)
-    of one rubric version in the store, with its stored anchor sets.
+    of one rubric version in the store, with its stored anchor sets: for a lead assessor,
+    administrator or board reviewer (pseudonyms) of the rubric's issuer, or the operator. An
+    assessor's own results come from :func:`calibrate.services.ratings.my_ratings`, which never
+    tells validity anchors from live work.
 
     ``rubric`` is ``id@version``, or ``id`` when the store holds one version of it.
 
     Raises
     ------
+    AccessDenied
+        An assessor.
     CalibrateError
         Unknown rubric, several versions and none chosen, no anchor sets or no anchor ratings.
     """
     from calibrate.analyses.accuracy import accuracy_report
-    from calibrate.store import load_ratings, stored_anchor_sets, stored_rubric
+    from calibrate.store import load_ratings, stored_anchor_sets
 
-    chosen = stored_rubric(rubric, engine=engine)
+    require(actor, "accuracy.read")
+    chosen = _scoped_rubric(rubric, engine=engine, actor=actor)
     sets = stored_anchor_sets(engine=engine, rubric=chosen.key)
     if not sets:
         raise CalibrateError(f"the store holds no anchor sets of {chosen.key}")
     ratings = load_ratings(engine=engine, rubric=chosen.key, contexts=ANCHOR_CONTEXTS)
     if not len(ratings):
         raise CalibrateError(f"the store holds no ratings of anchors of {chosen.key}")
-    return accuracy_report(ratings, sets, chosen, confidence=confidence)
+    return accuracy_report(
+        _for(actor, ratings, engine, units=False), sets, chosen, confidence=confidence
+    )

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from calibrate.access import Actor
+
 
 def open_store(url: str | None = None) -> Engine:
     """The migrated store at ``url`` (default: the ``CALIBRATE_DATABASE_URL`` setting):
@@ -39,11 +41,15 @@ def connected(database: str | None = None) -> Iterator[Engine]:
         engine.dispose()
 
 
-def store_status(*, engine: Engine) -> dict[str, int]:
-    """Row counts of every table of the store (``calibrate status``, the Overview page)."""
+def store_status(*, engine: Engine, actor: Actor) -> dict[str, int]:
+    """Row counts of the store (``calibrate status``, the Overview page): every table for the
+    operator, what their issuers own for an account (a board reviewer: the granted issuers')."""
+    from calibrate.access import require
     from calibrate.store import counts
 
-    return counts(engine=engine)
+    require(actor, "rubrics.read")
+    scope = actor.issuers
+    return counts(engine=engine, issuers=None if scope is None else sorted(scope))
 
 
 __all__ = ["connected", "open_store", "store_status"]

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from calibrate.access import Actor, require
 from calibrate.errors import CalibrateError
 from calibrate.ratings import CONTEXTS
 from calibrate.services.connection import connected
@@ -106,10 +107,15 @@ def simulate_demo(
     return simulate_programme(rubrics, sets, size=wanted, seed=seed, progress=progress)
 
 
+DEMO_PASSWORD = "calibrate-demo"
+"""The password of every demo account (demo mode prints it; never a real store)."""
+
+
 def store_demo(
     programme: Programme,
     *,
     out: Path,
+    actor: Actor,
     engine: Engine | None = None,
     database: str | None = None,
     rubrics_dir: Path | None = None,
@@ -123,13 +129,18 @@ def store_demo(
     Running it again with the same programme on the same store and folder adds nothing (also
     after other ratings were imported into that store, or some corrected).
 
+    The demo issuer gets one account per role (:func:`demo_accounts`), made once.
+
     Raises
     ------
+    AccessDenied
+        Not the operator.
     DemoConflict
         ``out`` holds the files of another programme (checked before the store is opened), or
         the store holds ratings but not this programme's: nothing is written (files and store
         unchanged).
     """
+    require(actor, "demo.build")
     with tempfile.TemporaryDirectory(prefix="calibrate-demo-") as tmp:
         staged = Path(tmp)
         programme.write_csv(staged / "ratings.csv")
@@ -137,8 +148,10 @@ def store_demo(
         _check_folder(programme, staged, out)
         if engine is None:
             with connected(database) as opened:
-                return _store(programme, staged, opened, out, rubrics_dir, anchors_dir, progress)
-        return _store(programme, staged, engine, out, rubrics_dir, anchors_dir, progress)
+                return _store(
+                    programme, staged, opened, out, rubrics_dir, anchors_dir, progress, actor
+                )
+        return _store(programme, staged, engine, out, rubrics_dir, anchors_dir, progress, actor)
 
 
 def _store(
@@ -149,13 +162,15 @@ def _store(
     rubrics_dir: Path | None,
     anchors_dir: Path | None,
     progress: Callable[[int, int, str], None] | None,
+    actor: Actor,
 ) -> DemoReport:
     _check_store(programme, engine=engine)
     definitions = import_definition_dirs(
         rubrics_dir or shipped("rubrics"),
         anchors_dir or shipped("anchor_sets"),
         engine=engine,
-        imported_by="demo",
+        imported_by=actor.name,
+        issuer=DEMO_ISSUER,
     )
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -164,8 +179,49 @@ def _store(
     except OSError as exc:
         raise CalibrateError(f"cannot write to {out}: {exc.strerror or exc}") from None
     csv_path, truth_path = out / "ratings.csv", out / "truth.json"
-    ratings = import_ratings_file(csv_path, engine=engine, imported_by="demo", progress=progress)
+    ratings = import_ratings_file(
+        csv_path, engine=engine, imported_by=actor.name, progress=progress
+    )
+    _demo_accounts(programme, engine=engine, actor=actor)
     return DemoReport(definitions, ratings, csv_path, truth_path, programme.summary().to_dict())
+
+
+DEMO_ISSUER = "demo"
+
+
+def demo_accounts() -> list[tuple[str, str, str]]:
+    """The demo accounts: ``(user name, role, what to try)``; the password is
+    :data:`DEMO_PASSWORD`."""
+    return [
+        ("demo-admin", "admin", "the issuer's analyses, accounts, audit log and verify"),
+        ("demo-lead", "lead", "the issuer's ratings and answer keys; corrections"),
+        ("demo-assessor", "assessor", "only their own ratings, validity anchors unmarked"),
+        ("demo-board", "board", "pseudonymised aggregates of the demo issuer"),
+    ]
+
+
+def _demo_accounts(programme: Programme, *, engine: Engine, actor: Actor) -> None:
+    """Add the demo accounts that are missing; the assessor and lead are the programme's first
+    two assessors."""
+    from calibrate.services.accounts import add_account
+    from calibrate.store.accounts import find_account
+
+    assessors = sorted(set(programme.column("assessor")))
+    keys = {"demo-assessor": assessors[0], "demo-lead": assessors[1 % len(assessors)]}
+    for username, role, _ in demo_accounts():
+        if find_account(engine=engine, username=username) is not None:
+            continue
+        add_account(
+            engine=engine,
+            actor=actor,
+            username=username,
+            role=role,
+            password=DEMO_PASSWORD,
+            issuer=None if role == "board" else DEMO_ISSUER,
+            assessor=keys.get(username),
+            display_name=f"Demo {role}",
+            grants=(DEMO_ISSUER,) if role == "board" else (),
+        )
 
 
 def build_demo(
@@ -177,6 +233,7 @@ def build_demo(
     rubrics_dir: Path | None = None,
     anchors_dir: Path | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    actor: Actor,
 ) -> DemoReport:
     """:func:`simulate_demo`, then :func:`store_demo`: simulate first, so that a bad size or
     invalid files fail before anything reaches the store or the folder."""
@@ -191,6 +248,7 @@ def build_demo(
     return store_demo(
         programme,
         engine=engine,
+        actor=actor,
         out=out,
         rubrics_dir=rubrics_dir,
         anchors_dir=anchors_dir,

@@ -8,9 +8,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
+from sqlalchemy.engine import Connection
 
 from calibrate.errors import StoreError
 from calibrate.store import models as m
+from calibrate.store.audit import append_event, seal_ratings
 from calibrate.store.engine import reading, writing
 from calibrate.store.guards import check_name, check_rating_id, check_reason
 from calibrate.store.ratings import RATING_COLUMNS
@@ -70,7 +72,38 @@ def correct_rating(
             recorded_at=datetime.now(UTC),
             import_batch_id=None,
         )
-        return int(conn.execute(rating.insert().returning(rating.c.id), values).scalar_one())
+        new = int(conn.execute(rating.insert().returning(rating.c.id), values).scalar_one())
+        append_event(
+            conn,
+            actor=recorded_by,
+            action="rating.correct",
+            issuer=rating_issuer(conn, rating_id),
+            subject=f"rating {rating_id}",
+            detail={
+                "from": old["score"],
+                "to": score,
+                "reason": reason,
+                "ratings": [seal_ratings(conn, ids=[new])],
+            },
+        )
+        return new
+
+
+def rating_issuer(conn: Connection, rating_id: int) -> str | None:
+    """The issuer owning a rating (through its criterion's rubric version)."""
+    rating = m.Rating.__table__  # type: ignore[attr-defined]
+    crit = m.Criterion.__table__  # type: ignore[attr-defined]
+    rv = m.RubricVersion.__table__  # type: ignore[attr-defined]
+    owner = m.Issuer.__table__  # type: ignore[attr-defined]
+    return conn.execute(
+        sa.select(owner.c.key)
+        .select_from(
+            rating.join(crit, crit.c.id == rating.c.criterion_id)
+            .join(rv, rv.c.id == crit.c.rubric_version_id)
+            .join(owner, owner.c.id == rv.c.issuer_id)
+        )
+        .where(rating.c.id == rating_id)
+    ).scalar()
 
 
 def rating_history(rating_id: int, *, engine: Engine) -> list[dict[str, Any]]:
@@ -101,3 +134,9 @@ def rating_history(rating_id: int, *, engine: Engine) -> list[dict[str, Any]]:
         while (newer := revision(rating.c.supersedes_id == chain[-1]["id"])) is not None:
             chain.append(newer)
     return chain
+
+
+def issuer_of_rating(rating_id: int, *, engine: Engine) -> str | None:
+    """The issuer owning rating ``rating_id`` (None: no such rating)."""
+    with reading(engine) as conn:
+        return rating_issuer(conn, check_rating_id(rating_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,8 @@ from calibrate.anchors import AnchorSet, anchor_set_from_data, load_anchor_sets
 from calibrate.errors import Problem, StoreError, ValidationError
 from calibrate.rubric import Rubric, load_rubrics, parse_rubric_key, rubric_from_data
 from calibrate.store import models as m
+from calibrate.store.accounts import issuer_id
+from calibrate.store.audit import append_event
 from calibrate.store.bulk import ImportReport
 from calibrate.store.engine import reading, writing
 from calibrate.store.guards import check_name
@@ -29,8 +31,10 @@ def import_definitions(
     engine: Engine,
     source: str = "api",
     imported_by: str = "calibrate",
+    issuer: str = "default",
 ) -> ImportReport:
-    """Store rubric versions and anchor sets in one transaction.
+    """Store rubric versions and anchor sets in one transaction, owned by ``issuer`` (created
+    on first use) and audited.
 
     Content already stored under the same id and version is left alone; *different* content under
     a stored version is refused (a rubric that changes must carry a new version). Stored anchor
@@ -43,7 +47,8 @@ def import_definitions(
     ------
     ValidationError
         Changed content under a stored version or set id, reused anchor ids, a set whose rubric
-        version is not stored; nothing is written.
+        version is not stored, a rubric version or anchor set another issuer owns; nothing is
+        written.
     StoreError
         ``imported_by`` is not a name (empty, over 100 characters, control characters).
     """
@@ -51,12 +56,23 @@ def import_definitions(
     problems: list[Problem] = []
     written = unchanged = 0
     with writing(engine) as conn, Session(bind=conn) as session:
+        owner = issuer_id(conn, issuer, create=True, by=imported_by)
         versions: dict[tuple[str, int], int] = {}
+        stored: list[str] = []
         for rubric in rubrics:
             row = _rubric_row(session, rubric.id, rubric.version)
             digest = rubric.content_hash()
             if row is not None:
-                if row.content_hash != digest:
+                if row.issuer_id != owner:
+                    problems.append(
+                        Problem(
+                            source,
+                            f"rubric {rubric.key} belongs to another issuer; rubric ids are "
+                            "shared by every issuer of the store: choose another id",
+                            field="id",
+                        )
+                    )
+                elif row.content_hash != digest:
                     problems.append(
                         Problem(
                             source,
@@ -70,6 +86,7 @@ def import_definitions(
                 versions[(rubric.id, rubric.version)] = row.id
                 continue
             rv = m.RubricVersion(
+                issuer_id=owner,
                 rubric_key=rubric.id,
                 version=rubric.version,
                 title=rubric.title,
@@ -80,6 +97,7 @@ def import_definitions(
             session.flush()
             assert rv.id is not None
             versions[(rubric.id, rubric.version)] = rv.id
+            stored.append(rubric.key)
             session.add_all(
                 m.Level(rubric_version_id=rv.id, score=lv.score, label=lv.label)
                 for lv in rubric.levels
@@ -102,6 +120,16 @@ def import_definitions(
                         Problem(
                             aset_source,
                             f"anchor set {aset.id}: rubric {aset.rubric_key} is not stored",
+                            field="rubric_version",
+                        )
+                    )
+                    continue
+                if row.issuer_id != owner:
+                    problems.append(
+                        Problem(
+                            aset_source,
+                            f"anchor set {aset.id}: rubric {aset.rubric_key} belongs to another "
+                            "issuer",
                             field="rubric_version",
                         )
                     )
@@ -178,6 +206,7 @@ def import_definitions(
                     for c, s in a.scores.items()
                 )
             written += 1
+            stored.append(f"anchor set {aset.id}")
         if problems:
             raise ValidationError(problems)  # rolls the transaction back
         n_rows = len(rubrics) + len(anchor_sets)
@@ -195,6 +224,14 @@ def import_definitions(
                     imported_by=imported_by,
                 )
             )
+            append_event(
+                conn,
+                actor=imported_by,
+                action="definitions.import",
+                issuer=issuer,
+                subject=source,
+                detail={"stored": stored, "unchanged": unchanged},
+            )
         session.flush()
     return ImportReport("definitions", source, n_rows, written, unchanged)
 
@@ -205,8 +242,10 @@ def import_definition_dirs(
     *,
     engine: Engine,
     imported_by: str = "calibrate",
+    issuer: str = "default",
 ) -> ImportReport:
-    """Validate every rubric (and anchor set) file in the folders, then store them all or nothing.
+    """Validate every rubric (and anchor set) file in the folders, then store them all or nothing,
+    owned by ``issuer``.
 
     Anchor sets may name rubric versions already in the store as well as those in ``rubrics_dir``.
     """
@@ -215,19 +254,33 @@ def import_definition_dirs(
     known.update({(r.id, r.version): r for r in rubrics})
     sets = load_anchor_sets(anchors_dir, known) if anchors_dir is not None else []
     return import_definitions(
-        rubrics, sets, engine=engine, source=str(rubrics_dir), imported_by=imported_by
+        rubrics,
+        sets,
+        engine=engine,
+        source=str(rubrics_dir),
+        imported_by=imported_by,
+        issuer=issuer,
     )
 
 
-def stored_rubrics(*, engine: Engine) -> list[Rubric]:
-    """Every rubric version in the store, old versions included."""
+def stored_rubrics(*, engine: Engine, issuers: Collection[str] | None = None) -> list[Rubric]:
+    """Every rubric version in the store (of ``issuers`` alone when given), old versions
+    included."""
     with reading(engine) as conn, Session(bind=conn) as session:
-        return _rubrics_where(session)
+        return _rubrics_where(session, *_owned_by(issuers))
 
 
-def stored_rubric(rubric: str, *, engine: Engine) -> Rubric:
+def _owned_by(issuers: Collection[str] | None) -> list[Any]:
+    """SQL conditions on ``rubric_version`` for the rubrics of ``issuers`` (None: all)."""
+    if issuers is None:
+        return []
+    owners = select(m.Issuer.id).where(m.Issuer.key.in_(list(issuers)))  # type: ignore[attr-defined]
+    return [m.RubricVersion.issuer_id.in_(owners)]  # type: ignore[union-attr]
+
+
+def stored_rubric(rubric: str, *, engine: Engine, issuers: Collection[str] | None = None) -> Rubric:
     """The stored rubric version ``rubric``: ``id@version``, or ``id`` when the store holds one
-    version of it.
+    version of it; with ``issuers``, a rubric of another issuer is not there.
 
     Raises
     ------
@@ -238,9 +291,13 @@ def stored_rubric(rubric: str, *, engine: Engine) -> Rubric:
     """
     rid, version = parse_rubric_key(rubric)
     with reading(engine) as conn, Session(bind=conn) as session:
-        found = _rubrics_where(session, *_rubric_filter(rid, version))
+        found = _rubrics_where(session, *_rubric_filter(rid, version), *_owned_by(issuers))
         if not found:
-            stored = session.exec(select(m.RubricVersion.rubric_key, m.RubricVersion.version))
+            stored = session.exec(
+                select(m.RubricVersion.rubric_key, m.RubricVersion.version).where(
+                    *_owned_by(issuers)
+                )
+            )
             known = ", ".join(sorted(f"{k}@{v}" for k, v in stored)) or "none"
             raise StoreError(f"rubric {rubric!r} is not in the store (stored: {known})")
     if len(found) > 1:

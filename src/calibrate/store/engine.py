@@ -207,14 +207,42 @@ _TABLES = (
     m.CalibrationAttempt,
     m.ImportBatch,
     m.Rating,
+    m.Issuer,
+    m.Account,
+    m.AuditEvent,
 )
 
 
-def counts(*, engine: Engine) -> dict[str, int]:
-    """Row counts per table (for status displays and tests)."""
-    tables = [model.__table__ for model in _TABLES]  # type: ignore[union-attr]
+def counts(*, engine: Engine, issuers: list[str] | None = None) -> dict[str, int]:
+    """Row counts per table (for status displays and tests); with ``issuers``, the counts of
+    what those issuers own (rubric versions, anchor sets, submissions, assessors who rated them,
+    ratings, accounts, audit events)."""
+    if issuers is None:
+        tables = [model.__table__ for model in _TABLES]  # type: ignore[union-attr]
+        with reading(engine) as conn:
+            return {
+                t.name: conn.execute(sa.select(func.count()).select_from(t)).scalar_one()
+                for t in tables
+            }
+    t = {model.__tablename__: model.__table__ for model in _TABLES}  # type: ignore[union-attr]
+    rv, owner = t["rubric_version"], t["issuer"]
+    owned = (
+        sa.select(rv.c.id).join(owner, owner.c.id == rv.c.issuer_id).where(owner.c.key.in_(issuers))
+    )
+    crit = t["criterion"]
+    rated = t["rating"].c.criterion_id.in_(
+        sa.select(crit.c.id).where(crit.c.rubric_version_id.in_(owned))
+    )
+    queries = {
+        "rubric_version": sa.select(func.count()).where(rv.c.id.in_(owned)),
+        "anchor_set": sa.select(func.count()).where(t["anchor_set"].c.rubric_version_id.in_(owned)),
+        "submission": sa.select(func.count()).where(t["submission"].c.rubric_version_id.in_(owned)),
+        "assessor": sa.select(func.count(sa.distinct(t["rating"].c.assessor_id))).where(rated),
+        "rating": sa.select(func.count()).where(rated),
+        "account": sa.select(func.count())
+        .select_from(t["account"].join(owner, owner.c.id == t["account"].c.issuer_id))
+        .where(owner.c.key.in_(issuers)),
+        "audit_event": sa.select(func.count()).where(t["audit_event"].c.issuer.in_(issuers)),
+    }
     with reading(engine) as conn:
-        return {
-            t.name: conn.execute(sa.select(func.count()).select_from(t)).scalar_one()
-            for t in tables
-        }
+        return {name: int(conn.execute(q).scalar_one()) for name, q in queries.items()}

@@ -20,12 +20,23 @@ def _ts(nullable: bool = False) -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=nullable)
 
 
+class Issuer(SQLModel, table=True):
+    """An organisation that awards credentials: it owns rubrics, anchor sets, ratings, accounts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=100, unique=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
 class RubricVersion(SQLModel, table=True):
-    """One rubric version; ``definition`` holds it whole as JSON, so old versions stay readable."""
+    """One rubric version; ``definition`` holds it whole as JSON, so old versions stay readable.
+    The issuer owns it, and with it its anchor sets and the ratings made under it."""
 
     __tablename__ = "rubric_version"
     __table_args__ = (UniqueConstraint("rubric_key", "version"),)
     id: int | None = Field(default=None, primary_key=True)
+    issuer_id: int | None = Field(default=None, foreign_key="issuer.id", index=True)
     rubric_key: str = Field(max_length=100, index=True)
     version: int
     title: str
@@ -177,3 +188,82 @@ class Rating(SQLModel, table=True):
     recorded_by: str = Field(max_length=100)
     recorded_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     import_batch_id: int | None = Field(default=None, foreign_key="import_batch.id")
+
+
+class Account(SQLModel, table=True):
+    """A person who logs in. The password is kept only as an Argon2id hash (argon2-cffi); an
+    account that logs in through single sign-on has ``sso_identity`` (the identity provider's
+    e-mail) instead or as well. ``assessor_key`` ties an assessor or lead to their ratings."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, unique=True)
+    display_name: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    issuer_id: int | None = Field(default=None, foreign_key="issuer.id")
+    assessor_key: str | None = Field(default=None, max_length=100)
+    password_hash: str | None = Field(default=None, max_length=200)
+    sso_identity: str | None = Field(default=None, max_length=320, unique=True)
+    disabled: bool = False
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class BoardGrant(SQLModel, table=True):
+    """An issuer's grant to a board reviewer to see its aggregates."""
+
+    __tablename__ = "board_grant"
+    __table_args__ = (UniqueConstraint("account_id", "issuer_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    issuer_id: int = Field(foreign_key="issuer.id")
+    granted_by: str = Field(max_length=200)
+    granted_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class LoginSession(SQLModel, table=True):
+    """A login: only the SHA-256 of its token is stored, so a copy of the database opens no
+    session."""
+
+    __tablename__ = "login_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A login attempt, for the rate limit (failures per user name in a window)."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_user_at", "username", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    succeeded: bool
+
+
+class AuditEvent(SQLModel, table=True):
+    """One administrative action, append-only and hash-chained: ``hash`` is the SHA-256 of the
+    previous event's hash and this event's canonical content, so an edited or removed event
+    breaks the chain (``calibrate verify``). Database triggers refuse updates and deletes."""
+
+    __tablename__ = "audit_event"
+    seq: int = Field(primary_key=True)
+    at: datetime = Field(sa_column=_ts())
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=50)
+    issuer: str | None = Field(default=None, max_length=100, index=True)
+    subject: str
+    detail: str
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+class StoreSecret(SQLModel, table=True):
+    """Random secrets of this store (the pseudonym key), made once by a migration."""
+
+    __tablename__ = "store_secret"
+    purpose: str = Field(max_length=50, primary_key=True)
+    value: str = Field(max_length=128)

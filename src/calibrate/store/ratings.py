@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +31,7 @@ from calibrate.ratings import (
 )
 from calibrate.rubric import Rubric, parse_rubric_key, rubric_from_data
 from calibrate.store import models as m
+from calibrate.store.audit import append_event, seal_ratings
 from calibrate.store.bulk import (
     CHUNK,
     ImportReport,
@@ -59,6 +60,7 @@ class _RubricInfo:
     rubric: Rubric
     criteria: dict[str, int]
     anchors: dict[str, int]
+    issuer: str | None
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ def import_ratings_file(
     imported_by: str = "calibrate",
     progress: Progress | None = None,
     ignore_unknown: bool = False,
+    issuer: str | None = None,
 ) -> ImportReport:
     """Read, check and store a ratings CSV, all or nothing (see :func:`import_ratings`).
 
@@ -113,6 +116,7 @@ def import_ratings_file(
         sha256=hashlib.sha256(data).hexdigest(),
         imported_by=imported_by,
         progress=progress,
+        issuer=issuer,
     )
 
 
@@ -124,9 +128,11 @@ def import_ratings(
     sha256: str = "",
     imported_by: str = "calibrate",
     progress: Progress | None = None,
+    issuer: str | None = None,
 ) -> ImportReport:
     """Check ratings against their rubric versions and the store, and store them in one
-    transaction.
+    transaction, sealed by an audit event (:func:`calibrate.store.audit.seal_ratings`).
+    ``issuer`` limits the rubric versions to that issuer's.
 
     Each row names its rubric version in a ``rubric`` column (``id@version``, or ``id`` for the
     latest stored version) or takes ``rubric``. Ratings in the practice, qualification and validity
@@ -162,7 +168,7 @@ def import_ratings(
     context = rows.column("context", "live")
     live = ~np.isin(context, ANCHOR_CONTEXTS)
     with writing(engine) as conn:
-        infos = _rubric_infos(conn)
+        infos = _rubric_infos(conn, issuer)
         rv, problems = _resolve_rubrics(rows, rubric, infos)
         problems += _value_problems(rows)
         crit_id = np.zeros(n, dtype=np.int64)
@@ -214,6 +220,23 @@ def import_ratings(
                 batch=int(batch),
                 progress=progress,
             )
+            owners = sorted(
+                {str(i.issuer) for i in infos.values() if i.issuer and (rv[new] == i.id).any()}
+            )
+            append_event(
+                conn,
+                actor=imported_by,
+                action="ratings.import",
+                issuer=owners[0] if len(owners) == 1 else None,
+                subject=rows.source,
+                detail={
+                    "issuers": owners,
+                    "rows": n_rows,
+                    "written": written,
+                    "file_sha256": sha256,
+                    "ratings": [seal_ratings(conn, batch=int(batch))],
+                },
+            )
     return ImportReport("ratings", rows.source, n_rows, written, n_rows - written)
 
 
@@ -223,9 +246,11 @@ def _in_line_order(problems: list[Problem], more: Problem | None) -> list[Proble
     return ordered if more is None else [*ordered, more]
 
 
-def _rubric_infos(conn: Connection) -> dict[str, _RubricInfo]:
-    """Stored rubric versions by ``id@version``, with their criterion and anchor ids."""
+def _rubric_infos(conn: Connection, issuer: str | None = None) -> dict[str, _RubricInfo]:
+    """Stored rubric versions by ``id@version`` (of ``issuer`` alone when given: another
+    issuer's rubrics are unknown to its imports), with their criterion and anchor ids."""
     rv = m.RubricVersion.__table__  # type: ignore[attr-defined]
+    owner = m.Issuer.__table__  # type: ignore[attr-defined]
     crit = m.Criterion.__table__  # type: ignore[attr-defined]
     anc = m.Anchor.__table__  # type: ignore[attr-defined]
     criteria: dict[int, dict[str, int]] = {}
@@ -235,10 +260,15 @@ def _rubric_infos(conn: Connection) -> dict[str, _RubricInfo]:
     for rv_id, key, aid in conn.execute(sa.select(anc.c.rubric_version_id, anc.c.key, anc.c.id)):
         anchors.setdefault(rv_id, {})[key] = aid
     infos = {}
-    for rv_id, definition in conn.execute(sa.select(rv.c.id, rv.c.definition).order_by(rv.c.id)):
+    query = sa.select(rv.c.id, rv.c.definition, owner.c.key).select_from(
+        rv.outerjoin(owner, owner.c.id == rv.c.issuer_id)
+    )
+    if issuer is not None:
+        query = query.where(owner.c.key == issuer)
+    for rv_id, definition, issuer_key in conn.execute(query.order_by(rv.c.id)):
         rubric = rubric_from_data(json.loads(definition), source=f"store:{rv_id}")
         infos[rubric.key] = _RubricInfo(
-            rv_id, rubric, criteria.get(rv_id, {}), anchors.get(rv_id, {})
+            rv_id, rubric, criteria.get(rv_id, {}), anchors.get(rv_id, {}), issuer_key
         )
     return infos
 
@@ -908,3 +938,58 @@ def _coded(
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     return rank[inverse], tuple(names[i] for i in order.tolist())
+
+
+def assessor_ratings(
+    *, engine: Engine, assessor: str, issuers: Collection[str] | None
+) -> list[dict[str, Any]]:
+    """The current ratings of one assessor (under the rubric versions of ``issuers``; None:
+    all), oldest first: rubric, target (``("s", id)`` a submission, ``("a", id)`` an anchor),
+    criterion, score, context, time, revision. Internal ids only; the services turn targets
+    into handles."""
+    rating = m.Rating.__table__  # type: ignore[attr-defined]
+    who = m.Assessor.__table__  # type: ignore[attr-defined]
+    crit = m.Criterion.__table__  # type: ignore[attr-defined]
+    rv = m.RubricVersion.__table__  # type: ignore[attr-defined]
+    owner = m.Issuer.__table__  # type: ignore[attr-defined]
+    later = rating.alias("later")
+    query = (
+        sa.select(
+            rv.c.rubric_key,
+            rv.c.version,
+            rating.c.submission_id,
+            rating.c.anchor_id,
+            crit.c.key,
+            rating.c.score,
+            rating.c.context,
+            rating.c.rated_at,
+            rating.c.revision,
+        )
+        .select_from(
+            rating.join(who, who.c.id == rating.c.assessor_id)
+            .join(crit, crit.c.id == rating.c.criterion_id)
+            .join(rv, rv.c.id == crit.c.rubric_version_id)
+            .outerjoin(owner, owner.c.id == rv.c.issuer_id)
+        )
+        .where(
+            who.c.key == assessor,
+            ~sa.exists().where(later.c.supersedes_id == rating.c.id),
+        )
+        .order_by(rating.c.rated_at, rating.c.id)
+    )
+    if issuers is not None:
+        query = query.where(owner.c.key.in_(list(issuers)))
+    with reading(engine) as conn:
+        rows = conn.execute(query).all()
+    return [
+        {
+            "rubric": f"{key}@{version}",
+            "target": ("s", int(sub)) if sub is not None else ("a", int(anchor)),
+            "criterion": criterion,
+            "score": int(score),
+            "context": context,
+            "rated_at": rated_at,
+            "revision": int(revision),
+        }
+        for key, version, sub, anchor, criterion, score, context, rated_at, revision in rows
+    ]

@@ -13,10 +13,13 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from calibrate import store
+from calibrate.access import Actor
 from calibrate.cli import main
 from calibrate.rubric import Rubric, load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
+OPERATOR = Actor.operator("test@tests")
+"""The acting account of tests that are not about access: whoever holds the database."""
 POSTGRES_URL = os.environ.get("CALIBRATE_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("CALIBRATE_REQUIRE_POSTGRES") == "1"
 
@@ -129,3 +132,31 @@ def calibrate(
         return Result(code if isinstance(code, int) else 1, out.out, out.err)
 
     return run
+
+
+def alembic(engine: Engine, action: str, revision: str) -> None:
+    """Run an Alembic command (``upgrade``/``downgrade``) on the store."""
+    from alembic import command
+    from alembic.config import Config
+
+    from calibrate.store.engine import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
+
+
+def filled_at(engine: Engine, revision: str, fill: Callable[[Engine], object]) -> None:
+    """A store at an old ``revision`` holding what ``fill`` writes with today's code: filled at
+    head, then downgraded (today's code writes today's schema)."""
+    store.migrate(engine)
+    fill(engine)
+    alembic(engine, "downgrade", revision)
+
+
+def table_rows(engine: Engine, table: str) -> int:
+    """Rows of one table, at any schema revision."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())

@@ -28,7 +28,7 @@ from calibrate.rubric import Rubric, rubric_from_data
 from calibrate.services.analyses import stored_accuracy
 from calibrate.services.demo import build_demo
 from calibrate.stats.agreement import percent_agreement
-from tests.conftest import DEMO_RUBRIC
+from tests.conftest import DEMO_RUBRIC, OPERATOR
 
 ROOT = Path(__file__).resolve().parents[1]
 Row = tuple[str, str, str, int]
@@ -257,7 +257,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Pat
     """The classroom demo programme (seed 2026) in a SQLite store, and its files."""
     folder = tmp_path_factory.mktemp("demo")
     engine = store.open_store(f"sqlite:///{folder / 'store.db'}")
-    build_demo(engine=engine, out=folder, size="classroom", seed=2026)
+    build_demo(engine=engine, actor=OPERATOR, out=folder, size="classroom", seed=2026)
     yield engine, folder
     engine.dispose()
 
@@ -270,7 +270,7 @@ def test_planted_severe_and_lenient_assessors_have_the_right_sign(
     planted = [a for a in truth if a["effect"] in ("severe", "lenient")]
     assert {a["effect"] for a in planted} == {"severe", "lenient"}
     for a in planted:
-        report = stored_accuracy(engine=engine, rubric=a["rubric"])
+        report = stored_accuracy(engine=engine, actor=OPERATOR, rubric=a["rubric"])
         row = report.assessors[a["assessor"]]
         # Severity in the truth is positive for a harsh assessor: the deviation is negative.
         assert np.sign(row.mean_deviation) == -np.sign(a["severity"]) != 0
@@ -287,7 +287,7 @@ def test_store_and_file_give_the_same_report(demo: tuple[Engine, Path]) -> None:
     for key in ("crsel-intro", "ct-unplugged", "inquiry-lead"):
         rubric, sets = load_anchor_definitions(ROOT / "anchor_sets" / key, ROOT / "rubrics")
         from_file = accuracy_report(ratings, sets, rubric)
-        from_store = stored_accuracy(engine=engine, rubric=f"{key}@1")
+        from_store = stored_accuracy(engine=engine, actor=OPERATOR, rubric=f"{key}@1")
         assert from_store.to_dict() == from_file.to_dict()
         # Every double-scored live submission of the rubric counts once.
         truth = json.loads((folder / "truth.json").read_text())["submissions"]
@@ -301,16 +301,16 @@ def test_store_and_file_give_the_same_report(demo: tuple[Engine, Path]) -> None:
 def test_store_rubric_choice(demo: tuple[Engine, Path], tmp_path: Path) -> None:
     engine, _ = demo
     with pytest.raises(CalibrateError, match="rubric 'nope' is not in the store"):
-        stored_accuracy(engine=engine, rubric="nope")
+        stored_accuracy(engine=engine, actor=OPERATOR, rubric="nope")
     with pytest.raises(CalibrateError, match="crsel-intro@9"):
-        stored_accuracy(engine=engine, rubric="crsel-intro@9")
+        stored_accuracy(engine=engine, actor=OPERATOR, rubric="crsel-intro@9")
     other = store.open_store(f"sqlite:///{tmp_path / 'other.db'}")
     data = yaml.safe_load(DEMO_RUBRIC)
     v1 = rubric_from_data(data, source="v1")
     v2 = rubric_from_data({**data, "version": 2}, source="v2")
     store.import_definitions([v1, v2], engine=other)
     with pytest.raises(CalibrateError, match="several versions of demo"):
-        stored_accuracy(engine=other, rubric="demo")
+        stored_accuracy(engine=other, actor=OPERATOR, rubric="demo")
     with pytest.raises(CalibrateError, match="no anchor sets of demo@2"):
-        stored_accuracy(engine=other, rubric="demo@2")
+        stored_accuracy(engine=other, actor=OPERATOR, rubric="demo@2")
     other.dispose()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from calibrate import store
+from calibrate.access import Actor
 from calibrate.anchors import load_anchor_set
 from calibrate.rubric import load_rubric
 from calibrate.services.demo import build_demo
@@ -157,7 +158,13 @@ def test_misused_options_give_one_line(calibrate: Run, args: tuple[str, ...], me
 def test_the_store(calibrate: Run, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     engine = store.open_store(url)
-    build_demo(engine=engine, out=tmp_path / "demo", size="classroom", seed=2026)
+    build_demo(
+        engine=engine,
+        out=tmp_path / "demo",
+        size="classroom",
+        seed=2026,
+        actor=Actor.operator(),
+    )
     engine.dispose()
     from_store = calibrate("accuracy", "--database", url, "--rubric", "crsel-intro", "--json")
     assert from_store.returncode == 0, from_store.stderr

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from calibrate import store
+from calibrate.access import Actor
 from calibrate.analyses.accuracy import live_decision_agreement
 from calibrate.analyses.agreement import agreement_report
 from calibrate.services.demo import build_demo
@@ -26,7 +27,13 @@ Run = Callable[..., Result]
 @pytest.fixture
 def demo(engine: Engine, db_url: str, tmp_path: Path) -> tuple[str, Path]:
     """A classroom demo programme in the store, and the ratings file it was imported from."""
-    build_demo(engine=engine, out=tmp_path / "demo", size="classroom", seed=2026)
+    build_demo(
+        engine=engine,
+        out=tmp_path / "demo",
+        size="classroom",
+        seed=2026,
+        actor=Actor.operator(),
+    )
     return db_url, tmp_path / "demo" / "ratings.csv"
 
 

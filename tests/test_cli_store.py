@@ -61,9 +61,7 @@ def test_import_flow(calibrate: Callable[..., Result], workdir: Path, db_url: st
     assert out.stdout.strip() == "r.csv: 2 read, 0 written, 2 already stored"
     status = json.loads(calibrate("status", "--json", db=db_url, cwd=workdir).stdout)
     assert status["rating"] == 2 and status["assessor"] == 2
-    out = calibrate(
-        "correct", "1", "1", "--reason", "typo", "--by", "lead", "--json", db=db_url, cwd=workdir
-    )
+    out = calibrate("correct", "1", "1", "--reason", "typo", "--json", db=db_url, cwd=workdir)
     assert json.loads(out.stdout) == {"rating": 3, "supersedes": 1}
     out = calibrate("history", "3", db=db_url, cwd=workdir)
     assert "rev 1: score 3" in out.stdout and "rev 2: score 1" in out.stdout

@@ -23,11 +23,13 @@ from calibrate.errors import CalibrateError
 from calibrate.ratings import ANCHOR_CONTEXTS
 from calibrate.rubric import load_rubrics
 from calibrate.services.demo import build_demo
-from tests.conftest import ROOT, Result
+from tests.conftest import OPERATOR, ROOT, Result
 
 
 def test_demo_programme_in_store(engine: Engine, tmp_path: Path) -> None:
-    report = build_demo(engine=engine, out=tmp_path / "demo", size="classroom", seed=7)
+    report = build_demo(
+        engine=engine, actor=OPERATOR, out=tmp_path / "demo", size="classroom", seed=7
+    )
     n = store.counts(engine=engine)
     # the demo stores the shipped rubric and anchor-set files, each once
     rubrics = load_rubrics(ROOT / "rubrics")
@@ -46,7 +48,9 @@ def test_demo_programme_in_store(engine: Engine, tmp_path: Path) -> None:
     assert len(anchors) == sum(by_context[c] for c in ANCHOR_CONTEXTS)
     assert all(u.startswith("anchor:") for u in anchors.units)
     assert n["calibration_attempt"] > 0 and n["submission"] > 0
-    again = build_demo(engine=engine, out=tmp_path / "demo", size="classroom", seed=7)
+    again = build_demo(
+        engine=engine, actor=OPERATOR, out=tmp_path / "demo", size="classroom", seed=7
+    )
     assert again.ratings.n_written == 0 and again.definitions.n_written == 0
     assert store.counts(engine=engine) == n
 
@@ -54,7 +58,7 @@ def test_demo_programme_in_store(engine: Engine, tmp_path: Path) -> None:
 def test_bad_demo_size_writes_nothing(engine: Engine, tmp_path: Path) -> None:
     before = store.counts(engine=engine)
     with pytest.raises(CalibrateError, match="size must be one of classroom, pilot, state"):
-        build_demo(engine=engine, out=tmp_path / "demo", size="county")
+        build_demo(engine=engine, actor=OPERATOR, out=tmp_path / "demo", size="county")
     assert store.counts(engine=engine) == before
 
 

@@ -36,7 +36,7 @@ LAYERS: dict[str, tuple[set[str], set[str]]] = {
         {"calibrate.analyses"},
         NUMERIC | DATA | BASE | INPUTS | {"calibrate.stats", "calibrate.analyses"},
     ),
-    "rules": ({"calibrate.rules"}, NUMERIC | BASE | INPUTS),
+    "rules": ({"calibrate.rules", "calibrate.access"}, NUMERIC | BASE | INPUTS),
     "simulate": (
         {"calibrate.simulate"},
         NUMERIC | BASE | INPUTS | {"calibrate.stats", "calibrate.rules"},
@@ -57,9 +57,11 @@ LAYERS: dict[str, tuple[set[str], set[str]]] = {
             "calibrate.stats",
             "calibrate.analyses",
             "calibrate.rules",
+            "calibrate.access",
             "calibrate.simulate",
             "calibrate.store",
             "calibrate.services",
+            "argon2",
         },
     ),
     "doors": (
@@ -69,6 +71,7 @@ LAYERS: dict[str, tuple[set[str], set[str]]] = {
         | {
             "calibrate.settings",
             "calibrate.rules",
+            "calibrate.access",
             "calibrate.services",
             "calibrate.cli",
             "calibrate.dashboard",

@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from calibrate import store
 from calibrate.ratings import Keep, read_ratings_csv
 from calibrate.services.demo import build_demo
-from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, ROOT, Result, _reset_postgres
+from tests.conftest import OPERATOR, POSTGRES_URL, REQUIRE_POSTGRES, ROOT, Result, _reset_postgres
 from tests.test_cli_analyses_store import assert_same
 
 Run = Callable[..., Result]
@@ -57,7 +57,7 @@ def demo(
     else:
         pytest.skip("set CALIBRATE_TEST_POSTGRES_URL to run the PostgreSQL tests")
     engine = store.open_store(url)
-    build_demo(engine=engine, out=folder / "demo", size="classroom", seed=2026)
+    build_demo(engine=engine, actor=OPERATOR, out=folder / "demo", size="classroom", seed=2026)
     yield url, folder / "demo" / "ratings.csv", engine
     engine.dispose()
 

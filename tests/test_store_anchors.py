@@ -8,16 +8,13 @@ import json
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine
 
 from calibrate import store
 from calibrate.anchors import AnchorSet, load_anchor_sets
 from calibrate.rubric import load_rubrics
 from calibrate.store.definitions import _anchor_set_hash, _anchor_set_json
-from calibrate.store.engine import MIGRATIONS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, alembic, filled_at, table_rows
 
 
 def shipped_sets() -> list[AnchorSet]:
@@ -63,14 +60,6 @@ def test_expert_scores_are_stored_once(engine: Engine) -> None:
     assert hashes == {s.id: _anchor_set_hash(s) for s in sets}
 
 
-def alembic(engine: Engine, action: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
-
-
 def as_under_0001(engine: Engine) -> None:
     """The anchor sets' JSON as revision 0001 stored it: the whole set, scores and rationales
     included (beside the same scores in anchor_score)."""
@@ -85,8 +74,13 @@ def as_under_0001(engine: Engine) -> None:
 def test_migration_0002_moves_the_scores_out_of_the_json(db_url: str, tmp_path: Path) -> None:
     engine = store.create_store_engine(db_url)
     try:
-        store.migrate(engine, "0001")
-        store.import_definition_dirs(ROOT / "rubrics", ROOT / "anchor_sets", engine=engine)
+        filled_at(
+            engine,
+            "0001",
+            lambda e: store.import_definition_dirs(
+                ROOT / "rubrics", ROOT / "anchor_sets", engine=e
+            ),
+        )
         as_under_0001(engine)
         with engine.begin() as conn:  # a row 0001 missed, and one it holds otherwise than the JSON
             conn.execute(
@@ -98,14 +92,15 @@ def test_migration_0002_moves_the_scores_out_of_the_json(db_url: str, tmp_path: 
                     "WHERE id = (SELECT max(id) FROM anchor_score)"
                 )
             )
-        before = {k: v for k, v in store.counts(engine=engine).items() if k != "anchor_score"}
+        old_tables = ("rubric_version", "criterion", "level", "anchor_set", "anchor", "rating")
+        before = {t: table_rows(engine, t) for t in old_tables}
         store.migrate(engine)
         assert store.stored_anchor_sets(engine=engine) == shipped_sets()
         for data in stored_json(engine).values():
             for anchor in data["anchors"]:  # type: ignore[attr-defined]
                 assert "scores" not in anchor and "rationale" not in anchor
         after = store.counts(engine=engine)
-        assert {k: v for k, v in after.items() if k != "anchor_score"} == before
+        assert {t: after[t] for t in old_tables} == before
         assert after["anchor_score"] == sum(
             len(a.scores) for s in shipped_sets() for a in s.anchors
         )

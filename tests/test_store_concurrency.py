@@ -21,6 +21,7 @@ from calibrate import store
 from calibrate.errors import StoreError
 from calibrate.rubric import Rubric
 from calibrate.store import engine as store_engine
+from tests.conftest import filled_at, table_rows
 from tests.test_store import GOOD, write
 
 HEADER = "submission,assessor,criterion,score,earner,attempt\n"
@@ -183,6 +184,11 @@ def test_rating_identity_is_unique_in_the_database(loaded: Engine, tmp_path: Pat
     assert store.counts(engine=loaded)["rating"] == 4
 
 
+def fill(rubric: Rubric, folder: Path, engine: Engine) -> None:
+    store.import_definitions([rubric], engine=engine)
+    store.import_ratings_file(write(folder, GOOD), engine=engine, rubric="demo")
+
+
 def copy_ratings(engine: Engine, score: str = "score") -> None:
     """Store every rating a second time under a second import batch, as two imports racing
     each other did before the identity was unique."""
@@ -210,11 +216,9 @@ def test_migration_0003_removes_copies_of_a_file_stored_twice(
 ) -> None:
     engine = store.create_store_engine(db_url)
     try:
-        store.migrate(engine, "0002")
-        store.import_definitions([demo_rubric], engine=engine)
-        store.import_ratings_file(write(tmp_path, GOOD), engine=engine, rubric="demo")
+        filled_at(engine, "0002", functools.partial(fill, demo_rubric, tmp_path))
         copy_ratings(engine)
-        assert store.counts(engine=engine)["rating"] == 8
+        assert table_rows(engine, "rating") == 8
         store.migrate(engine)
         assert store.counts(engine=engine)["rating"] == 4
         with engine.connect() as conn:
@@ -236,13 +240,11 @@ def test_migration_0003_stops_at_copies_it_cannot_choose_between(
 ) -> None:
     engine = store.create_store_engine(db_url)
     try:
-        store.migrate(engine, "0002")
-        store.import_definitions([demo_rubric], engine=engine)
-        store.import_ratings_file(write(tmp_path, GOOD), engine=engine, rubric="demo")
+        filled_at(engine, "0002", functools.partial(fill, demo_rubric, tmp_path))
         copy_ratings(engine, score="CASE WHEN score = 1 THEN 2 ELSE 1 END")
         with pytest.raises(StoreError, match=r"4 rating\(s\) are stored several times"):
             store.migrate(engine)
-        assert store.counts(engine=engine)["rating"] == 8  # nothing changed
+        assert table_rows(engine, "rating") == 8  # nothing changed
         with engine.connect() as conn:
             version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
         assert version == "0002"

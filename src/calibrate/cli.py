@@ -6,8 +6,13 @@ text or with ``--json`` as one JSON object on stdout. User mistakes
 never a traceback.
 
 Exit status: 0 done; 1 refused (the message says why; commands that write also say that nothing
-was written); 2 usage error (unknown option, missing argument); 3 results printed but not
-trustworthy (the rater model did not converge).
+was written), or ``verify`` found a problem; 2 usage error (unknown option, missing argument); 3
+results printed but not trustworthy (the rater model did not converge).
+
+Who acts: a command on the store acts as the account logged in to that store with ``calibrate
+login`` (its role's limits apply), and without a login as the operator, whoever holds the
+database's credentials (:mod:`calibrate.services.session_file`), recorded in the audit log as
+``operator:<user>@<host>``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from calibrate.errors import CalibrateError, ValidationError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from calibrate.access import Actor
     from calibrate.analyses.selection import Selection
     from calibrate.store import ImportReport
 
@@ -35,7 +41,20 @@ NOT_TRUSTWORTHY = 3
 """Exit status of a command that printed its results but cannot vouch for them (a rater model
 that did not converge)."""
 
-WRITES = frozenset({"import rubrics", "import ratings", "correct", "demo"})
+WRITES = frozenset(
+    {
+        "import rubrics",
+        "import ratings",
+        "correct",
+        "demo",
+        "export ratings",
+        *(
+            f"accounts {c}"
+            for c in ("create-admin", "add", "disable", "enable", "role", "password", "grant")
+        ),
+        "accounts revoke",
+    }
+)
 """The commands that write (the store, and for the demo its files). Only their refusals end with
 "nothing was written": they are all or nothing. The other commands have nothing to write."""
 
@@ -95,7 +114,6 @@ DatabaseOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-ByOption = Annotated[str, typer.Option("--by", help="Who records this (kept with every row).")]
 ContextOption = Annotated[
     str | None,
     typer.Option(
@@ -155,6 +173,28 @@ def store_engine(database: str | None) -> Iterator[Engine]:
         yield engine
 
 
+@contextmanager
+def acting(database: str | None) -> Iterator[tuple[Engine, Actor]]:
+    """The store for one command and the account it acts for: the one logged in to this store
+    (``calibrate login``), else the operator (:mod:`calibrate.services.session_file`)."""
+    with store_engine(database) as engine:
+        yield engine, acting_account(database, engine=engine)
+
+
+def acting_account(database: str | None, *, engine: Engine | None = None) -> Actor:
+    """The logged-in account of the store, else the operator; a session that no longer holds
+    is refused in one line that says what to do."""
+    from calibrate.errors import AuthenticationError
+    from calibrate.services.session_file import acting_account as account
+
+    try:
+        return account(database, engine=engine)
+    except AuthenticationError as exc:
+        raise AuthenticationError(
+            f"{exc} (calibrate login; or calibrate logout to act as the operator)"
+        ) from None
+
+
 def analysed_ratings(
     path: Path | None,
     *,
@@ -172,6 +212,11 @@ def analysed_ratings(
     from calibrate.services import select_ratings
 
     chosen_keep: Any = keep  # checked by Ratings.select
+    if path is None and rubric is not None and not wide:  # the store, read as the acting account
+        with acting(database) as (engine, actor):
+            return select_ratings(
+                None, engine=engine, actor=actor, rubric=rubric, context=context, keep=chosen_keep
+            )
     return select_ratings(
         path,
         database=database,
@@ -202,15 +247,23 @@ def import_rubrics_cmd(
     anchors: Annotated[
         Path | None, typer.Option("--anchors", help="Folder of anchor sets (<rubric-id>/*.yaml).")
     ] = None,
+    issuer: Annotated[
+        str | None,
+        typer.Option(
+            "--issuer",
+            metavar="KEY",
+            help="The issuer that owns them (an administrator: their own, the default; the "
+            "operator: any, default 'default').",
+        ),
+    ] = None,
     database: DatabaseOption = None,
-    by: ByOption = "cli",
     as_json: JsonOption = False,
 ) -> None:
     """Validate and store every rubric (and anchor set); a changed rubric needs a new version."""
-    with store_engine(database) as engine:
+    with acting(database) as (engine, actor):
         from calibrate.services import import_definitions
 
-        report = import_definitions(rubrics, anchors, engine=engine, by=by)
+        report = import_definitions(rubrics, anchors, engine=engine, actor=actor, issuer=issuer)
     _report(report, as_json)
 
 
@@ -235,13 +288,12 @@ def import_ratings_cmd(
         ),
     ] = False,
     database: DatabaseOption = None,
-    by: ByOption = "cli",
     as_json: JsonOption = False,
 ) -> None:
     """Check a ratings CSV against its rubric version and store it, all or nothing."""
     if wide and not criterion:
         raise CalibrateError("--wide needs --criterion: a wide file holds one criterion")
-    with store_engine(database) as engine:
+    with acting(database) as (engine, actor):
         from calibrate.services import import_ratings
 
         report = import_ratings(
@@ -250,7 +302,7 @@ def import_ratings_cmd(
             rubric=rubric,
             wide=wide,
             criterion=criterion,
-            by=by,
+            actor=actor,
             progress=progress_printer() if _large(path) else None,
             ignore_unknown=ignore_unknown,
         )
@@ -266,15 +318,15 @@ def correct_cmd(
     rating_id: Annotated[int, typer.Argument(help="Id of the rating to correct.")],
     score: Annotated[int, typer.Argument(help="The corrected score (a level of the rubric).")],
     reason: Annotated[str, typer.Option("--reason", help="Why the score changes.")],
-    by: ByOption = "cli",
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Record a corrected score; the old revision is kept with who changed it and when."""
-    with store_engine(database) as engine:
+    """Record a corrected score; the old revision is kept with who changed it (the acting
+    account) and when."""
+    with acting(database) as (engine, actor):
         from calibrate.services import correct
 
-        new_id = correct(rating_id, score, engine=engine, by=by, reason=reason)
+        new_id = correct(rating_id, score, engine=engine, actor=actor, reason=reason)
     if as_json:
         emit_json({"rating": new_id, "supersedes": rating_id})
     else:
@@ -288,10 +340,10 @@ def history_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Show every revision of a rating, oldest first."""
-    with store_engine(database) as engine:
+    with acting(database) as (engine, actor):
         from calibrate.services import history
 
-        chain = history(rating_id, engine=engine)
+        chain = history(rating_id, engine=engine, actor=actor)
     if as_json:
         emit_json([{k: str(v) if k.endswith("_at") else v for k, v in r.items()} for r in chain])
         return
@@ -304,11 +356,12 @@ def history_cmd(
 
 @app.command("status")
 def status_cmd(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
-    """Row counts of the store (creating and migrating it if needed)."""
-    with store_engine(database) as engine:
+    """Row counts of the store (creating and migrating it if needed): every table for the
+    operator, what the account's issuers own for a logged-in account."""
+    with acting(database) as (engine, actor):
         from calibrate.services import store_status
 
-        rows = store_status(engine=engine)
+        rows = store_status(engine=engine, actor=actor)
     if as_json:
         emit_json(rows)
     else:
@@ -450,8 +503,8 @@ def accuracy_cmd(
             )
         if anchors is not None:
             raise CalibrateError("--anchors goes with RATINGS.csv; the store holds its anchor sets")
-        with store_engine(database) as engine:
-            report = stored_accuracy(engine=engine, rubric=rubric)
+        with acting(database) as (engine, actor):
+            report = stored_accuracy(engine=engine, actor=actor, rubric=rubric)
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -690,6 +743,10 @@ def streamlit_command(*, address: str, port: int, headless: bool) -> list[str]:
         "false",
         "--server.showEmailPrompt",
         "false",  # on a first run Streamlit would wait for an answer before serving
+        "--server.enableXsrfProtection",
+        "true",  # forms and uploads carry Streamlit's XSRF token (the default, made explicit)
+        "--server.enableCORS",
+        "true",  # no cross-origin requests (Streamlit's default, made explicit)
     ]
 
 
@@ -703,10 +760,15 @@ def run_streamlit(cmd: list[str], env: dict[str, str]) -> int:
         return 0
 
 
-def serve(database: str | None, *, address: str, port: int, headless: bool) -> None:
+def serve(
+    database: str | None, *, address: str, port: int, headless: bool, demo: bool = False
+) -> None:
     """Check the store and the port, then serve the dashboard until Ctrl-C; exits with the
-    server's status."""
+    server's status. In demo mode (``demo``, or the ``CALIBRATE_DEMO`` setting) the served
+    app is told so (``CALIBRATE_DEMO=1``) and the demo accounts are printed."""
     import os
+
+    from calibrate.settings import get_settings
 
     with store_engine(database):  # a bad URL fails here, in one line, not in the browser
         pass
@@ -716,6 +778,13 @@ def serve(database: str | None, *, address: str, port: int, headless: bool) -> N
     env = dict(os.environ)
     if database:
         env["CALIBRATE_DATABASE_URL"] = database
+    if demo or get_settings().demo:
+        from calibrate.services.demo import DEMO_PASSWORD, demo_accounts
+
+        env["CALIBRATE_DEMO"] = "1"
+        typer.echo(f"demo accounts (password {DEMO_PASSWORD!r}; a demo store only):", err=True)
+        for username, role, what in demo_accounts():
+            typer.echo(f"  {username:<15}{role:<10}{what}", err=True)
     shown = "localhost" if address in ("0.0.0.0", "::") else address
     shown = f"[{shown}]" if ":" in shown else shown
     typer.echo(f"serving the dashboard on http://{shown}:{port} (Ctrl-C to stop)", err=True)
@@ -770,7 +839,11 @@ def demo_cmd(
         size=size, seed=seed, out=out, progress=progress_printer("simulate: ")
     )
     report = store_demo(
-        programme, out=out, database=database, progress=progress_printer("import: ")
+        programme,
+        out=out,
+        database=database,
+        actor=acting_account(database),
+        progress=progress_printer("import: "),
     )
     if as_json:
         emit_json(report.to_dict())
@@ -782,7 +855,7 @@ def demo_cmd(
             f"({report.ratings_csv})"
         )
     if serve_after:
-        serve(database, address=address, port=port, headless=False)
+        serve(database, address=address, port=port, headless=False, demo=True)
 
 
 # --- generalizability theory: G and D studies --------------------------------------------------
@@ -851,6 +924,458 @@ def gstudy_cmd(
         emit_json(study.to_dict())
     else:
         typer.echo(gstudy_text(study, source=data.source, detected=design is None))
+
+
+# --- accounts, logins and the audit log --------------------------------------------------------
+
+PasswordStdinOption = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="Read the password from the first line of stdin instead of a hidden prompt (for "
+        "scripts; a password is never an option: it would show in the process list and shell "
+        "history).",
+    ),
+]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (kept in the audit log).")]
+
+
+def read_password(*, from_stdin: bool, confirm: bool = False, prompt: str = "Password") -> str:
+    """A password from stdin's first line (``--password-stdin``) or a hidden prompt on the
+    terminal (asked twice when ``confirm``)."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CalibrateError("--password-stdin: stdin held no password")
+        return password
+    if not sys.stdin.isatty():
+        raise CalibrateError("no terminal to ask the password on: give --password-stdin")
+    answer: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+    return answer
+
+
+def _who(actor: Actor) -> dict[str, Any]:
+    return {
+        "name": actor.name,
+        "role": actor.role,
+        "issuer": actor.issuer,
+        "assessor": actor.assessor,
+        "grants": sorted(actor.grants),
+        "operator": actor.is_operator,
+    }
+
+
+def _described(actor: Actor) -> str:
+    if actor.is_operator:
+        return f"{actor.name} (the operator: no login, acting with the database's credentials)"
+    if actor.role == "board":
+        scope = f"of {', '.join(sorted(actor.grants))}" if actor.grants else "with no grants"
+        return f"{actor.name} (board reviewer {scope})"
+    return f"{actor.name} ({actor.role} of issuer {actor.issuer})"
+
+
+@app.command("login")
+def login_cmd(
+    user: Annotated[
+        str | None, typer.Option("--user", metavar="U", help="User name (default: asked).")
+    ] = None,
+    password_stdin: PasswordStdinOption = False,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Log in to the store: later commands on it act as this account (its role's limits apply)
+    until the session expires or `calibrate logout`. The session is kept in
+    ~/.config/calibrate/session.json (CALIBRATE_SESSION_FILE), readable by you alone."""
+    from calibrate.services import login, logout
+    from calibrate.services.session_file import save_session, saved_session
+
+    if user is None:
+        if password_stdin or not sys.stdin.isatty():
+            raise CalibrateError("give --user U (no terminal to ask the user name on)")
+        user = str(typer.prompt("User name", err=True))
+    password = read_password(from_stdin=password_stdin)
+    with store_engine(database) as engine:
+        session = login(user, password, engine=engine)
+        previous = saved_session(database)
+        if previous is not None:
+            logout(previous.token, engine=engine)
+    path = save_session(database, session)
+    expires = session.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if as_json:
+        emit_json({**_who(session.actor), "expires_at": expires, "session_file": str(path)})
+    else:
+        typer.echo(f"logged in as {_described(session.actor)} until {expires}")
+
+
+@app.command("logout")
+def logout_cmd(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
+    """End the session of the store (later commands act as the operator)."""
+    from calibrate.services import logout
+    from calibrate.services.session_file import forget_session, saved_session
+
+    saved = saved_session(database)
+    if saved is not None:
+        with store_engine(database) as engine:
+            logout(saved.token, engine=engine)
+        forget_session(database)
+    if as_json:
+        emit_json({"logged_out": saved is not None, "username": saved and saved.username})
+    elif saved is None:
+        typer.echo("not logged in to this store")
+    else:
+        typer.echo(f"logged out {saved.username}")
+
+
+@app.command("whoami")
+def whoami_cmd(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
+    """The account commands on the store act as: the logged-in account, or the operator."""
+    from calibrate.services.session_file import saved_session, store_key
+
+    with acting(database) as (_engine, actor):
+        pass
+    saved = saved_session(database) if not actor.is_operator else None
+    expires = saved.expires_at if saved is not None else None
+    if as_json:
+        emit_json({**_who(actor), "expires_at": expires, "store": store_key(database)})
+    else:
+        typer.echo(_described(actor) + (f", session until {expires}" if expires else ""))
+
+
+accounts_app = typer.Typer(
+    help="Accounts of an issuer: add, list, disable, re-role, passwords, board grants "
+    "(administrators: their issuer's; the operator: any)."
+)
+app.add_typer(accounts_app, name="accounts")
+
+RoleHelp = "assessor, lead, admin or board"
+
+
+def _account_line(account: Any) -> str:
+    scope = (
+        f"grants {', '.join(account.grants) or '-'}"
+        if account.role == "board"
+        else f"issuer {account.issuer}"
+    )
+    extra = "".join(
+        (
+            f", assessor {account.assessor}" if account.assessor else "",
+            f", sso {account.sso_identity}" if account.sso_identity else "",
+            ", DISABLED" if account.disabled else "",
+        )
+    )
+    return f"{account.username} ({account.role}, {scope}{extra})"
+
+
+def _account_out(account: Any, as_json: bool, done: str) -> None:
+    if as_json:
+        emit_json(account.to_dict())
+    else:
+        typer.echo(f"{done}: {_account_line(account)}")
+
+
+@accounts_app.command("create-admin")
+def accounts_create_admin_cmd(
+    username: Annotated[str, typer.Argument(help="User name of the administrator.")],
+    issuer: Annotated[
+        str, typer.Option("--issuer", metavar="KEY", help="The issuer (created if new).")
+    ] = "default",
+    password_stdin: PasswordStdinOption = False,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The first administrator of an issuer (the operator only: no login). The password is
+    asked twice, or read from stdin."""
+    from calibrate.services import create_first_admin
+
+    with acting(database) as (engine, actor):
+        if not actor.is_operator:  # before asking a password
+            create_first_admin(engine=engine, actor=actor, username=username, password="")
+        password = read_password(from_stdin=password_stdin, confirm=True)
+        account = create_first_admin(
+            engine=engine, actor=actor, username=username, password=password, issuer=issuer
+        )
+    _account_out(account, as_json, "added")
+
+
+@accounts_app.command("add")
+def accounts_add_cmd(
+    username: Annotated[str, typer.Argument(help="User name of the new account.")],
+    role: Annotated[str, typer.Option("--role", metavar="ROLE", help=RoleHelp + ".")],
+    issuer: Annotated[
+        str | None,
+        typer.Option("--issuer", metavar="KEY", help="Its issuer (an administrator: their own)."),
+    ] = None,
+    assessor: Annotated[
+        str | None,
+        typer.Option(
+            "--assessor", metavar="KEY", help="The assessor key its ratings carry (assessor, lead)."
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    sso: Annotated[
+        str | None,
+        typer.Option(
+            "--sso",
+            metavar="EMAIL",
+            help="Single sign-on identity (the e-mail the dashboard's OpenID Connect login "
+            "vouches for); without --password-stdin the account has no password.",
+        ),
+    ] = None,
+    grant: Annotated[
+        list[str] | None,
+        typer.Option("--grant", metavar="ISSUER", help="A board reviewer's issuer (repeat)."),
+    ] = None,
+    password_stdin: PasswordStdinOption = False,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add an account (administrators: of their issuer; the operator: any). The password is
+    asked twice, or read from stdin; an account with --sso needs none."""
+    from calibrate.services import accounts, add_account
+
+    with acting(database) as (engine, actor):
+        accounts(engine=engine, actor=actor)  # refuses one who manages no accounts: no prompt
+        password = (
+            None
+            if sso is not None and not password_stdin
+            else read_password(from_stdin=password_stdin, confirm=True)
+        )
+        account = add_account(
+            engine=engine,
+            actor=actor,
+            username=username,
+            role=role,
+            password=password,
+            issuer=issuer,
+            assessor=assessor,
+            display_name=name,
+            sso_identity=sso,
+            grants=tuple(grant or ()),
+        )
+    _account_out(account, as_json, "added")
+
+
+@accounts_app.command("list")
+def accounts_list_cmd(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
+    """The accounts you manage (the operator: all)."""
+    from calibrate.services import accounts
+
+    with acting(database) as (engine, actor):
+        found = accounts(engine=engine, actor=actor)
+    if as_json:
+        emit_json({"accounts": [a.to_dict() for a in found]})
+    else:
+        for account in found:
+            typer.echo(_account_line(account))
+
+
+def _set_disabled(username: str, disabled: bool, reason: str | None, database: str | None) -> Any:
+    from calibrate.services import set_disabled
+
+    with acting(database) as (engine, actor):
+        return set_disabled(
+            engine=engine, actor=actor, username=username, disabled=disabled, reason=reason
+        )
+
+
+@accounts_app.command("disable")
+def accounts_disable_cmd(
+    username: Annotated[str, typer.Argument(help="The account.")],
+    reason: ReasonOption = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Disable an account: its sessions end at once, it cannot log in."""
+    _account_out(_set_disabled(username, True, reason, database), as_json, "disabled")
+
+
+@accounts_app.command("enable")
+def accounts_enable_cmd(
+    username: Annotated[str, typer.Argument(help="The account.")],
+    reason: ReasonOption = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Enable a disabled account again."""
+    _account_out(_set_disabled(username, False, reason, database), as_json, "enabled")
+
+
+@accounts_app.command("role")
+def accounts_role_cmd(
+    username: Annotated[str, typer.Argument(help="The account.")],
+    role: Annotated[str, typer.Argument(metavar="ROLE", help=RoleHelp + ".")],
+    reason: ReasonOption = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Give an account another role (its sessions end)."""
+    from calibrate.services import set_role
+
+    with acting(database) as (engine, actor):
+        account = set_role(engine=engine, actor=actor, username=username, role=role, reason=reason)
+    _account_out(account, as_json, "changed")
+
+
+@accounts_app.command("password")
+def accounts_password_cmd(
+    username: Annotated[str, typer.Argument(help="The account (yours, or one you manage).")],
+    password_stdin: PasswordStdinOption = False,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set a password (asked twice, or read from stdin); every session of the account ends."""
+    from calibrate.services import set_password
+
+    with acting(database) as (engine, actor):
+        password = read_password(from_stdin=password_stdin, confirm=True, prompt="New password")
+        account = set_password(engine=engine, actor=actor, username=username, password=password)
+    _account_out(account, as_json, "password set")
+
+
+def _grant(username: str, issuer: str, granted: bool, database: str | None) -> Any:
+    from calibrate.services import grant_board
+
+    with acting(database) as (engine, actor):
+        return grant_board(
+            engine=engine, actor=actor, username=username, issuer=issuer, granted=granted
+        )
+
+
+@accounts_app.command("grant")
+def accounts_grant_cmd(
+    username: Annotated[str, typer.Argument(help="The board reviewer.")],
+    issuer: Annotated[str, typer.Argument(metavar="ISSUER", help="The issuer granting access.")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Grant a board reviewer read access to an issuer's pseudonymised aggregates."""
+    _account_out(_grant(username, issuer, True, database), as_json, "granted")
+
+
+@accounts_app.command("revoke")
+def accounts_revoke_cmd(
+    username: Annotated[str, typer.Argument(help="The board reviewer.")],
+    issuer: Annotated[str, typer.Argument(metavar="ISSUER", help="The issuer withdrawing.")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Withdraw a board reviewer's access to an issuer."""
+    _account_out(_grant(username, issuer, False, database), as_json, "revoked")
+
+
+@app.command("audit")
+def audit_cmd(
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, metavar="N", help="The newest N events.")
+    ] = 50,
+    action: Annotated[
+        str | None,
+        typer.Option(
+            "--action",
+            metavar="A",
+            help="Only events of this action (ratings.import, ratings.correct, ratings.export, "
+            "account.add, ...).",
+        ),
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The audit log, newest first: who did what, when, to which issuer's data (administrators
+    and board reviewers: their issuers' events)."""
+    from calibrate.services import audit_log
+
+    with acting(database) as (engine, actor):
+        events = audit_log(engine=engine, actor=actor, limit=limit, action=action)
+    if as_json:
+        emit_json({"events": [e.to_dict() for e in events]})
+        return
+    for event in events:
+        e = event.to_dict()
+        detail = json.dumps(e["detail"], ensure_ascii=False, separators=(",", ":"))
+        typer.echo(
+            f"#{e['seq']} {e['at']} {e['actor']} {e['action']} {e['subject']}"
+            + (f" [{e['issuer']}]" if e["issuer"] else "")
+            + (f" {detail}" if e["detail"] else "")
+        )
+
+
+@app.command("verify")
+def verify_cmd(
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            "--expect",
+            metavar="SEQ:HASH",
+            help="A head printed by an earlier verify: checks that the log up to it is unchanged.",
+        ),
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the store's integrity: the audit log's hash chain, every rating against the seal
+    that recorded it, revision chains, references. Exit status 0 when it holds, 1 when not
+    (each problem printed); prints the head to record."""
+    from calibrate.services import verify
+
+    with acting(database) as (engine, actor):
+        found = verify(engine=engine, actor=actor, expect=expect)
+    if as_json:
+        emit_json(found.to_dict())
+    else:
+        for problem in found.problems:
+            typer.echo(f"problem: {problem}", err=True)
+        verdict = "ok" if found.ok else f"NOT OK: {len(found.problems)} problem(s)"
+        typer.echo(f"{verdict}: {found.events:,} audit events, {found.ratings:,} ratings checked")
+        if found.head is not None:
+            typer.echo(f"head {found.head} (record it; later: calibrate verify --expect HEAD)")
+    if not found.ok:
+        raise typer.Exit(1)
+
+
+export_app = typer.Typer(help="Export stored data (administrators and the operator).")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("ratings")
+def export_ratings_cmd(
+    rubric: Annotated[
+        str, typer.Option("--rubric", metavar="ID[@VERSION]", help="The stored rubric version.")
+    ],
+    context: Annotated[
+        str, typer.Option("--context", help="live, practice, qualification or validity.")
+    ] = "live",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="FILE.csv", help="Write here (mode 0600); default: stdout."),
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The current ratings of a rubric version as CSV (the import format), every cell that a
+    spreadsheet would run as a formula (=, +, -, @, tab, CR first) prefixed with an apostrophe;
+    recorded in the audit log."""
+    import os
+
+    from calibrate.services.exports import export_ratings
+
+    if as_json and out is None:
+        raise CalibrateError("--json needs --out FILE.csv (the CSV itself goes to stdout)")
+    with acting(database) as (engine, actor):
+        text = export_ratings(engine=engine, actor=actor, rubric=rubric, context=context)
+    rows = text.count("\n") - 1
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise CalibrateError(f"cannot write {out}: {exc.strerror or exc}") from None
+    if as_json:
+        emit_json({"out": str(out), "rows": rows, "rubric": rubric, "context": context.lower()})
+    else:
+        typer.echo(f"wrote {rows:,} ratings to {out}")
 
 
 def main() -> None:

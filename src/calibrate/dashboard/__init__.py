@@ -1,22 +1,93 @@
-"""The Streamlit dashboard: a router (:func:`run`) over thin pages that call the library."""
+"""The Streamlit dashboard: a router (:func:`run`) over thin pages that call the library.
+
+No page shows anything before a login (:mod:`calibrate.dashboard.session`); after it, the
+navigation holds the pages of the account's role, each page receives the acting account and
+passes it to every service, and the services enforce what it may see. A refusal (or any
+rule a service states) shows as one line, never a traceback.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import streamlit as st
 
-from calibrate.dashboard import agreement, overview, raters, reliability, rules
+from calibrate.dashboard import (
+    accounts,
+    agreement,
+    audit,
+    data,
+    my_ratings,
+    overview,
+    raters,
+    reliability,
+    rubrics,
+    rules,
+    session,
+)
+from calibrate.dashboard.text import error
+from calibrate.errors import CalibrateError
+from calibrate.settings import get_settings
+
+if TYPE_CHECKING:
+    from calibrate.access import Actor
+
+Render = Callable[["Actor"], None]
+
+# (render, title, url path) of every page, and the pages of each role, in menu order.
+PAGES: dict[str, tuple[Render, str]] = {
+    "overview": (overview.render, "Overview"),
+    "my-ratings": (my_ratings.render, "My ratings"),
+    "rubrics": (rubrics.render, "Rubrics"),
+    "agreement": (agreement.render, "Agreement"),
+    "raters": (raters.render, "Rater effects"),
+    "reliability": (reliability.render, "Reliability (G study)"),
+    "rules": (rules.render, "Programme rules"),
+    "accounts": (accounts.render, "Accounts"),
+    "audit": (audit.render, "Audit log"),
+}
+ANALYSES = ("overview", "agreement", "raters", "reliability", "rules")
+ROLE_PAGES: dict[str, tuple[str, ...]] = {
+    "assessor": ("my-ratings", "rubrics"),
+    "lead": (*ANALYSES, "my-ratings"),
+    "admin": (*ANALYSES, "accounts", "audit"),
+    "board": (*ANALYSES, "audit"),
+}
+"""The pages each role's menu lists (the services refuse the rest anyway)."""
+
+
+def _page(actor: Actor, url_path: str) -> Any:
+    render, title = PAGES[url_path]
+
+    def page() -> None:
+        try:
+            render(actor)
+        except CalibrateError as exc:  # AccessDenied included: the rule, in one line
+            error(exc)
+
+    return st.Page(
+        page, title=title, url_path=url_path, default=url_path == ROLE_PAGES[actor.role][0]
+    )
 
 
 def run() -> None:
-    """Build the navigation and run the selected page."""
+    """Build the navigation of the logged-in account's role (or the login page) and run the
+    selected page."""
     st.set_page_config(page_title="calibrate", layout="wide")
-    page = st.navigation(
-        [
-            st.Page(overview.render, title="Overview", url_path="overview", default=True),
-            st.Page(agreement.render, title="Agreement", url_path="agreement"),
-            st.Page(raters.render, title="Rater effects", url_path="raters"),
-            st.Page(reliability.render, title="Reliability (G study)", url_path="reliability"),
-            st.Page(rules.render, title="Programme rules", url_path="rules"),
-        ]
-    )
-    page.run()
+    if get_settings().demo:
+        session.demo_banner()
+    url = data.database_url()
+    actor = session.current_actor(url)
+    if actor is None:
+        login = st.Page(
+            lambda: session.render_login(url), title="Log in", url_path="login", default=True
+        )
+        st.navigation([login], position="hidden").run()
+        return
+    session.sidebar(actor, url)
+    pages = [_page(actor, path) for path in ROLE_PAGES.get(actor.role, ())]
+    if not pages:  # the operator has no dashboard account
+        error(f"{actor.name} ({actor.role}) has no pages in the dashboard")
+        return
+    st.navigation(pages).run()

@@ -9,11 +9,13 @@ import pandas as pd
 import streamlit as st
 
 from calibrate.dashboard import data
+from calibrate.dashboard.text import escape
 from calibrate.errors import CalibrateError
 from calibrate.report.text import statistic
 from calibrate.rules import kappa_band
 
 if TYPE_CHECKING:
+    from calibrate.access import Actor
     from calibrate.stats.accuracy import DecisionAgreement
     from calibrate.stats.agreement import AgreementSummary
 
@@ -35,16 +37,16 @@ ROWS: tuple[tuple[str, str, bool], ...] = (
 POOLED = "all criteria"  # not a criterion id (ids have no spaces)
 
 
-def render() -> None:
+def render(actor: Actor) -> None:
     st.title("Agreement")
     st.caption(
         "Do assessors give the same submission the same score? 1 means they always agree, "
         "0 means no better than chance."
     )
     url = data.database_url()
-    versions = data.rubric_versions(url)
+    versions = data.rubric_versions(url, actor)
     if not versions:
-        st.info(data.EMPTY_STORE)
+        data.no_rubrics_notice(actor)
         return
     left, middle, right, far = st.columns([3, 2, 1, 1])
     rubric = data.choose_rubric(left, versions, key="agreement_rubric")
@@ -66,15 +68,15 @@ def render() -> None:
         key="agreement_seed",
         help="The same seed gives the same intervals.",
     )
-    keep = data.keep_choice(url, rubric, context, key="agreement_keep")
-    ratings = data.selection(url, rubric, context, keep).ratings
+    keep = data.keep_choice(url, actor, rubric, context, key="agreement_keep")
+    ratings = data.selection(url, actor, rubric, context, keep).ratings
     if not len(ratings):
         data.no_ratings_notice(rubric, context)
         return
     try:
-        result = data.agreement(url, rubric, context, keep, int(n_boot), int(seed))
+        result = data.agreement(url, actor, rubric, context, keep, int(n_boot), int(seed))
     except CalibrateError as exc:
-        st.warning(f"Agreement cannot be computed on these ratings: {exc}.")
+        st.warning(f"Agreement cannot be computed on these ratings: {escape(exc)}.")
         return
 
     report = result.report
@@ -251,7 +253,7 @@ def _alpha_chart(summaries: dict[str, AgreementSummary]) -> alt.LayerChart:
 def _reading(name: str, title: str, s: AgreementSummary, paired: int) -> str:
     """One plain-language line on a criterion, flagging ordinal alpha below the tentative mark."""
     alpha = s.krippendorff_alpha["ordinal"]
-    where = f"**{name}** ({title})" if title != name else f"**{name}**"
+    where = f"**{name}** ({escape(title)})" if title != name else f"**{name}**"
     if alpha != alpha:
         return f"{where}: α undefined (every rating the same); agreement cannot be judged."
     ci = s.ci.get("krippendorff_alpha.ordinal") if s.ci else None

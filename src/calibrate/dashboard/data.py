@@ -1,8 +1,11 @@
 """Cached calls of the services for the dashboard pages (one engine per database URL).
 
 Pages call these, these call :mod:`calibrate.services` (never the store or the estimators), so
-the dashboard shows what the CLI prints. Cached functions take the database URL as their first
-argument, so the cache follows the store the process is pointed at (``CALIBRATE_DATABASE_URL``).
+the dashboard shows what the CLI prints. Cached functions take the database URL and the acting
+account (:class:`calibrate.access.Actor`, frozen and hashable) as their first arguments, so the
+cache follows the store the process is pointed at (``CALIBRATE_DATABASE_URL``) and one account
+never receives what was computed for another (a board reviewer's pseudonyms, an issuer's
+rubrics).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from calibrate import services
+from calibrate.dashboard.text import escape
 from calibrate.settings import get_settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from calibrate.access import Actor
     from calibrate.analyses.raters import RaterReport
     from calibrate.analyses.selection import Selection
     from calibrate.ratings import Keep
@@ -29,6 +34,15 @@ CONTEXTS = ("live", "practice", "qualification", "validity")  # live (earners' w
 KEEP_LABELS: dict[Keep, str] = {"first": "First reading", "last": "Latest reading"}
 
 EMPTY_STORE = "The store is empty. Load the demo programme with `calibrate demo`."
+NO_RUBRICS = (
+    "You have no rubric versions yet: the store holds none of your issuer's. Load the demo "
+    "programme with `calibrate demo`, or import rubrics with `calibrate import definitions`."
+)
+
+
+def no_rubrics_notice(actor: Actor) -> None:
+    """Say that the account sees no rubric version, and how to get some."""
+    st.info(EMPTY_STORE if actor.role in ("admin", "operator") else NO_RUBRICS)
 
 
 def no_ratings_notice(rubric: str, context: str) -> None:
@@ -49,14 +63,16 @@ def engine(url: str) -> Engine:
     return services.open_store(url)
 
 
-@st.cache_data(ttl=30)
-def counts(url: str) -> dict[str, int]:
-    return services.store_status(engine=engine(url))
+@st.cache_data(ttl=30, show_spinner=False)
+def counts(url: str, actor: Actor) -> dict[str, int]:
+    """What the store holds of ``actor``'s issuers (:func:`calibrate.services.store_status`)."""
+    return services.store_status(engine=engine(url), actor=actor)
 
 
-@st.cache_data(ttl=300)
-def rubrics(url: str) -> list[dict[str, Any]]:
-    return [r.to_dict() for r in services.rubrics(engine=engine(url))]
+@st.cache_data(ttl=60, show_spinner=False)
+def rubrics(url: str, actor: Actor) -> list[dict[str, Any]]:
+    """The rubric versions ``actor`` may read (:func:`calibrate.services.rubrics`)."""
+    return [r.to_dict() for r in services.rubrics(engine=engine(url), actor=actor)]
 
 
 @st.cache_resource(ttl=60)  # immutable, and not picklable (read-only mappings)
@@ -98,9 +114,15 @@ def progress_bar(label: str) -> Iterator[Show]:
         bar.empty()
 
 
-def rubric_versions(url: str) -> dict[str, dict[str, Any]]:
-    """The stored rubric versions by ``id@version`` (the key every page selects by)."""
-    return {f"{r['id']}@{r['version']}": r for r in rubrics(url)}
+def rubric_versions(url: str, actor: Actor) -> dict[str, dict[str, Any]]:
+    """The rubric versions ``actor`` may read by ``id@version`` (the key every page selects
+    by)."""
+    return {f"{r['id']}@{r['version']}": r for r in rubrics(url, actor)}
+
+
+def rubric_option(version: str, versions: dict[str, dict[str, Any]]) -> str:
+    """``id@version · title``, the title escaped (option labels may render Markdown)."""
+    return f"{version} · {escape(versions[version]['title'])}"
 
 
 def choose_rubric(container: Any, versions: dict[str, dict[str, Any]], key: str) -> str:
@@ -108,7 +130,7 @@ def choose_rubric(container: Any, versions: dict[str, dict[str, Any]], key: str)
     chosen: str = container.selectbox(
         "Rubric version",
         list(versions),
-        format_func=lambda version: f"{version} · {versions[version]['title']}",
+        format_func=lambda version: rubric_option(version, versions),
         key=key,
     )
     return chosen
@@ -127,10 +149,10 @@ def choose_context(container: Any, key: str) -> str:
     return chosen
 
 
-def keep_choice(url: str, rubric: str, context: str, key: str) -> Keep:
+def keep_choice(url: str, actor: Actor, rubric: str, context: str, key: str) -> Keep:
     """Which reading counts when assessors scored a submission more than once (calibration
     retakes of the same anchor): asked only when the ratings have such repeats."""
-    repeats = n_repeated(url, rubric, context)
+    repeats = n_repeated(url, actor, rubric, context)
     if not repeats:
         return "first"
     choice: Keep = st.radio(
@@ -148,25 +170,30 @@ def keep_choice(url: str, rubric: str, context: str, key: str) -> Keep:
 
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)
-def n_repeated(url: str, rubric: str, context: str) -> int:
+def n_repeated(url: str, actor: Actor, rubric: str, context: str) -> int:
     """Ratings that repeat an assessor's reading of a submission on a criterion."""
-    return services.repeated_readings(engine=engine(url), rubric=rubric, context=context)
+    return services.repeated_readings(
+        engine=engine(url), actor=actor, rubric=rubric, context=context
+    )
 
 
 @st.cache_data(ttl=60, max_entries=64, show_spinner=False)
-def selection(url: str, rubric: str, context: str, keep: Keep = "first") -> Selection:
+def selection(url: str, actor: Actor, rubric: str, context: str, keep: Keep = "first") -> Selection:
     """One rubric version's current ratings in one context (possibly none), one per
-    assessor, submission and criterion (``keep``), with the stored rubric."""
-    return services.stored_selection(engine=engine(url), rubric=rubric, context=context, keep=keep)
+    assessor, submission and criterion (``keep``), with the stored rubric, as ``actor`` may
+    see them (a board reviewer: pseudonyms)."""
+    return services.stored_selection(
+        engine=engine(url), actor=actor, rubric=rubric, context=context, keep=keep
+    )
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
 def agreement(
-    url: str, rubric: str, context: str, keep: Keep, n_boot: int, seed: int
+    url: str, actor: Actor, rubric: str, context: str, keep: Keep, n_boot: int, seed: int
 ) -> services.Agreement:
     """:func:`calibrate.services.agreement` with ``n_boot`` bootstrap resamples (seeded) on the
     rubric's levels, with a progress bar while it runs."""
-    chosen = selection(url, rubric, context, keep)
+    chosen = selection(url, actor, rubric, context, keep)
     with progress_bar(f"Bootstrap, {n_boot:,} resamples") as show:
         return services.agreement(
             chosen,
@@ -179,10 +206,10 @@ def agreement(
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
-def rater_effects(url: str, rubric: str, context: str = "live") -> RaterReport:
+def rater_effects(url: str, actor: Actor, rubric: str, context: str = "live") -> RaterReport:
     """The many-facet Rasch fit (:func:`calibrate.services.rater_effects`, as ``calibrate
     raters``), with a progress bar while it runs."""
-    chosen = selection(url, rubric, context)
+    chosen = selection(url, actor, rubric, context)
     with progress_bar("Fitting the rater model") as show:
         return services.rater_effects(
             chosen, progress=lambda done, total, text: show(done / total, text)
@@ -192,6 +219,7 @@ def rater_effects(url: str, rubric: str, context: str = "live") -> RaterReport:
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
 def reliability(
     url: str,
+    actor: Actor,
     rubric: str,
     context: str,
     keep: Keep,
@@ -200,5 +228,5 @@ def reliability(
 ) -> GStudy:
     """G and D study (:func:`calibrate.services.reliability`, design detected)."""
     return services.reliability(
-        selection(url, rubric, context, keep), target=target, max_assessors=max_assessors
+        selection(url, actor, rubric, context, keep), target=target, max_assessors=max_assessors
     )

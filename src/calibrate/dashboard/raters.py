@@ -9,9 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from calibrate.dashboard import data
+from calibrate.dashboard.text import escape
 from calibrate.errors import CalibrateError
 
 if TYPE_CHECKING:
+    from calibrate.access import Actor
     from calibrate.analyses.raters import RaterReport
     from calibrate.stats.rasch import FacetReport, RaschResult
 
@@ -31,26 +33,26 @@ UNPLACED = {
 }
 
 
-def render() -> None:
+def render(actor: Actor) -> None:
     st.title("Rater effects")
     st.caption(
         "Which assessors score harder or softer than the others, and whose scores are "
         "inconsistent, after allowing for the submissions and criteria each one happened to get."
     )
     url = data.database_url()
-    versions = data.rubric_versions(url)
+    versions = data.rubric_versions(url, actor)
     if not versions:
-        st.info(data.EMPTY_STORE)
+        data.no_rubrics_notice(actor)
         return
     rubric = data.choose_rubric(st, versions, key="raters_rubric")
-    ratings = data.selection(url, rubric, "live").ratings
+    ratings = data.selection(url, actor, rubric, "live").ratings
     if not len(ratings):
         data.no_ratings_notice(rubric, "live")
         return
     try:
-        report = data.rater_effects(url, rubric, "live")
+        report = data.rater_effects(url, actor, rubric, "live")
     except CalibrateError as exc:
-        st.warning(f"The rater model cannot be fitted to these ratings: {exc}")
+        st.warning(f"The rater model cannot be fitted to these ratings: {escape(exc)}")
         return
     result = report.result
     warnings = report.warnings()
@@ -78,7 +80,7 @@ def render() -> None:
     cols[3].metric("Assessors", f"{len(ratings.raters):,}")
     cols[4].metric("Criteria", f"{len(ratings.criteria):,}")
     for warning in warnings:
-        st.warning(warning)
+        st.warning(escape(warning))  # may name assessors (stored text)
 
     st.subheader("Assessors")
     table = _assessors(report)
@@ -122,8 +124,9 @@ def render() -> None:
     measured = table[table["severity"].notna()]
     if len(measured) < len(table):
         st.caption(
-            f"Not plotted: {', '.join(sorted(table.loc[table['severity'].isna(), 'assessor']))} "
-            "(not measured)."
+            "Not plotted: "
+            + escape(", ".join(sorted(table.loc[table["severity"].isna(), "assessor"])))
+            + " (not measured)."
         )
     st.altair_chart(_severity_chart(measured), key="raters_chart")
 

@@ -10,13 +10,15 @@ import pandas as pd
 import streamlit as st
 
 from calibrate.dashboard import data
+from calibrate.dashboard.text import escape
 from calibrate.errors import CalibrateError
 
 if TYPE_CHECKING:
+    from calibrate.access import Actor
     from calibrate.stats.gtheory import Coefficients, GStudy
 
 
-def render() -> None:
+def render(actor: Actor) -> None:
     st.title("Reliability (G study)")
     st.caption(
         "How much of the spread in scores reflects real differences between submissions rather "
@@ -24,9 +26,9 @@ def render() -> None:
         "decision."
     )
     url = data.database_url()
-    versions = data.rubric_versions(url)
+    versions = data.rubric_versions(url, actor)
     if not versions:
-        st.info(data.EMPTY_STORE)
+        data.no_rubrics_notice(actor)
         return
     inputs = st.columns([3, 2, 1, 1])
     rubric = data.choose_rubric(inputs[0], versions, key="reliability_rubric")
@@ -49,15 +51,15 @@ def render() -> None:
         key="reliability_max_assessors",
         help="The D study covers 1 to this many assessors per submission.",
     )
-    keep = data.keep_choice(url, rubric, context, key="reliability_keep")
-    ratings = data.selection(url, rubric, context, keep).ratings
+    keep = data.keep_choice(url, actor, rubric, context, key="reliability_keep")
+    ratings = data.selection(url, actor, rubric, context, keep).ratings
     if not len(ratings):
         data.no_ratings_notice(rubric, context)
         return
     try:
-        study = data.reliability(url, rubric, context, keep, float(target), int(most))
+        study = data.reliability(url, actor, rubric, context, keep, float(target), int(most))
     except CalibrateError as exc:
-        st.warning(f"A G study cannot be run on these ratings: {exc}.")
+        st.warning(f"A G study cannot be run on these ratings: {escape(exc)}.")
         return
 
     vc, obs = study.components, study.observed

@@ -3,16 +3,21 @@ each default comes from (``calibrate rules`` in the browser)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
 from calibrate.dashboard import data
 from calibrate.report.text import rule_value
 
+if TYPE_CHECKING:
+    from calibrate.access import Actor
+
 PROGRAMME = "the whole programme"
 
 
-def render() -> None:
+def render(actor: Actor) -> None:
     st.title("Programme rules")
     st.caption(
         "What an assessor must reach to qualify, how live work is double-scored and seeded with "
@@ -22,11 +27,11 @@ def render() -> None:
         "(CALIBRATE_RULES_FILE)."
     )
     url = data.database_url()
-    versions = data.rubric_versions(url)
+    versions = data.rubric_versions(url, actor)
     chosen = st.selectbox(
         "Rules for",
         [PROGRAMME, *versions],
-        format_func=lambda v: v if v == PROGRAMME else f"{v} · {versions[v]['title']}",
+        format_func=lambda v: v if v == PROGRAMME else data.rubric_option(v, versions),
         key="rules_rubric",
         help="Some rules depend on the rubric's scale (e.g. exact agreement to qualify: 90% on "
         "2 levels, 80% on 3, 70% on 4 or more) or are set per rubric: choose a rubric version "

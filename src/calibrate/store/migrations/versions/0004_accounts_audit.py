@@ -40,10 +40,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key"),
     )
-    with op.batch_alter_table("rubric_version") as batch_op:
-        batch_op.add_column(sa.Column("issuer_id", sa.Integer(), nullable=True))
-        batch_op.create_index("ix_rubric_version_issuer_id", ["issuer_id"])
-        batch_op.create_foreign_key("fk_rubric_version_issuer", "issuer", ["issuer_id"], ["id"])
+    # ALTER TABLE ... ADD COLUMN ... REFERENCES, as both backends take it: SQLite would
+    # otherwise rebuild the table, which the rows referencing it forbid inside a transaction.
+    op.execute("ALTER TABLE rubric_version ADD COLUMN issuer_id INTEGER REFERENCES issuer (id)")
+    op.create_index("ix_rubric_version_issuer_id", "rubric_version", ["issuer_id"])
     op.create_table(
         "account",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -220,8 +220,6 @@ def downgrade() -> None:
         "account",
     ):
         op.drop_table(table)
-    with op.batch_alter_table("rubric_version") as batch_op:
-        batch_op.drop_constraint("fk_rubric_version_issuer", type_="foreignkey")
-        batch_op.drop_index("ix_rubric_version_issuer_id")
-        batch_op.drop_column("issuer_id")
+    op.drop_index("ix_rubric_version_issuer_id", table_name="rubric_version")
+    op.execute("ALTER TABLE rubric_version DROP COLUMN issuer_id")
     op.drop_table("issuer")

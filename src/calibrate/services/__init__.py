@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from calibrate.services.accounts import (
         Login,
-        accounts,
         add_account,
         create_first_admin,
         grant_board,
+        managed_accounts,
         login,
         logout,
         session_actor,
@@ -62,7 +62,6 @@ if TYPE_CHECKING:
 __all__ = [
     "Agreement",
     "Login",
-    "accounts",
     "accuracy_from_files",
     "add_account",
     "agreement",
@@ -77,6 +76,7 @@ __all__ = [
     "import_ratings",
     "login",
     "logout",
+    "managed_accounts",
     "my_ratings",
     "open_store",
     "programme_rules",
@@ -122,12 +122,12 @@ _MODULE_OF = {
     **dict.fromkeys(
         (
             "Login",
-            "accounts",
             "add_account",
             "create_first_admin",
             "grant_board",
             "login",
             "logout",
+            "managed_accounts",
             "session_actor",
             "set_disabled",
             "set_password",

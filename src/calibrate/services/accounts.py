@@ -300,7 +300,7 @@ def create_first_admin(
     )
 
 
-def accounts(*, engine: Engine, actor: Actor) -> list[AccountRecord]:
+def managed_accounts(*, engine: Engine, actor: Actor) -> list[AccountRecord]:
     """The accounts ``actor`` manages: all for the operator; an administrator's issuer's, and
     the board reviewers it granted."""
     require(actor, "accounts.manage")

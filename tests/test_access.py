@@ -79,7 +79,8 @@ def test_every_role_has_a_sentence_and_every_action_a_role() -> None:
 
 def test_require_names_the_rule_not_the_data() -> None:
     assessor = Actor("amy", "assessor", issuer="demo", assessor="A0001")
-    with pytest.raises(AccessDenied, match=r"amy \(assessor\) may not .*only admin, lead, operator"):
+    denied = r"amy \(assessor\) may not .*only admin, lead, operator"
+    with pytest.raises(AccessDenied, match=denied):
         require(assessor, "answer_key.read")
     admin = Actor("ada", "admin", issuer="north")
     with pytest.raises(AccessDenied, match="no access to issuer 'south'"):

@@ -10,6 +10,7 @@ columns); YAML files are bounded in size, nesting and aliases.
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from pathlib import Path
@@ -325,3 +326,22 @@ def test_non_ascii_digit_key_is_not_a_traceback(tmp_path: Path) -> None:
 def test_not_a_file_is_a_problem(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="is a folder, not a YAML file"):
         read_yaml(tmp_path)
+
+
+def test_a_ratings_file_must_be_a_regular_file_of_bounded_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from calibrate import ratings as ratings_module
+    from calibrate.ratings import read_ratings_csv
+
+    with pytest.raises(ValidationError, match="not a regular file"):
+        read_ratings_csv(Path("/dev/zero"))  # would never end
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ValidationError, match="not a regular file"):
+        read_ratings_csv(fifo)  # would block
+    big = tmp_path / "big.csv"
+    big.write_text("submission,assessor,criterion,score\n" + "s,a,c,1\n" * 200)
+    monkeypatch.setattr(ratings_module, "MAX_FILE_BYTES", 1024)
+    with pytest.raises(ValidationError, match="at most 1,024 bytes: split it"):
+        read_ratings_csv(big)

@@ -30,6 +30,7 @@ import csv
 import difflib
 import io
 import re
+import stat
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ KEYS = ("submission", "assessor", "criterion", "earner", "round", "rubric")
 MAX_KEY_LENGTH = 100  # characters of a key: the width of the store's key columns
 MAX_INT = 2_147_483_647  # scores and attempts fit a 32-bit integer column
 MAX_PROBLEMS = 1000
+MAX_FILE_BYTES = 1 << 30
+"""Largest ratings file read (1 GiB, about ten million long-format ratings): a larger one is
+refused before it is read, not parsed until memory runs out."""
 """Problems kept for one file, a bound on memory for a file of millions of bad rows. The problems
 of the earliest lines are kept, whatever their kind, then one more counts those left out;
 :attr:`RatingRows.bad` still marks every bad row."""
@@ -330,22 +334,51 @@ def read_rating_rows(
 ) -> RatingRows:
     """Read and check a ratings CSV (see :func:`parse_ratings`) without coding it."""
     path = Path(path)
-    source = str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ValidationError([Problem(source, "file not found")]) from None
-    except IsADirectoryError:
-        raise ValidationError([Problem(source, "is a directory, not a CSV file")]) from None
     return parse_ratings(
-        data,
-        source=source,
+        read_csv_bytes(path),
+        source=str(path),
         wide=wide,
         criterion=criterion,
         progress=progress,
         collect=collect,
         ignore_unknown=ignore_unknown,
     )
+
+
+def read_csv_bytes(path: Path) -> bytes:
+    """The bytes of a ratings file: a regular file (not a folder, device or pipe) of at most
+    :data:`MAX_FILE_BYTES`.
+
+    Raises
+    ------
+    ValidationError
+        Missing, not a regular file, too large, or unreadable.
+    """
+    source = str(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ValidationError([Problem(source, "file not found")]) from None
+    except OSError as exc:
+        raise ValidationError([Problem(source, f"cannot read: {exc.strerror or exc}")]) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ValidationError([Problem(source, "is a directory, not a CSV file")])
+    if not stat.S_ISREG(info.st_mode):
+        raise ValidationError([Problem(source, "is not a regular file (a device or a pipe)")])
+    if info.st_size > MAX_FILE_BYTES:
+        raise ValidationError(
+            [
+                Problem(
+                    source,
+                    f"is {info.st_size:,} bytes; a ratings file may have at most "
+                    f"{MAX_FILE_BYTES:,} bytes: split it into several imports",
+                )
+            ]
+        )
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ValidationError([Problem(source, f"cannot read: {exc.strerror or exc}")]) from None
 
 
 def parse_ratings(

@@ -28,6 +28,7 @@ from calibrate.ratings import (
     Ratings,
     iso_utc,
     parse_ratings,
+    read_csv_bytes,
 )
 from calibrate.rubric import Rubric, parse_rubric_key, rubric_from_data
 from calibrate.store import models as m
@@ -94,12 +95,7 @@ def import_ratings_file(
     """
     check_name(imported_by, "imported_by")
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ValidationError([Problem(str(path), "file not found")]) from None
-    except IsADirectoryError:
-        raise ValidationError([Problem(str(path), "is a directory, not a CSV file")]) from None
+    data = read_csv_bytes(path)
     rows = parse_ratings(
         data,
         source=str(path),

@@ -122,7 +122,8 @@ def upgrade() -> None:
     if conn.execute(sa.text("SELECT count(*) FROM rubric_version")).scalar_one():
         conn.execute(
             sa.text(
-                "INSERT INTO issuer (key, name, created_at) VALUES ('default', 'Default issuer', :t)"
+                "INSERT INTO issuer (key, name, created_at) "
+                "VALUES ('default', 'Default issuer', :t)"
             ),
             {"t": datetime.now(UTC)},
         )

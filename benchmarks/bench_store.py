@@ -13,7 +13,10 @@ each), on SQLite and (with --postgres URL) PostgreSQL, this times:
   ``executemany`` or ``COPY`` -- what an import costs the database with no checking at all;
 - ``load``: ``calibrate.store.load_ratings`` (current ratings as coded long arrays);
 - its peer: the raw rows read back with one SELECT + fetchall (SQLite) or ``COPY TO STDOUT``
-  (PostgreSQL) into a NumPy array.
+  (PostgreSQL) into a NumPy array;
+- ``verify``: ``calibrate.store.audit.verify_store`` (the audit chain, every rating against its
+  seal, revisions, references), against the same raw read-back (its ratio: what checking costs
+  over reading every rating once).
 
 Run: ``python benchmarks/bench_store.py [--sizes 1000 10000 100000 1000000] [--postgres URL]``.
 """
@@ -32,6 +35,7 @@ from _timing import best
 
 from calibrate import store
 from calibrate.rubric import rubric_from_data
+from calibrate.store.audit import verify_store
 
 RUBRIC = {
     "id": "bench",
@@ -86,6 +90,30 @@ def reset(url: str) -> sa.Engine:
     return engine
 
 
+def clear(engine: sa.Engine) -> None:
+    """Empty the rating table between runs, as the database owner: the store's triggers keep it
+    append-only (disabled here for this transaction on PostgreSQL, dropped and re-created on
+    SQLite)."""
+    with engine.begin() as c:
+        triggers: list[tuple[str, str]] = []
+        if c.dialect.name == "postgresql":
+            c.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        else:
+            triggers = [
+                (name, sql)
+                for name, sql in c.exec_driver_sql(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                    "AND tbl_name = 'rating'"
+                )
+            ]
+            for name, _ in triggers:
+                c.exec_driver_sql(f"DROP TRIGGER {name}")
+        c.exec_driver_sql("DELETE FROM rating")
+        c.exec_driver_sql("DELETE FROM import_batch")
+        for _, sql in triggers:
+            c.exec_driver_sql(sql)
+
+
 def bulk_import(engine: sa.Engine, path: Path) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS raw_rating")
@@ -120,8 +148,8 @@ def bulk_same_table(engine: sa.Engine, path: Path, resolved: list[tuple[object, 
         "assessor_id, submission_id, criterion_id, score, context, rated_at, revision, "
         "recorded_by, recorded_at"
     )
+    clear(engine)
     with engine.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM rating")
         raw = conn.connection.dbapi_connection
         assert raw is not None
         cur = raw.cursor()
@@ -176,9 +204,7 @@ def measure(name: str, url: str, path: Path, n: int, repeat: int) -> None:
     engine = reset(url)
 
     def ours() -> None:
-        with engine.begin() as c:
-            c.exec_driver_sql("DELETE FROM rating")
-            c.exec_driver_sql("DELETE FROM import_batch")
+        clear(engine)
         store.import_ratings_file(path, engine=engine, rubric="bench")
 
     t_import, _ = best(ours, repeat)
@@ -189,10 +215,13 @@ def measure(name: str, url: str, path: Path, n: int, repeat: int) -> None:
     assert len(store.load_ratings(engine=engine)) == n
     t_load, _ = best(lambda: store.load_ratings(engine=engine), repeat)
     t_bulk_load, _ = best(lambda: bulk_load(engine), repeat)
+    t_verify, report = best(lambda: verify_store(engine), repeat)
+    assert report.ratings == n
     print(
         f"{name:<11}{n:>10,}{t_import:>10.2f}{t_bulk:>8.2f}{t_import / t_bulk:>7.2f}"
         f"{t_same:>8.2f}{t_import / t_same:>7.2f}"
-        f"{t_load:>9.2f}{t_bulk_load:>9.2f}{t_load / t_bulk_load:>7.2f}",
+        f"{t_load:>9.2f}{t_bulk_load:>9.2f}{t_load / t_bulk_load:>7.2f}"
+        f"{t_verify:>10.2f}{t_verify / t_bulk_load:>7.2f}",
         flush=True,
     )
     engine.dispose()
@@ -211,6 +240,7 @@ def main() -> None:
     print(
         f"{'backend':<11}{'ratings':>10}{'import s':>10}{'bare s':>8}{'ratio':>7}"
         f"{'same s':>8}{'ratio':>7}{'load s':>9}{'bulk s':>9}{'ratio':>7}"
+        f"{'verify s':>10}{'ratio':>7}"
     )
     for n in args.sizes:
         path = tmp / f"ratings_{n}.csv"

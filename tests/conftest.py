@@ -49,6 +49,16 @@ pass_rule:
 """
 
 
+@pytest.fixture(autouse=True)
+def _private_session_file(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reads or writes the developer's saved CLI login (``calibrate login``)."""
+    monkeypatch.setenv(
+        "CALIBRATE_SESSION_FILE", str(tmp_path_factory.mktemp("session") / "session.json")
+    )
+
+
 def _reset_postgres(url: str) -> None:
     engine = sa.create_engine(store.normalise_url(url))
     with engine.begin() as conn:

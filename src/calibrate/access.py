@@ -98,11 +98,12 @@ PERMISSIONS: dict[Action, Permission] = {
     "own_ratings.read": _p("assessor lead", "Read one's own ratings and results."),
     "analyses.read": _p(
         "lead admin board operator",
-        "Agreement, rater effects and reliability (a board sees pseudonyms only).",
+        "Read agreement, rater effects and reliability (a board sees pseudonyms only).",
     ),
     "accuracy.read": _p(
         "lead admin board operator",
-        "Assessors' accuracy against the experts' scores of anchors (a board sees pseudonyms).",
+        "Read assessors' accuracy against the experts' scores of anchors (a board sees "
+        "pseudonyms).",
     ),
     "accounts.manage": _p(
         "admin operator", "Add, disable and re-role accounts (an administrator: of their issuer)."
@@ -193,9 +194,9 @@ def require(actor: Actor, action: Action, *, issuer: str | None = None) -> None:
     """
     if not actor.may(action):
         allowed = ", ".join(sorted(r for r in PERMISSIONS[action].roles))
+        what = PERMISSIONS[action].help.split(" (")[0].rstrip(".")
         raise AccessDenied(
-            f"{actor.name} ({actor.role}) may not {PERMISSIONS[action].help[0].lower()}"
-            f"{PERMISSIONS[action].help[1:].rstrip('.')}: only {allowed}"
+            f"{actor.name} ({actor.role}) may not {what[0].lower()}{what[1:]}: only {allowed}"
         )
     if issuer is not None and not actor.sees_issuer(issuer):
         raise AccessDenied(f"{actor.name} ({actor.role}) has no access to issuer {issuer!r}")

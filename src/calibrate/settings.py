@@ -61,8 +61,7 @@ class Settings(BaseSettings):
         default=8.0,
         gt=0,
         le=24 * 30,
-        description="Hours a login lasts (dashboard and CLI) before the account must log in "
-        "again.",
+        description="Hours a login lasts (dashboard and CLI) before the account must log in again.",
     )
     login_failures: int = Field(
         default=5,

@@ -92,9 +92,7 @@ def _only(ratings: Ratings, column: str, default: str) -> str | None:
     return str(found[0]) if len(found) == 1 else None
 
 
-def _named_rubric(
-    ratings: Ratings, rubric: str | None, rubrics: Sequence[Rubric]
-) -> Rubric | None:
+def _named_rubric(ratings: Ratings, rubric: str | None, rubrics: Sequence[Rubric]) -> Rubric | None:
     """The rubric version among ``rubrics`` that the ratings were made under, if named."""
     key = _only(ratings, "rubric", rubric or "")
     if not key:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from calibrate.access import Actor, require
+from calibrate.errors import AccessDenied
 from calibrate.rubric import Rubric
 from calibrate.rules import ProgrammeRules, RuleOverrides, read_rules, rules_for
 from calibrate.settings import get_settings
@@ -19,17 +21,21 @@ def programme_rules(
     *,
     rubric: str | Rubric | None = None,
     engine: Engine | None = None,
+    actor: Actor | None = None,
     overrides: Path | None = None,
 ) -> ProgrammeRules:
     """The rules in force: for the programme (scale-dependent rules unresolved) or for one
     rubric version, given as a :class:`~calibrate.rubric.Rubric` or as ``id@version`` (or
-    ``id`` when the store holds one version) of the store at ``engine``.
+    ``id`` when the store holds one version) of the store at ``engine`` that ``actor`` may read
+    (another issuer's rubric is not there).
 
     ``overrides`` is the issuer's overrides file; default: the ``rules_file`` setting, and the
     rules' defaults when that is unset.
 
     Raises
     ------
+    AccessDenied
+        A stored rubric asked for without an acting account.
     CalibrateError
         A rubric key without a store, an unknown rubric, or an overrides file that breaks the
         rules table (each problem with its line and rule name).
@@ -40,6 +46,9 @@ def programme_rules(
         return rules_for(rubric, chosen)
     if engine is None:
         raise ValueError("programme_rules: a rubric key needs the store (engine=)")
+    if actor is None:
+        raise AccessDenied("reading a stored rubric needs an acting account (actor=)")
     from calibrate.store import stored_rubric
 
-    return rules_for(stored_rubric(rubric, engine=engine), chosen)
+    require(actor, "rubrics.read")
+    return rules_for(stored_rubric(rubric, engine=engine, issuers=actor.issuers), chosen)

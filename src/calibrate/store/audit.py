@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from calibrate.store import models as m
+from calibrate.store.bulk import micros
 from calibrate.store.engine import reading
 
 GENESIS = "0" * 64
@@ -143,22 +144,25 @@ def append_event(
     return Event(seq, at, actor, action, issuer, subject, detail or {}, digest)
 
 
-def _row_text(row: Iterable[Any]) -> str:
-    return json.dumps(
-        [utc_text(v) if isinstance(v, datetime) else v for v in row],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-
-
 def _digest(rows: Iterable[Iterable[Any]]) -> tuple[int, str]:
+    """Count and SHA-256 of rows of integers, NULLs and text, each row as the ``repr`` of its
+    tuple (text quoted and escaped, so no character inside it can shift the fields)."""
     h = hashlib.sha256()
     n = 0
     for row in rows:
-        h.update(_row_text(row).encode())
+        h.update(repr(tuple(row)).encode())
         h.update(b"\n")
         n += 1
     return n, h.hexdigest()
+
+
+def _sealed_columns(conn: Connection) -> list[Any]:
+    """The sealed columns in SQL, times as whole microseconds since 1970 UTC (one value on both
+    backends, whatever text SQLite holds)."""
+    return [
+        micros(conn, _RATING.c[c]) if c in ("rated_at", "recorded_at") else _RATING.c[c]
+        for c in SEALED
+    ]
 
 
 def seal_ratings(
@@ -166,7 +170,7 @@ def seal_ratings(
 ) -> dict[str, Any]:
     """The seal of the ratings of an import ``batch`` or of the rating ``ids``: their count and
     the SHA-256 of their rows (every column, in id order)."""
-    query = sa.select(*(_RATING.c[c] for c in SEALED)).order_by(_RATING.c.id)
+    query = sa.select(*_sealed_columns(conn)).order_by(_RATING.c.id)
     if batch is not None:
         query = query.where(_RATING.c.import_batch_id == batch)
         where: dict[str, Any] = {"batch": batch}
@@ -357,7 +361,7 @@ def _check_seals(conn: Connection, sealed: list[dict[str, Any]], problems: list[
 
 
 def _sealed_rows(conn: Connection, batch: int | None, ids: list[int]) -> Iterator[Any]:
-    query = sa.select(*(_RATING.c[c] for c in SEALED)).order_by(_RATING.c.id)
+    query = sa.select(*_sealed_columns(conn)).order_by(_RATING.c.id)
     if batch is not None:
         query = query.where(_RATING.c.import_batch_id == int(batch))
     else:

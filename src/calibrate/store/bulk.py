@@ -198,3 +198,12 @@ def fetch_ints(conn: Connection, query: sa.Select[Any], width: int) -> NDArray[n
     finally:
         cursor.close()
     return flat.reshape(-1, width)
+
+
+def micros(conn: Connection, column: Any) -> Any:
+    """SQL: a timestamp column as whole microseconds since 1970 UTC (NULL stays NULL)."""
+    if conn.dialect.name == "postgresql":
+        return sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
+    # SQLite holds "YYYY-MM-DD HH:MM:SS.ffffff": seconds from strftime, microseconds as written
+    seconds = sa.cast(sa.func.strftime("%s", column), sa.BigInteger)
+    return seconds * 1_000_000 + sa.cast(sa.func.substr(column, 21, 6), sa.BigInteger)

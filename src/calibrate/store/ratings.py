@@ -44,6 +44,7 @@ from calibrate.store.bulk import (
     first_index,
     insert_new,
     lookup,
+    micros,
     nullable,
     stored_keys,
     timestamps,
@@ -843,7 +844,7 @@ def load_ratings(
             func.coalesce(rating.c.calibration_attempt_id, 0),
             func.coalesce(rating.c.import_batch_id, 0),
             sa.case({c: i for i, c in enumerate(CONTEXTS)}, value=rating.c.context, else_=-1),
-            func.coalesce(_micros(conn, rating.c.rated_at), NO_TIME),
+            func.coalesce(micros(conn, rating.c.rated_at), NO_TIME),
         ).where(rating.c.context.in_(contexts))
         if rid is not None:
             chosen = {i for i, (key, v) in versions.items() if key == rid and version in (None, v)}
@@ -891,15 +892,6 @@ def load_ratings(
             "batch": _text(arr[:, 6], lambda b: str(b) if b else ""),
         },
     )
-
-
-def _micros(conn: Connection, column: Any) -> Any:
-    """SQL: a timestamp column as whole microseconds since 1970 UTC (NULL stays NULL)."""
-    if conn.dialect.name == "postgresql":
-        return sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
-    # SQLite holds "YYYY-MM-DD HH:MM:SS.ffffff": seconds from strftime, microseconds as written
-    seconds = sa.cast(func.strftime("%s", column), sa.BigInteger)
-    return seconds * 1_000_000 + sa.cast(func.substr(column, 21, 6), sa.BigInteger)
 
 
 def _text(ids: NDArray[np.int64], label: Callable[[int], str | None]) -> NDArray[np.object_]:

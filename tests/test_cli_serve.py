@@ -79,6 +79,8 @@ def test_serves_this_machine_only_by_default_without_a_deploy_button(
         "--client.toolbarMode": "minimal",
         "--browser.gatherUsageStats": "false",
         "--server.showEmailPrompt": "false",
+        "--server.enableXsrfProtection": "true",
+        "--server.enableCORS": "true",
     }
 
 

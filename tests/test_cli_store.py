@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -170,6 +171,15 @@ WRITING = [
     ("import", "ratings", "missing.csv", "--rubric", "demo"),
     ("correct", "99", "2", "--reason", "typo"),
     ("demo", "--size", "county", "--no-serve"),
+    ("export", "ratings", "--rubric", "nope", "--out", "x.csv"),
+    ("accounts", "create-admin", "ada", "--password-stdin"),  # stdin: a password too short
+    ("accounts", "add", "x", "--role", "wizard", "--sso", "x@example.org"),
+    ("accounts", "disable", "nobody"),
+    ("accounts", "enable", "nobody"),
+    ("accounts", "role", "nobody", "lead"),
+    ("accounts", "password", "nobody"),
+    ("accounts", "grant", "nobody", "default"),
+    ("accounts", "revoke", "nobody", "default"),
 ]
 READING = [
     ("validate", "missing"),
@@ -185,12 +195,17 @@ READING = [
 
 @pytest.mark.parametrize("args", WRITING, ids=" ".join)
 def test_refused_writes_say_nothing_was_written(
-    calibrate: Callable[..., Result], workdir: Path, args: tuple[str, ...]
+    calibrate: Callable[..., Result],
+    workdir: Path,
+    args: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("too-short\n"))
     out = calibrate(*args, db=f"sqlite:///{workdir / 'store.db'}", cwd=workdir)
     assert out.returncode == 1
     assert out.stderr.startswith("error: ")
     assert out.stderr.endswith("\nnothing was written\n")
+    assert not (workdir / "x.csv").exists()
 
 
 @pytest.mark.parametrize("args", READING, ids=" ".join)

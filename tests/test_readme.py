@@ -4,7 +4,9 @@ blocks, in order, in a folder arranged as ``./scripts/demo`` leaves a checkout.
 The folder holds copies of ``rubrics/`` and ``anchor_sets/`` and the demo that ``./scripts/demo``
 builds (``calibrate demo --no-serve``: ``var/calibrate.db``, ``var/demo/``). Commands run
 in-process through :func:`calibrate.cli.main`, like a shell session: ``export``/``unset`` set
-the environment for the lines after them, ``cat > FILE <<'EOF'`` writes a file. ``calibrate
+the environment for the lines after them, ``cat > FILE <<'EOF'`` writes a file, and
+``calibrate ... <<'EOF'`` gives the heredoc as the command's stdin (a password for
+``--password-stdin``); logins are kept in a session file of the test's own. ``calibrate
 serve`` (and a demo that serves) goes up to starting Streamlit, which is replaced by a stub, and
 the port check is skipped (a port may be taken on the test machine; tests/test_cli_serve.py tests
 the check). Any other line is an error of this test, so that the README cannot grow a command the
@@ -13,6 +15,7 @@ test silently skips; the lines deliberately not run are :data:`NOT_RUN`, each wi
 
 from __future__ import annotations
 
+import io
 import re
 import shlex
 import shutil
@@ -36,6 +39,7 @@ NOT_RUN = {
 
 _BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.S | re.M)
 _HEREDOC = re.compile(r"^cat > (\S+) <<'(\w+)'$")
+_STDIN = re.compile(r"^(calibrate .*\S) <<'(\w+)'$")
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,9 @@ def steps(readme: str = README.read_text(encoding="utf-8")) -> Iterator[Step]:
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
-            heredoc = _HEREDOC.match(text)
+            heredoc = _HEREDOC.match(text) or _STDIN.match(text)
             if heredoc:
-                path, end = heredoc.groups()
+                target, end = heredoc.groups()
                 body = []
                 for inner in lines:
                     if inner == end:
@@ -69,7 +73,11 @@ def steps(readme: str = README.read_text(encoding="utf-8")) -> Iterator[Step]:
                     body.append(inner + "\n")
                 else:
                     raise AssertionError(f"README: heredoc {text!r} has no closing {end}")
-                yield Step("write", text, (path,), "".join(body))
+                if target.startswith("calibrate "):
+                    args = tuple(shlex.split(target)[1:])
+                    yield Step("calibrate", text, args, "".join(body))
+                else:
+                    yield Step("write", text, (target,), "".join(body))
                 continue
             words = shlex.split(text, comments=True)
             if words[0] in NOT_RUN:
@@ -104,12 +112,14 @@ def test_the_readme_runs_as_written(
         shutil.copytree(ROOT / folder, tmp_path / folder)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CALIBRATE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CALIBRATE_SESSION_FILE", str(tmp_path / "session.json"))
     served: list[list[str]] = []
     monkeypatch.setattr(cli, "port_problem", lambda address, port: None)
     monkeypatch.setattr(cli, "run_streamlit", lambda cmd, env: served.append(cmd) or 0)
 
-    def run(args: tuple[str, ...], text: str) -> None:
+    def run(args: tuple[str, ...], text: str, stdin: str = "") -> None:
         monkeypatch.setattr(sys, "argv", ["calibrate", *args])
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
         capsys.readouterr()
         try:
             cli.main()
@@ -124,7 +134,7 @@ def test_the_readme_runs_as_written(
     n_run = n_serve = 0
     for step in steps():
         if step.kind == "calibrate":
-            run(step.args, step.text)
+            run(step.args, step.text, step.body)
             n_run += 1
             n_serve += cli.invoked_command(list(step.args)) == "serve"
         elif step.kind == "write":
@@ -138,5 +148,12 @@ def test_the_readme_runs_as_written(
     assert n_run == sum(s.kind == "calibrate" for s in steps())
     assert len(served) == n_serve > 0
     assert "exported" in namespace and "study" in namespace  # both Python blocks ran
-    for made in ("var/demo/ratings.csv", "var/mine.db", "var/classroom.db", "var/pilot/truth.json"):
+    made_files = (
+        "var/demo/ratings.csv",
+        "var/mine.db",
+        "var/classroom.db",
+        "var/pilot/truth.json",
+        "var/crsel-intro.csv",
+    )
+    for made in made_files:
         assert (tmp_path / made).is_file(), made

@@ -663,8 +663,8 @@ def rules_cmd(
     if rubric is None:
         rules = programme_rules(overrides=overrides)
     else:
-        with store_engine(database) as engine:
-            rules = programme_rules(rubric=rubric, engine=engine, overrides=overrides)
+        with acting(database) as (engine, actor):
+            rules = programme_rules(rubric=rubric, engine=engine, actor=actor, overrides=overrides)
     if as_json:
         emit_json({"rubric": rules.rubric, "levels": rules.levels, "rules": rules.rows()})
         return
@@ -1085,11 +1085,16 @@ def accounts_create_admin_cmd(
 ) -> None:
     """The first administrator of an issuer (the operator only: no login). The password is
     asked twice, or read from stdin."""
-    from calibrate.services import create_first_admin
+    from calibrate.services import create_first_admin, managed_accounts
 
     with acting(database) as (engine, actor):
-        if not actor.is_operator:  # before asking a password
-            create_first_admin(engine=engine, actor=actor, username=username, password="")
+        if not actor.is_operator or any(  # refused before a password is asked
+            a.role == "admin" and a.issuer == issuer
+            for a in managed_accounts(engine=engine, actor=actor)
+        ):
+            create_first_admin(
+                engine=engine, actor=actor, username=username, password="", issuer=issuer
+            )
         password = read_password(from_stdin=password_stdin, confirm=True)
         account = create_first_admin(
             engine=engine, actor=actor, username=username, password=password, issuer=issuer
@@ -1131,10 +1136,12 @@ def accounts_add_cmd(
 ) -> None:
     """Add an account (administrators: of their issuer; the operator: any). The password is
     asked twice, or read from stdin; an account with --sso needs none."""
-    from calibrate.services import accounts, add_account
+    from calibrate.services import add_account, managed_accounts
 
     with acting(database) as (engine, actor):
-        accounts(engine=engine, actor=actor)  # refuses one who manages no accounts: no prompt
+        managed_accounts(
+            engine=engine, actor=actor
+        )  # refuses one who manages no accounts: no prompt
         password = (
             None
             if sso is not None and not password_stdin
@@ -1158,10 +1165,10 @@ def accounts_add_cmd(
 @accounts_app.command("list")
 def accounts_list_cmd(database: DatabaseOption = None, as_json: JsonOption = False) -> None:
     """The accounts you manage (the operator: all)."""
-    from calibrate.services import accounts
+    from calibrate.services import managed_accounts
 
     with acting(database) as (engine, actor):
-        found = accounts(engine=engine, actor=actor)
+        found = managed_accounts(engine=engine, actor=actor)
     if as_json:
         emit_json({"accounts": [a.to_dict() for a in found]})
     else:
@@ -1224,9 +1231,13 @@ def accounts_password_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Set a password (asked twice, or read from stdin); every session of the account ends."""
-    from calibrate.services import set_password
+    from calibrate.services import managed_accounts, set_password
 
     with acting(database) as (engine, actor):
+        if username != actor.name and username not in {
+            a.username for a in managed_accounts(engine=engine, actor=actor)
+        }:  # refused before a password is asked
+            raise CalibrateError(f"no account {username!r}")
         password = read_password(from_stdin=password_stdin, confirm=True, prompt="New password")
         account = set_password(engine=engine, actor=actor, username=username, password=password)
     _account_out(account, as_json, "password set")

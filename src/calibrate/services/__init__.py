@@ -12,6 +12,8 @@ result, so the doors never diverge.
 - :mod:`~calibrate.services.demo`: simulated programmes and the demo
 - :mod:`~calibrate.services.accounts`: accounts, logins, sessions, board grants
 - :mod:`~calibrate.services.audit`: the audit log and ``verify``
+- :mod:`~calibrate.services.exports`: CSV exports, spreadsheet formulas neutralised
+- :mod:`~calibrate.services.session_file`: the CLI's saved login and acting account
 
 Every function that touches the store takes the acting account (``actor``,
 :class:`calibrate.access.Actor`) and checks it (:func:`calibrate.access.require`) before it
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from calibrate.services.connection import connected, open_store, store_status
     from calibrate.services.definitions import import_definitions, rubrics, validate_definitions
     from calibrate.services.demo import build_demo, simulate, simulate_demo, store_demo
+    from calibrate.services.exports import export_ratings
     from calibrate.services.ratings import correct, history, import_ratings, my_ratings
     from calibrate.services.rules import programme_rules
 
@@ -70,6 +73,7 @@ __all__ = [
     "connected",
     "correct",
     "create_first_admin",
+    "export_ratings",
     "grant_board",
     "history",
     "import_definitions",
@@ -137,6 +141,7 @@ _MODULE_OF = {
         "accounts",
     ),
     **dict.fromkeys(("audit_log", "verify"), "audit"),
+    "export_ratings": "exports",
     "programme_rules": "rules",
 }
 """The module of each exported name."""

@@ -1,5 +1,5 @@
 """End to end in headless Chromium: the served dashboard on the demo programme (shipped rubrics,
-anchor sets and a simulated classroom programme)."""
+anchor sets and a simulated classroom programme), logged in through the login form."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from calibrate import store
 from calibrate.rubric import load_rubric
-from calibrate.services.demo import build_demo
+from calibrate.services.demo import DEMO_PASSWORD
 from tests.conftest import ROOT
+from tests.test_dashboard_pages import OPERATOR, build_demo_store
 
 pytestmark = pytest.mark.browser
 
@@ -40,24 +43,31 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The URL of a store holding the classroom demo."""
+def need_chromium() -> None:
+    """Skip without Chromium (fail when CALIBRATE_REQUIRE_BROWSER=1)."""
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         if os.environ.get("CALIBRATE_REQUIRE_BROWSER") == "1":
             pytest.fail(f"CALIBRATE_REQUIRE_BROWSER=1 but no Chromium at {CHROMIUM}")
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    folder = tmp_path_factory.mktemp("e2e")
-    url = f"sqlite:///{folder / 'store.db'}"
-    engine = store.open_store(url)
-    build_demo(engine=engine, out=folder / "demo", size="classroom", seed=2026)
-    engine.dispose()
-    return url
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of a store holding the classroom demo and its accounts."""
+    need_chromium()
+    return build_demo_store(tmp_path_factory.mktemp("e2e"))
 
 
 @pytest.fixture(scope="module")
 def server(demo_store: str) -> Iterator[str]:
-    url = demo_store
+    with serving(demo_store) as address:
+        yield address
+
+
+@contextmanager
+def serving(url: str, **env: str) -> Iterator[str]:
+    """``streamlit run app.py`` on the store at ``url`` (with settings ``env``), as served by
+    ``calibrate serve``; yields its address."""
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -73,7 +83,7 @@ def server(demo_store: str) -> Iterator[str]:
             "--browser.gatherUsageStats",
             "false",
         ],
-        env={**os.environ, "CALIBRATE_DATABASE_URL": url},
+        env={**os.environ, "CALIBRATE_DATABASE_URL": url, **env},
         cwd=ROOT,  # its .streamlit/config.toml
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -87,9 +97,21 @@ def server(demo_store: str) -> Iterator[str]:
     else:
         proc.kill()
         pytest.fail("streamlit did not start within 60 s")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def log_in(page: Any, address: str, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Open the dashboard at ``address`` (or the page it is on) and log in through the form."""
+    if address:
+        page.goto(address)
+    page.get_by_label("User name").fill(username)
+    page.locator("input[type=password]").fill(password)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.get_by_role("button", name="Log out").wait_for(timeout=30_000)
 
 
 def test_overview_in_chromium(server: str, tmp_path: Path) -> None:
@@ -99,12 +121,17 @@ def test_overview_in_chromium(server: str, tmp_path: Path) -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(server)
+        page.get_by_label("User name").wait_for(timeout=30_000)
+        before = page.inner_text("body")
+        page.screenshot(path=str(tmp_path / "login.png"))
+        log_in(page, "", "demo-admin")
         page.get_by_text("Rubric versions").wait_for(timeout=30_000)
         page.get_by_text("crsel-intro@1").first.wait_for(timeout=30_000)
         body = page.inner_text("body")
         deploy = page.get_by_test_id("stAppDeployButton").count()
         page.screenshot(path=str(tmp_path / "overview.png"))
         browser.close()
+    assert "Rubric versions" not in before and "Introduction to Culturally" not in before
     assert "Scoring rigor for educator micro-credentials" in body
     assert "Introduction to Culturally Responsive" in body
     # .streamlit/config.toml (what `calibrate serve` passes): an application, no Deploy button
@@ -118,7 +145,7 @@ def test_agreement_page_in_chromium(server: str, tmp_path: Path) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1400})
-        page.goto(server)
+        log_in(page, server, "demo-admin")
         page.get_by_role("link", name="Agreement").click()
         page.get_by_text("Agreement statistics").wait_for(timeout=30_000)
         # The data grid draws on a canvas and keeps a hidden table of its cells in the DOM.
@@ -127,8 +154,10 @@ def test_agreement_page_in_chromium(server: str, tmp_path: Path) -> None:
         headers = page.locator("[role=columnheader]").all_inner_texts()
         cells = page.locator("[role=gridcell]").all_inner_texts()
         page.screenshot(path=str(tmp_path / "agreement.png"))
-        # Again from the cache: Streamlit replays the recorded progress bar without error.
+        # Again from the cache: Streamlit replays the recorded progress bar without error. A
+        # reload starts a new browser session: log in again, on the same page.
         page.reload()
+        log_in(page, "", "demo-admin")
         alpha.first.wait_for(state="attached", timeout=30_000)
         errors = page.get_by_test_id("stException").count()
         body = page.inner_text("body")
@@ -159,13 +188,13 @@ def test_rater_effects_page_in_chromium(server: str, demo_store: str, tmp_path: 
     from calibrate.services import rater_effects, stored_selection
 
     engine = store.open_store(demo_store)
-    report = rater_effects(stored_selection(engine=engine, rubric="crsel-intro@1"))
+    report = rater_effects(stored_selection(engine=engine, actor=OPERATOR, rubric="crsel-intro@1"))
     engine.dispose()
     unplaced = sorted(report.ratings.raters[j] for j in report.unplaced()["assessors"])
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
-        page.goto(server)
+        log_in(page, server, "demo-admin")
         page.get_by_role("link", name="Rater effects").click()
         page.get_by_text("Separation and reliability").wait_for(timeout=60_000)
         page.locator("[role=gridcell]").first.wait_for(state="attached", timeout=30_000)

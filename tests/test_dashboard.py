@@ -1,4 +1,5 @@
-"""The dashboard with Streamlit's AppTest: it renders on an empty and on a loaded store."""
+"""The dashboard with Streamlit's AppTest: the Overview renders on an empty and on a loaded store
+(logged in as the issuer's administrator)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,23 @@ from streamlit.testing.v1 import AppTest
 
 from calibrate import store
 from tests.conftest import ROOT
+from tests.test_dashboard_pages import ADMIN, PASSWORD, add_admin, open_page
 
 
 def run_app(monkeypatch: pytest.MonkeyPatch, url: str) -> AppTest:
-    monkeypatch.setenv("CALIBRATE_DATABASE_URL", url)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    add_admin(url)
+    return open_page(monkeypatch, url, "overview", ADMIN, PASSWORD)
 
 
 def test_overview_on_empty_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     at = run_app(monkeypatch, f"sqlite:///{tmp_path / 'empty.db'}")
     assert at.title[0].value == "calibrate"
-    assert [m.label for m in at.metric] == ["Rubric versions", "Anchors", "Assessors", "Ratings"]
+    assert [m.label for m in at.metric] == [
+        "Rubric versions",
+        "Anchor sets",
+        "Assessors",
+        "Ratings",
+    ]
     assert [m.value for m in at.metric] == ["0", "0", "0", "0"]
     assert "calibrate demo" in at.info[0].value
 
@@ -35,7 +39,7 @@ def test_overview_lists_rubrics(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     engine.dispose()
     at = run_app(monkeypatch, url)
     assert at.metric[0].value == str(n["rubric_version"])
-    assert at.metric[1].value == str(n["anchor"])
+    assert at.metric[1].value == str(n["anchor_set"])
     labels = [e.label for e in at.expander]
     assert any("crsel-intro@1" in label for label in labels)
     assert len(labels) == n["rubric_version"]

@@ -1,7 +1,8 @@
 """The Agreement, Rater effects and Reliability pages with Streamlit's AppTest, on a demo store.
 
-Each page is opened through the router (``app.py``): :func:`open_page` makes the page with the
-given ``url_path`` the navigation's default, so the test also checks that the router lists it.
+Each page is opened through the router (``app.py``), logged in (as the demo administrator unless
+told otherwise): :func:`open_page` makes the page with the given ``url_path`` the navigation's
+default, so the test also checks that the router lists it for that account's role.
 The numbers on the pages are compared with the library's on the same ratings, called as the
 dashboard calls it (rubric levels, seed, rater-model options from ``calibrate.dashboard.data``).
 """
@@ -18,30 +19,67 @@ import streamlit as st
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
-from calibrate import store
+from calibrate import services, store
+from calibrate.access import Actor
 from calibrate.analyses.accuracy import live_decision_agreement
 from calibrate.analyses.agreement import AgreementReport, agreement_report
 from calibrate.analyses.raters import unplaced_elements
 from calibrate.dashboard import agreement as agreement_page
+from calibrate.dashboard.session import TOKEN
 from calibrate.ratings import Ratings
 from calibrate.rules import rules_for
-from calibrate.services.demo import build_demo
+from calibrate.services.demo import DEMO_PASSWORD, build_demo
 from calibrate.stats.gtheory import gstudy
 from calibrate.stats.rasch import RaschResult, fit_mfrm
 from tests.conftest import ROOT
 
 FIRST, SECOND = "crsel-intro@1", "ct-unplugged@1"  # the stored order of the shipped rubrics
+ADMIN = "admin"
+"""The administrator :func:`add_admin` adds (issuer ``default``, password :data:`PASSWORD`)."""
+PASSWORD = "a password long enough"
+OPERATOR = Actor.operator("tests@localhost")
+PAGE = st.Page
+"""Streamlit's own ``st.Page`` (tests wrap it to choose the page opened)."""
+
+
+def build_demo_store(folder: Path) -> str:
+    """The URL of a SQLite store in ``folder`` holding the classroom demo programme (seed 2026)
+    and its accounts (``demo-admin``, ``demo-lead``, ``demo-assessor``, ``demo-board``)."""
+    url = f"sqlite:///{folder / 'store.db'}"
+    engine = store.open_store(url)
+    build_demo(engine=engine, out=folder / "demo", size="classroom", seed=2026, actor=OPERATOR)
+    engine.dispose()
+    return url
 
 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A SQLite store holding the classroom demo programme (built once for the module)."""
-    folder = tmp_path_factory.mktemp("pages")
-    url = f"sqlite:///{folder / 'store.db'}"
+    return build_demo_store(tmp_path_factory.mktemp("pages"))
+
+
+def add_admin(url: str, issuer: str = "default") -> None:
+    """Add the administrator :data:`ADMIN` of ``issuer`` (the issuer of definitions imported
+    without one) to the store at ``url``."""
     engine = store.open_store(url)
-    build_demo(engine=engine, out=folder / "demo", size="classroom", seed=2026)
+    services.add_account(
+        engine=engine,
+        actor=OPERATOR,
+        username=ADMIN,
+        role="admin",
+        password=PASSWORD,
+        issuer=issuer,
+    )
     engine.dispose()
-    return url
+
+
+def session_token(url: str, username: str, password: str = DEMO_PASSWORD) -> str:
+    """A session of ``username`` (:func:`calibrate.services.login`)."""
+    engine = store.open_store(url)
+    try:
+        return services.login(username, password, engine=engine).token
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +89,23 @@ def demo_engine(demo_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def open_page(monkeypatch: pytest.MonkeyPatch, url: str, url_path: str) -> AppTest:
-    """Run ``app.py`` on the store at ``url`` with the router's page ``url_path`` opened."""
+def open_page(
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    url_path: str,
+    user: str = "demo-admin",
+    password: str = DEMO_PASSWORD,
+) -> AppTest:
+    """Run ``app.py`` on the store at ``url``, logged in as ``user`` (a session token in the
+    session state, as the login form leaves it), with the router's page ``url_path`` opened."""
     monkeypatch.setenv("CALIBRATE_DATABASE_URL", url)
-    page = st.Page
 
     def default_page(*args: Any, **kwargs: Any) -> Any:
-        return page(*args, **{**kwargs, "default": kwargs.get("url_path") == url_path})
+        return PAGE(*args, **{**kwargs, "default": kwargs.get("url_path") == url_path})
 
     monkeypatch.setattr(st, "Page", default_page)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state[TOKEN] = session_token(url, user, password)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -100,7 +145,9 @@ def metrics(at: AppTest) -> dict[str, str]:
 def test_pages_on_empty_store(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url_path: str
 ) -> None:
-    at = open_page(monkeypatch, f"sqlite:///{tmp_path / 'empty.db'}", url_path)
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    add_admin(url)
+    at = open_page(monkeypatch, url, url_path, ADMIN, PASSWORD)
     assert len(at.info) == 1
     assert "Load the demo programme with `calibrate demo`" in at.info[0].value
     assert not at.dataframe and not at.selectbox
@@ -114,7 +161,8 @@ def test_pages_on_rubrics_without_ratings(
     engine = store.open_store(url)
     store.import_definition_dirs(ROOT / "rubrics", ROOT / "anchor_sets", engine=engine)
     engine.dispose()
-    at = open_page(monkeypatch, url, url_path)
+    add_admin(url)
+    at = open_page(monkeypatch, url, url_path, ADMIN, PASSWORD)
     assert at.selectbox[0].value == FIRST
     assert f"no live ratings of {FIRST}" in at.info[0].value
     assert "calibrate demo" in at.info[0].value
@@ -324,7 +372,8 @@ def test_raters_page_shows_the_library_fit(
     assert at.get("vega_lite_chart")
 
 
-DRIFT_RUBRIC = """\
+DRIFT_RUBRIC = (
+    """\
 id: drift
 version: 1
 title: Four levels, three criteria
@@ -335,11 +384,14 @@ levels:
   - {score: 3, label: Three}
   - {score: 4, label: Four}
 criteria:
-""" + "".join(
-    f"  - id: c{c}\n    title: Criterion {c}\n"
-    "    descriptors: {1: First., 2: Second., 3: Third., 4: Fourth.}\n"
-    for c in range(3)
-) + "pass_rule:\n  every_criterion_at_least: Three\n"
+"""
+    + "".join(
+        f"  - id: c{c}\n    title: Criterion {c}\n"
+        "    descriptors: {1: First., 2: Second., 3: Third., 4: Fourth.}\n"
+        for c in range(3)
+    )
+    + "pass_rule:\n  every_criterion_at_least: Three\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -358,13 +410,14 @@ def drifting_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     ratings.write_text(ratings.read_text().replace(",C", ",c"))
     store.import_ratings_file(ratings, engine=engine, rubric="drift")
     engine.dispose()
+    add_admin(url)
     return url
 
 
 def test_raters_page_when_the_model_did_not_converge(
     monkeypatch: pytest.MonkeyPatch, drifting_url: str
 ) -> None:
-    at = open_page(monkeypatch, drifting_url, "raters")
+    at = open_page(monkeypatch, drifting_url, "raters", ADMIN, PASSWORD)
     (banner,) = at.error
     assert banner.value.startswith("**Not trustworthy: the rater model did not converge** in 500")
     assert "1 assessor and 3 submissions cannot be placed" in banner.value

@@ -80,10 +80,18 @@ def run() -> None:
     url = data.database_url()
     actor = session.current_actor(url)
     if actor is None:
-        login = st.Page(
-            lambda: session.render_login(url), title="Log in", url_path="login", default=True
-        )
-        st.navigation([login], position="hidden").run()
+        # The login form at every page's address too, so that a bookmark (or a reload, which
+        # starts a new session) asks for a login and then opens that page.
+        login = [
+            st.Page(
+                lambda: session.render_login(url),
+                title="Log in",
+                url_path=path,
+                default=path == "login",
+            )
+            for path in ("login", *PAGES)
+        ]
+        st.navigation(login, position="hidden").run()
         return
     session.sidebar(actor, url)
     pages = [_page(actor, path) for path in ROLE_PAGES.get(actor.role, ())]

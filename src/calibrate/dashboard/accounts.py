@@ -36,7 +36,7 @@ def render(actor: Actor) -> None:
     done = st.session_state.pop(DONE, None)
     if done:
         st.success(escape(done), icon=":material/check:")
-    found = services.accounts(engine=engine, actor=actor)
+    found = services.managed_accounts(engine=engine, actor=actor)
     st.dataframe(
         pd.DataFrame(
             {
@@ -127,7 +127,7 @@ def _change(engine: Engine, actor: Actor, usernames: list[str], roles: dict[str,
         st.info("No accounts yet.")
         return
     username: str = st.selectbox(
-        "Account", usernames, format_func=lambda u: f"{escape(u)} ({roles[u]})", key="accounts_who"
+        "Account", usernames, format_func=lambda u: f"{u} ({roles[u]})", key="accounts_who"
     )
     reason = st.text_input(
         "Reason", key="accounts_reason", help="Kept in the audit log with the change."

@@ -25,14 +25,15 @@ def render(actor: Actor) -> None:
     st.title("Audit log")
     scope = ", ".join(sorted(actor.issuers or ())) or "none"
     st.caption(
-        "Every change to the store (imports, corrections, accounts, logins refused) as an "
-        "append-only chain: each event carries the hash of the one before, so a rewritten or "
-        f"deleted event breaks the chain. Events about issuer(s): {escape(scope)}."
+        "Every change to the store (imports of rubrics and ratings, corrections, accounts and "
+        "board access) as an append-only chain: each event carries the hash of the one before, "
+        f"so a rewritten or deleted event breaks the chain. Events about issuer(s): "
+        f"{escape(scope)}."
     )
     engine = data.engine(data.database_url())
     _verify(engine, actor)
     st.subheader("Events")
-    limit = st.number_input(
+    limit = st.columns([1, 3])[0].number_input(
         "Newest events shown",
         min_value=10,
         max_value=10_000,

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from calibrate import services
-from calibrate.dashboard.text import escape
 from calibrate.settings import get_settings
 
 if TYPE_CHECKING:
@@ -76,12 +75,14 @@ def rubrics(url: str, actor: Actor) -> list[dict[str, Any]]:
 
 
 @st.cache_resource(ttl=60)  # immutable, and not picklable (read-only mappings)
-def programme_rules(url: str, rubric: str | None = None) -> ProgrammeRules:
+def programme_rules(
+    url: str, rubric: str | None = None, actor: Actor | None = None
+) -> ProgrammeRules:
     """The programme rules in force (:func:`calibrate.services.programme_rules`): for the
-    programme, or for one stored rubric version (``id@version``)."""
+    programme, or for one stored rubric version (``id@version``) that ``actor`` may read."""
     if rubric is None:
         return services.programme_rules()
-    return services.programme_rules(rubric=rubric, engine=engine(url))
+    return services.programme_rules(rubric=rubric, engine=engine(url), actor=actor)
 
 
 # --- per-page analyses: cached by (database URL, rubric version, context, options) -------------
@@ -121,8 +122,9 @@ def rubric_versions(url: str, actor: Actor) -> dict[str, dict[str, Any]]:
 
 
 def rubric_option(version: str, versions: dict[str, dict[str, Any]]) -> str:
-    """``id@version · title``, the title escaped (option labels may render Markdown)."""
-    return f"{version} · {escape(versions[version]['title'])}"
+    """``id@version · title``: a select box's option, which Streamlit shows as plain text (an
+    escape would show; the browser test checks that a hostile title stays text)."""
+    return f"{version} · {versions[version]['title']}"
 
 
 def choose_rubric(container: Any, versions: dict[str, dict[str, Any]], key: str) -> str:

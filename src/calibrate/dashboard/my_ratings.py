@@ -31,7 +31,7 @@ def render(actor: Actor) -> None:
     st.caption(
         "Every score you gave, newest first: earners' work and your calibration rounds "
         "(practice and qualification). Submissions are shown by a reference number, the same "
-        "each time you see them. A corrected score shows its revision."
+        "each time you see them. A corrected score shows its revision (2 or more)."
     )
     url = data.database_url()
     rows = services.my_ratings(engine=data.engine(url), actor=actor)
@@ -62,15 +62,22 @@ def render(actor: Actor) -> None:
         ),
         key="my_ratings_rubric",
     )
-    shown = table if chosen == "all" else table[table["rubric"] == chosen]
+    shown = table if chosen == "all" else table[table["rubric"] == chosen].drop(columns="rubric")
+    if (shown["revision"] == 1).all():  # nothing corrected: no column to read
+        shown = shown.drop(columns="revision")
     st.dataframe(
         shown,
         hide_index=True,
         key="my_ratings_table",
-        column_config={
-            "scored at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        column_config={  # widths: every column in view, the criterion's title the widest
+            "scored at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width=125),
+            "submission": st.column_config.TextColumn(width=105),
+            "criterion": st.column_config.TextColumn(width=340),
+            "score": st.column_config.TextColumn(width=115),
+            "kind of work": st.column_config.TextColumn(width=125),
+            "rubric": st.column_config.TextColumn(width=110),
             "revision": st.column_config.NumberColumn(
-                help="1: as you scored it; 2 or more: corrected afterwards."
+                width=75, help="1: as you scored it; 2 or more: corrected afterwards."
             ),
         },
     )
@@ -87,7 +94,6 @@ def _table(rows: list[dict[str, Any]], versions: dict[str, dict[str, Any]]) -> p
     table = pd.DataFrame(
         {
             "scored at": [r["rated_at"] for r in rows],
-            "rubric": [r["rubric"] for r in rows],
             "submission": [r["submission"] for r in rows],
             "criterion": [
                 titles.get(r["rubric"], {}).get(r["criterion"], r["criterion"]) for r in rows
@@ -97,6 +103,7 @@ def _table(rows: list[dict[str, Any]], versions: dict[str, dict[str, Any]]) -> p
                 for r in rows
             ],
             "kind of work": [KIND.get(r["context"], r["context"]) for r in rows],
+            "rubric": [r["rubric"] for r in rows],
             "revision": [r["revision"] for r in rows],
         }
     )

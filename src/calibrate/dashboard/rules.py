@@ -37,7 +37,7 @@ def render(actor: Actor) -> None:
         "2 levels, 80% on 3, 70% on 4 or more) or are set per rubric: choose a rubric version "
         "to see the values that apply to it.",
     )
-    rules = data.programme_rules(url, None if chosen == PROGRAMME else chosen)
+    rules = data.programme_rules(url, None if chosen == PROGRAMME else chosen, actor)
     if rules.rubric is None:
         st.info("Rules shown as 'by scale' depend on the rubric's levels: choose a rubric.")
     else:

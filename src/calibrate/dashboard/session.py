@@ -10,6 +10,7 @@ click.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -120,9 +121,27 @@ def render_login(url: str) -> None:
         if submitted:
             _log_in(url, username, password)
         if sso_configured():
-            st.button("Log in with single sign-on", key="login_sso", on_click=st.login)
+            _sso_buttons()
     if get_settings().demo:
         _demo_accounts(url)
+
+
+def _sso_buttons() -> None:
+    """One single sign-on button, or one per provider when ``[auth]`` names several
+    (``[auth.google]``, ``[auth.microsoft]``: Streamlit's ``st.login(provider)``)."""
+    try:
+        providers = sorted(k for k, v in st.secrets["auth"].items() if isinstance(v, Mapping))
+    except Exception:  # an unreadable section: the default provider
+        providers = []
+    if not providers:
+        st.button("Log in with single sign-on", key="login_sso", on_click=st.login)
+    for name in providers:
+        st.button(
+            f"Log in with single sign-on ({name})",
+            key=f"login_sso_{name}",
+            on_click=st.login,
+            args=(name,),
+        )
 
 
 def _demo_accounts(url: str) -> None:

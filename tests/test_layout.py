@@ -36,7 +36,10 @@ LAYERS: dict[str, tuple[set[str], set[str]]] = {
         {"calibrate.analyses"},
         NUMERIC | DATA | BASE | INPUTS | {"calibrate.stats", "calibrate.analyses"},
     ),
-    "rules": ({"calibrate.rules", "calibrate.access"}, NUMERIC | BASE | INPUTS),
+    "rules": (
+        {"calibrate.rules", "calibrate.access", "calibrate.workflow"},
+        NUMERIC | BASE | INPUTS | {"calibrate.rules"},
+    ),
     "simulate": (
         {"calibrate.simulate"},
         NUMERIC | BASE | INPUTS | {"calibrate.stats", "calibrate.rules"},
@@ -57,6 +60,7 @@ LAYERS: dict[str, tuple[set[str], set[str]]] = {
             "calibrate.stats",
             "calibrate.analyses",
             "calibrate.rules",
+            "calibrate.workflow",
             "calibrate.access",
             "calibrate.simulate",
             "calibrate.store",

@@ -64,6 +64,11 @@ Action = Literal[
     "audit.read",
     "store.verify",
     "demo.build",
+    "calibration.take",
+    "queue.score",
+    "adjudication.resolve",
+    "submissions.add",
+    "workflow.manage",
 ]
 
 
@@ -111,6 +116,22 @@ PERMISSIONS: dict[Action, Permission] = {
     "audit.read": _p("admin board operator", "Read the audit log."),
     "store.verify": _p("admin board operator", "Check the store's integrity (calibrate verify)."),
     "demo.build": _p("operator", "Build the demo programme into a store."),
+    "calibration.take": _p(
+        "assessor lead",
+        "Practise on anchors and take qualification rounds (one's own; the answer key of an "
+        "anchor only after scoring it).",
+    ),
+    "queue.score": _p(
+        "assessor lead", "Score live submissions from one's own queue (once qualified)."
+    ),
+    "adjudication.resolve": _p(
+        "lead", "Resolve discrepant double scores of the issuer's submissions (third reading)."
+    ),
+    "submissions.add": _p("admin operator", "Enter submissions for live scoring."),
+    "workflow.manage": _p(
+        "admin operator",
+        "See the issuer's qualifications, queues and results; suspend and reinstate assessors.",
+    ),
 }
 """What each role may do. Scope comes on top: an administrator or lead acts within their issuer,
 a board reviewer within the issuers that granted them, an assessor on their own ratings."""

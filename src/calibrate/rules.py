@@ -492,6 +492,32 @@ RULES: tuple[Rule, ...] = (
         per_rubric=True,
         bounds=(1, None),
     ),
+    Rule(
+        "live.validity_misses",
+        3,
+        "count",
+        "Missed validity anchors (a criterion more than adjudication.max_gap levels from the "
+        "experts' score, or another pass decision) within the window that suspend an assessor "
+        "from live scoring; 0 never suspends.",
+        _source(
+            NO_FIGURE + " NAEP retrains a scorer whose backreading or validity agreement drops "
+            "and removes one who does not recover; three misses of ten keeps one unlucky miss "
+            "from suspending anyone.",
+            NAEP_BACKREADING,
+        ),
+        per_rubric=True,
+        bounds=(0, None),
+    ),
+    Rule(
+        "live.validity_window",
+        10,
+        "count",
+        "The assessor's most recent validity anchors (of one rubric version) over which misses "
+        "are counted.",
+        NO_FIGURE + " Ten anchors are about 200 live submissions at the default validity rate.",
+        per_rubric=True,
+        bounds=(1, None),
+    ),
     # resubmission ----------------------------------------------------------------------------
     Rule(
         "resubmission.max_attempts",
@@ -872,6 +898,8 @@ class LivePolicy:
     validity_rate: float
     target_exact: float
     assignment_timeout_days: int
+    validity_misses: int
+    validity_window: int
 
 
 @dataclass(frozen=True)
@@ -1030,6 +1058,8 @@ class ProgrammeRules:
             validity_rate=self._float("live.validity_rate"),
             target_exact=math.nan if target is None else float(target),
             assignment_timeout_days=self._int("live.assignment_timeout_days"),
+            validity_misses=self._int("live.validity_misses"),
+            validity_window=self._int("live.validity_window"),
         )
 
     @property
@@ -1207,6 +1237,7 @@ def _check_together(values: Mapping[str, Value | None]) -> None:
         ("flags.min_exact", "flags.min_adjacent", "at most"),
         ("reliability.alpha_tentative", "reliability.alpha_reliable", "at most"),
         ("flags.fit_low", "flags.fit_high", "below"),
+        ("live.validity_misses", "live.validity_window", "at most"),
     ]
     for low, high, relation in pairs:
         a, b = values[low], values[high]

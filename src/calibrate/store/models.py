@@ -112,7 +112,12 @@ class Earner(SQLModel, table=True):
 
 
 class Submission(SQLModel, table=True):
-    """An earner's attempt at a credential; ``previous_id`` links to the attempt before."""
+    """An earner's attempt at a credential; ``previous_id`` links to the attempt before.
+
+    A submission entered for live scoring has ``received_at`` (it is in the queue), its
+    ``artifact`` (JSON: title, description, excerpt, as an anchor's) and ``readings``, the
+    independent readings it needs (2 when drawn for double scoring). Submissions known only
+    from imported ratings have none of these."""
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=100, unique=True)
@@ -120,6 +125,9 @@ class Submission(SQLModel, table=True):
     earner_id: int | None = Field(default=None, foreign_key="earner.id")
     attempt: int | None = None
     previous_id: int | None = Field(default=None, foreign_key="submission.id")
+    artifact: str | None = None
+    received_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    readings: int | None = None
 
 
 class CalibrationAttempt(SQLModel, table=True):
@@ -133,6 +141,23 @@ class CalibrationAttempt(SQLModel, table=True):
     purpose: str = Field(max_length=20)
     started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     passed: bool | None = None
+    finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    result: str | None = None  # JSON: the judgement of a qualification round
+    note: str | None = None  # e.g. anchors reused from earlier rounds
+
+
+class AttemptAnchor(SQLModel, table=True):
+    """The anchors a practice or qualification attempt drew, in the order shown."""
+
+    __tablename__ = "attempt_anchor"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "position"),
+        UniqueConstraint("attempt_id", "anchor_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: int = Field(foreign_key="calibration_attempt.id")
+    anchor_id: int = Field(foreign_key="anchor.id")
+    position: int
 
 
 class ImportBatch(SQLModel, table=True):
@@ -267,3 +292,85 @@ class StoreSecret(SQLModel, table=True):
     __tablename__ = "store_secret"
     purpose: str = Field(max_length=50, primary_key=True)
     value: str = Field(max_length=128)
+
+
+OPEN = text("released_at IS NULL")
+
+
+class Assignment(SQLModel, table=True):
+    """A live submission (one of its readings) or a seeded validity anchor handed to an
+    assessor. ``handle`` is what the assessor sees, the same form for both. Released (timed out
+    or given back) assignments keep their row; at most one unreleased assignment holds a
+    reading of a submission, and an assessor holds a submission or an anchor at most once."""
+
+    __table_args__ = (
+        CheckConstraint(
+            "(submission_id IS NULL) <> (anchor_id IS NULL)", name="assignment_one_target"
+        ),
+        Index(
+            "uq_assignment_reading",
+            "submission_id",
+            "reading",
+            unique=True,
+            sqlite_where=OPEN,
+            postgresql_where=OPEN,
+        ),
+        Index(
+            "uq_assignment_reader",
+            "assessor_id",
+            func.coalesce(text("submission_id"), 0),
+            func.coalesce(text("anchor_id"), 0),
+            unique=True,
+            sqlite_where=OPEN,
+            postgresql_where=OPEN,
+        ),
+        Index("ix_assignment_open", "assessor_id", "finished_at", "released_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    handle: str = Field(max_length=20, unique=True)
+    assessor_id: int = Field(foreign_key="assessor.id")
+    rubric_version_id: int = Field(foreign_key="rubric_version.id")
+    submission_id: int | None = Field(default=None, foreign_key="submission.id", index=True)
+    anchor_id: int | None = Field(default=None, foreign_key="anchor.id")
+    reading: int | None = None
+    assigned_at: datetime = Field(sa_column=_ts())
+    due_at: datetime = Field(sa_column=_ts())
+    finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    comment: str | None = None
+    released_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    released_reason: str | None = None
+
+
+class SubmissionResult(SQLModel, table=True):
+    """The final scores and pass decision of a submission, append-only: a later decision (an
+    adjudication after a discrepant pair, a correction) is a new revision that supersedes."""
+
+    __tablename__ = "submission_result"
+    __table_args__ = (UniqueConstraint("submission_id", "revision"),)
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    revision: int = 1
+    supersedes_id: int | None = Field(default=None, foreign_key="submission_result.id", unique=True)
+    scores: str  # JSON: criterion key -> level score
+    passed: bool
+    rule: str = Field(max_length=100)
+    third_reading: str | None = None  # JSON, for an adjudication
+    reason: str | None = None
+    decided_by: str = Field(max_length=200)
+    decided_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Suspension(SQLModel, table=True):
+    """An assessor suspended from live scoring on a rubric version, with the reason; lifting it
+    sets ``lifted_at`` once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessor_id: int = Field(foreign_key="assessor.id", index=True)
+    rubric_version_id: int = Field(foreign_key="rubric_version.id")
+    kind: str = Field(max_length=20)
+    reason: str
+    started_at: datetime = Field(sa_column=_ts())
+    started_by: str = Field(max_length=200)
+    lifted_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    lifted_by: str | None = Field(default=None, max_length=200)
+    lift_reason: str | None = None

@@ -18,6 +18,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,6 +30,55 @@ from calibrate.rubric import Rubric
 from calibrate.rules import AdjudicationRule, QualificationStandard, round_agreement
 
 IntArray = NDArray[np.int64]
+
+
+# --- a reading ---------------------------------------------------------------------------------
+
+
+def check_scores(scores: Mapping[str, Any], rubric: Rubric) -> IntArray:
+    """One reading as level scores in the rubric's criterion order: every criterion once, each
+    a level of the scale (a whole number; a label is not accepted).
+
+    Raises
+    ------
+    CalibrateError
+        A criterion missing or unknown, or a score that is not a level, named in the message.
+
+    >>> from calibrate.rubric import rubric_from_data
+    >>> rubric = rubric_from_data({"id": "r", "version": 1, "title": "R", "competency": "C",
+    ...     "levels": [{"score": s, "label": f"L{s}"} for s in (1, 2, 3)],
+    ...     "criteria": [{"id": c, "title": c, "descriptors": {1: "a", 2: "b", 3: "c"}}
+    ...                  for c in ("a", "b")],
+    ...     "pass_rule": {"every_criterion_at_least": 3}}, source="r.yaml")
+    >>> check_scores({"b": 2, "a": 3}, rubric).tolist()
+    [3, 2]
+    >>> check_scores({"a": 4, "b": 1}, rubric)
+    Traceback (most recent call last):
+    calibrate.errors.CalibrateError: criterion a: 4 is not a level of r@1 (levels 1, 2, 3)
+    """
+    if not isinstance(scores, Mapping):
+        raise CalibrateError("scores must map each criterion to a level score")
+    unknown = sorted(str(k) for k in scores if k not in rubric.criterion_ids)
+    if unknown:
+        raise CalibrateError(
+            f"unknown criterion {', '.join(unknown)} (criteria of {rubric.key}: "
+            f"{', '.join(rubric.criterion_ids)})"
+        )
+    missing = [c for c in rubric.criterion_ids if c not in scores]
+    if missing:
+        raise CalibrateError(f"no score for criterion {', '.join(missing)}: score every criterion")
+    out = []
+    for c in rubric.criterion_ids:
+        value = scores[c]
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise CalibrateError(f"criterion {c}: {value!r} is not a level score")
+        if int(value) not in rubric.scores:
+            levels = ", ".join(map(str, rubric.scores))
+            raise CalibrateError(
+                f"criterion {c}: {value} is not a level of {rubric.key} (levels {levels})"
+            )
+        out.append(int(value))
+    return np.array(out, dtype=np.int64)
 
 
 # --- drawing a qualification round -------------------------------------------------------------
@@ -99,7 +149,7 @@ def draw_round(
     chosen: list[int] = []
     covered: set[tuple[int, int]] = set()
     decisions = [0, 0]  # not yet, passed
-    candidates = list(unseen)
+    candidates = [int(i) for i in unseen]
     reused = 0
     while len(chosen) < n:
         if not candidates:  # the unseen anchors ran out: the least recently seen next

@@ -12,6 +12,7 @@ result, so the doors never diverge.
 - :mod:`~calibrate.services.demo`: simulated programmes and the demo
 - :mod:`~calibrate.services.accounts`: accounts, logins, sessions, board grants
 - :mod:`~calibrate.services.audit`: the audit log and ``verify``
+- :mod:`~calibrate.services.calibration`: practice on anchors, qualification rounds
 - :mod:`~calibrate.services.exports`: CSV exports, spreadsheet formulas neutralised
 - :mod:`~calibrate.services.session_file`: the CLI's saved login and acting account
 
@@ -55,6 +56,17 @@ if TYPE_CHECKING:
         stored_selection,
     )
     from calibrate.services.audit import audit_log, verify
+    from calibrate.services.calibration import (
+        practice_feedback,
+        practice_next,
+        practice_score,
+        qualification,
+        qualifications,
+        round_result,
+        round_score,
+        round_start,
+        round_view,
+    )
     from calibrate.services.connection import connected, open_store, store_status
     from calibrate.services.definitions import import_definitions, rubrics, validate_definitions
     from calibrate.services.demo import build_demo, simulate, simulate_demo, store_demo
@@ -83,10 +95,19 @@ __all__ = [
     "managed_accounts",
     "my_ratings",
     "open_store",
+    "practice_feedback",
+    "practice_next",
+    "practice_score",
     "programme_rules",
+    "qualification",
+    "qualifications",
     "rater_effects",
     "reliability",
     "repeated_readings",
+    "round_result",
+    "round_score",
+    "round_start",
+    "round_view",
     "rubrics",
     "select_ratings",
     "session_actor",
@@ -141,6 +162,20 @@ _MODULE_OF = {
         "accounts",
     ),
     **dict.fromkeys(("audit_log", "verify"), "audit"),
+    **dict.fromkeys(
+        (
+            "practice_feedback",
+            "practice_next",
+            "practice_score",
+            "qualification",
+            "qualifications",
+            "round_result",
+            "round_score",
+            "round_start",
+            "round_view",
+        ),
+        "calibration",
+    ),
     "export_ratings": "exports",
     "programme_rules": "rules",
 }

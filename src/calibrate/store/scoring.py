@@ -10,7 +10,7 @@ it leads to and its audit event commit together or not at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,13 +53,11 @@ def stored_version(conn: Connection, rubric: Rubric) -> StoredVersion:
     row = conn.execute(
         sa.select(RUBRIC_VERSION.c.id, ISSUER.c.key)
         .select_from(RUBRIC_VERSION.outerjoin(ISSUER, ISSUER.c.id == RUBRIC_VERSION.c.issuer_id))
-        .where(
-            RUBRIC_VERSION.c.rubric_key == rubric.id, RUBRIC_VERSION.c.version == rubric.version
-        )
+        .where(RUBRIC_VERSION.c.rubric_key == rubric.id, RUBRIC_VERSION.c.version == rubric.version)
     ).first()
     if row is None:
         raise StoreError(f"rubric {rubric.key!r} is not in the store")
-    criteria = dict(
+    criteria: dict[Any, Any] = dict(
         conn.execute(
             sa.select(CRITERION.c.key, CRITERION.c.id).where(
                 CRITERION.c.rubric_version_id == row[0]
@@ -74,7 +72,11 @@ def assessor_id(conn: Connection, key: str) -> int:
     found = conn.execute(sa.select(ASSESSOR.c.id).where(ASSESSOR.c.key == key)).scalar()
     if found is not None:
         return int(found)
-    return int(conn.execute(ASSESSOR.insert().returning(ASSESSOR.c.id), {"key": key}).scalar_one())
+    return int(
+        conn.execute(
+            ASSESSOR.insert().returning(ASSESSOR.c.id), {"key": key, "created_at": m.utcnow()}
+        ).scalar_one()
+    )
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def anchor_pool(conn: Connection, version: int, purpose: str) -> list[PoolAnchor
 
 
 def anchors_by_id(
-    conn: Connection, ids: list[int], rows: list[Any] | None = None
+    conn: Connection, ids: list[int], rows: Sequence[Any] | None = None
 ) -> list[PoolAnchor]:
     """Anchors by row id, in the order of ``ids``, with artifact and answer key."""
     if rows is None:
@@ -122,7 +124,10 @@ def anchors_by_id(
     rationale: dict[int, dict[str, str]] = {i: {} for i in keys}
     for aid, criterion, score, why in conn.execute(
         sa.select(
-            ANCHOR_SCORE.c.anchor_id, CRITERION.c.key, ANCHOR_SCORE.c.score, ANCHOR_SCORE.c.rationale
+            ANCHOR_SCORE.c.anchor_id,
+            CRITERION.c.key,
+            ANCHOR_SCORE.c.score,
+            ANCHOR_SCORE.c.rationale,
         )
         .join(CRITERION, CRITERION.c.id == ANCHOR_SCORE.c.criterion_id)
         .where(ANCHOR_SCORE.c.anchor_id.in_(list(keys)))
@@ -130,9 +135,7 @@ def anchors_by_id(
     ):
         expert[int(aid)][str(criterion)] = int(score)
         rationale[int(aid)][str(criterion)] = str(why)
-    return [
-        PoolAnchor(i, keys[i], artifacts[i], expert[i], rationale[i]) for i in ids if i in keys
-    ]
+    return [PoolAnchor(i, keys[i], artifacts[i], expert[i], rationale[i]) for i in ids if i in keys]
 
 
 def record_scores(

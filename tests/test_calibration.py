@@ -169,7 +169,7 @@ def test_nobody_scores_or_reads_another_assessors_practice(north: Engine) -> Non
         ),
         lambda: services.practice_feedback(engine=engine, actor=BEN, attempt=item.attempt),
     ):
-        with pytest.raises(CalibrateError, match="no practice 'P-.*' of yours"):
+        with pytest.raises(CalibrateError, match=r"no practice 'P-.*' of yours"):
             call()
     for actor in (ADA, Actor("bo", "board", grants=frozenset({"north"}))):
         with pytest.raises(AccessDenied):

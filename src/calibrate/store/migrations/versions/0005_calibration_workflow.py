@@ -31,12 +31,12 @@ def _ts(name: str, nullable: bool = False) -> sa.Column[datetime]:
 
 
 def upgrade() -> None:
-    for column in (_ts("finished_at", True), sa.Column("result", sa.String(), nullable=True),
-                   sa.Column("note", sa.String(), nullable=True)):  # fmt: skip
-        op.add_column("calibration_attempt", column)
-    for column in (sa.Column("artifact", sa.String(), nullable=True), _ts("received_at", True),
-                   sa.Column("readings", sa.Integer(), nullable=True)):  # fmt: skip
-        op.add_column("submission", column)
+    op.add_column("calibration_attempt", _ts("finished_at", True))
+    op.add_column("calibration_attempt", sa.Column("result", sa.String(), nullable=True))
+    op.add_column("calibration_attempt", sa.Column("note", sa.String(), nullable=True))
+    op.add_column("submission", sa.Column("artifact", sa.String(), nullable=True))
+    op.add_column("submission", _ts("received_at", True))
+    op.add_column("submission", sa.Column("readings", sa.Integer(), nullable=True))
     op.create_table(
         "attempt_anchor",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -441,3 +441,30 @@ def test_repo_pool_spreads_levels_for_every_rubric() -> None:
         assert len(aset.anchors) >= 10, path
         for j in range(len(r.criterion_ids)):
             assert set(expert[:, j]) == set(r.scores), (path, r.criterion_ids[j])
+
+
+def test_my_history_reports_accuracy_with_intervals_and_hides_this_months_checks(
+    north: Engine,
+) -> None:
+    engine = north
+    r = rubric(engine)
+    march = datetime(2026, 3, 10, tzinfo=UTC)
+    practise(engine, at=march)  # all twos
+    take_round(engine, at=march + timedelta(hours=1))  # the experts' scores
+    (history,) = services.my_history(engine=engine, actor=AMY, at=march + timedelta(days=1))
+    assert history.rubric == RUBRIC and len(history.rounds) == 1
+    kinds = {line.group: line for line in history.by_kind}
+    assert kinds["qualification rounds"].exact == 1.0
+    assert kinds["qualification rounds"].anchors == 10
+    practice = kinds["practice anchors"]
+    assert practice.anchors == 1 and practice.ratings == len(r.criterion_ids)
+    assert history.overall is not None and history.overall.ratings == 11 * len(r.criterion_ids)
+    low, high = history.overall.exact_interval
+    assert low <= history.overall.exact <= high and 0 <= low and high <= 1
+    assert [line.group for line in history.by_criterion] == [c.title for c in r.criteria]
+    assert [line.group for line in history.by_month] == ["2026-03"]
+    assert "your score equalled the experts'" in history.overall.words
+    # another assessor has no history; an administrator has no assessor key
+    assert services.my_history(engine=engine, actor=BEN) == []
+    with pytest.raises(AccessDenied):
+        services.my_history(engine=engine, actor=ADA)

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     )
     from calibrate.services.audit import audit_log, verify
     from calibrate.services.calibration import (
+        my_history,
         practice_feedback,
         practice_next,
         practice_score,
@@ -93,6 +94,7 @@ __all__ = [
     "login",
     "logout",
     "managed_accounts",
+    "my_history",
     "my_ratings",
     "open_store",
     "practice_feedback",
@@ -164,6 +166,7 @@ _MODULE_OF = {
     **dict.fromkeys(("audit_log", "verify"), "audit"),
     **dict.fromkeys(
         (
+            "my_history",
             "practice_feedback",
             "practice_next",
             "practice_score",

@@ -819,14 +819,196 @@ def round_result(*, engine: Engine, actor: Actor, attempt: str) -> RoundResult:
         return _round_result(found, rubric, anchors, attempt_scores(conn, found.id))
 
 
+# --- an assessor's own history -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccuracyLine:
+    """Agreement with the experts over one group of an assessor's anchor scores, with 95%
+    intervals clustered by anchor (:func:`calibrate.stats.accuracy.anchor_accuracy`)."""
+
+    group: str
+    anchors: int
+    ratings: int
+    exact: float
+    exact_interval: tuple[float, float]
+    adjacent: float
+    deviation: float
+    deviation_interval: tuple[float, float]
+
+    @property
+    def words(self) -> str:
+        """The line in plain words."""
+        low, high = self.exact_interval
+        side = "above" if self.deviation > 0 else "below"
+        lean = (
+            "on average level with them"
+            if abs(self.deviation) < 0.05
+            else f"on average {abs(self.deviation):.2f} levels {side} them"
+        )
+        return (
+            f"{self.group}: your score equalled the experts' on {self.exact:.0%} of "
+            f"{self.ratings} criterion scores over {self.anchors} anchors (95% interval "
+            f"{low:.0%} to {high:.0%}), and you scored {lean}."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "words": self.words}
+
+
+@dataclass(frozen=True)
+class History:
+    """An assessor's accuracy against the experts on one rubric version: overall, by kind of
+    work, by month and by criterion, and their rounds."""
+
+    rubric: str
+    overall: AccuracyLine | None
+    by_kind: tuple[AccuracyLine, ...]
+    by_month: tuple[AccuracyLine, ...]
+    by_criterion: tuple[AccuracyLine, ...]
+    rounds: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rubric": self.rubric,
+            "overall": None if self.overall is None else self.overall.to_dict(),
+            "by_kind": [x.to_dict() for x in self.by_kind],
+            "by_month": [x.to_dict() for x in self.by_month],
+            "by_criterion": [x.to_dict() for x in self.by_criterion],
+            "rounds": list(self.rounds),
+        }
+
+
+KIND_WORDS = {
+    "practice": "practice anchors",
+    "qualification": "qualification rounds",
+    "validity": "checks hidden in your live work",
+}
+
+
+def _lines(rows: list[dict[str, Any]], labels: list[str]) -> list[AccuracyLine]:
+    """One line per distinct label, in order of first appearance."""
+    from calibrate.stats.accuracy import anchor_accuracy
+
+    names = list(dict.fromkeys(labels))
+    group = np.array([names.index(x) for x in labels], dtype=np.int64)
+    unit = np.unique([r["anchor"] for r in rows], return_inverse=True)[1]
+    score = np.array([r["score"] for r in rows], dtype=float)
+    expert = np.array([r["expert"] for r in rows], dtype=float)
+    deviation = anchor_accuracy(unit, group, score, expert, n_groups=len(names))
+    # The exact share is the mean of a 0/1 "hit" against 0: the same mean with the same
+    # anchor-clustered interval.
+    hit = (score == expert).astype(float)
+    exact = anchor_accuracy(unit, group, hit, np.zeros_like(hit), n_groups=len(names),
+                            levels=[0.0, 1.0])  # fmt: skip
+    d_ci, e_ci = deviation.confidence_interval(), exact.confidence_interval()
+    return [
+        AccuracyLine(
+            name,
+            int(deviation.n_anchors[g]),
+            int(deviation.n[g]),
+            float(exact.mean_deviation[g]),
+            (max(0.0, float(e_ci.low[g])), min(1.0, float(e_ci.high[g]))),
+            float(deviation.adjacent[g]),
+            float(deviation.mean_deviation[g]),
+            (float(d_ci.low[g]), float(d_ci.high[g])),
+        )
+        for g, name in enumerate(names)
+    ]
+
+
+def my_history(
+    *, engine: Engine, actor: Actor, rubric: str | None = None, at: datetime | None = None
+) -> list[History]:
+    """The acting assessor's accuracy against the experts per rubric version: practice,
+    qualification rounds and the validity anchors hidden in their live work.
+
+    Validity anchors count only from calendar months that are over, so that the history does
+    not tell an assessor which item of the current month was a check. Intervals are 95%,
+    clustered by anchor (NaN bounds with fewer than two anchors).
+    """
+    from calibrate.store.calibration import anchor_readings, attempts_of
+    from calibrate.store.engine import reading
+
+    require(actor, "calibration.take")
+    key = _assessor_key(actor)
+    now = _now(at)
+    month = now.strftime("%Y-%m")
+    versions = {r.key: r for r in _rubrics_of(engine, actor)}
+    allowed = set(versions)
+    with reading(engine) as conn:
+        rows = [
+            r
+            for r in anchor_readings(conn, key)
+            if r["rubric"] in allowed
+            and not (
+                r["context"] == "validity"
+                and (r["rated_at"] is None or _aware(r["rated_at"]).strftime("%Y-%m") >= month)
+            )
+        ]
+        who = _existing_assessor(conn, key)
+        rounds = [] if who is None else attempts_of(conn, who, purpose="qualification")
+    chosen = sorted({r["rubric"] for r in rows} | {a.rubric for a in rounds})
+    if rubric is not None:
+        chosen = [k for k in chosen if k == _rubric(engine, actor, rubric).key]
+    out = []
+    for key_ in chosen:
+        mine = [r for r in rows if r["rubric"] == key_]
+        summary = tuple(
+            {
+                "attempt": a.key,
+                "started_at": None if a.started_at is None else a.started_at.isoformat(),
+                "finished_at": None if a.finished_at is None else a.finished_at.isoformat(),
+                "passed": a.passed,
+            }
+            for a in rounds
+            if a.rubric == key_
+        )
+        if not mine:
+            out.append(History(key_, None, (), (), (), summary))
+            continue
+        out.append(
+            History(
+                key_,
+                _lines(mine, ["all anchors"] * len(mine))[0],
+                tuple(_lines(mine, [KIND_WORDS.get(r["context"], r["context"]) for r in mine])),
+                tuple(
+                    _lines(
+                        mine,
+                        [
+                            "no date" if r["rated_at"] is None else f"{_aware(r['rated_at']):%Y-%m}"
+                            for r in mine
+                        ],
+                    )
+                ),
+                tuple(_lines(mine, [_title(versions[key_], r["criterion"]) for r in mine])),
+                summary,
+            )
+        )
+    return out
+
+
+def _title(rubric: Rubric, criterion: str) -> str:
+    return next((c.title for c in rubric.criteria if c.id == criterion), criterion)
+
+
+def _rubrics_of(engine: Engine, actor: Actor) -> list[Rubric]:
+    from calibrate.store.definitions import stored_rubrics
+
+    return stored_rubrics(engine=engine, issuers=actor.issuers)
+
+
 __all__ = [
+    "AccuracyLine",
     "AnchorFeedback",
     "AnchorItem",
     "CriterionFeedback",
     "Eligibility",
+    "History",
     "Qualification",
     "RoundResult",
     "RoundView",
+    "my_history",
     "practice_feedback",
     "practice_next",
     "practice_score",

@@ -193,3 +193,53 @@ def active_suspension(conn: Connection, assessor: int, version: int) -> tuple[da
         .limit(1)
     ).first()
     return None if row is None else (row[0], str(row[1]))
+
+
+def anchor_readings(conn: Connection, assessor: str) -> list[dict[str, Any]]:
+    """An assessor's current ratings of anchors beside the experts' scores: rubric
+    (``id@version``), anchor id, criterion key, score, expert score, context, time; oldest
+    first."""
+    later = RATING.alias("later")
+    score = m.AnchorScore.__table__  # type: ignore[attr-defined]
+    rows = conn.execute(
+        sa.select(
+            RUBRIC_VERSION.c.rubric_key,
+            RUBRIC_VERSION.c.version,
+            RATING.c.anchor_id,
+            CRITERION.c.key,
+            RATING.c.score,
+            score.c.score.label("expert"),
+            RATING.c.context,
+            RATING.c.rated_at,
+        )
+        .select_from(
+            RATING.join(ASSESSOR, ASSESSOR.c.id == RATING.c.assessor_id)
+            .join(CRITERION, CRITERION.c.id == RATING.c.criterion_id)
+            .join(RUBRIC_VERSION, RUBRIC_VERSION.c.id == CRITERION.c.rubric_version_id)
+            .join(
+                score,
+                sa.and_(
+                    score.c.anchor_id == RATING.c.anchor_id,
+                    score.c.criterion_id == RATING.c.criterion_id,
+                ),
+            )
+        )
+        .where(
+            ASSESSOR.c.key == assessor,
+            RATING.c.anchor_id.is_not(None),
+            ~sa.exists().where(later.c.supersedes_id == RATING.c.id),
+        )
+        .order_by(RATING.c.rated_at, RATING.c.id)
+    ).all()
+    return [
+        {
+            "rubric": f"{key}@{version}",
+            "anchor": int(anchor),
+            "criterion": str(criterion),
+            "score": int(s),
+            "expert": int(e),
+            "context": str(context),
+            "rated_at": rated_at,
+        }
+        for key, version, anchor, criterion, s, e, context, rated_at in rows
+    ]

@@ -460,7 +460,7 @@ def test_my_history_reports_accuracy_with_intervals_and_hides_this_months_checks
     assert practice.anchors == 1 and practice.ratings == len(r.criterion_ids)
     assert history.overall is not None and history.overall.ratings == 11 * len(r.criterion_ids)
     low, high = history.overall.exact_interval
-    assert low <= history.overall.exact <= high and 0 <= low and high <= 1
+    assert low <= history.overall.exact <= high and low >= 0 and high <= 1
     assert [line.group for line in history.by_criterion] == [c.title for c in r.criteria]
     assert [line.group for line in history.by_month] == ["2026-03"]
     assert "your score equalled the experts'" in history.overall.words

@@ -83,10 +83,10 @@ def test_scripted_assessors_on_the_shipped_anchors(
     harsh, _ = scripted(rubric, sets, "harsh", -1)
     report = accuracy_report(make_ratings(perfect + lenient + harsh), sets, rubric)
     n_anchors, n_crit = expert.shape
-    # 22 anchors x 5 criteria = 110 ratings each.
-    assert (n_anchors, n_crit) == (22, 5)
+    # 32 anchors x 5 criteria = 160 ratings each.
+    assert (n_anchors, n_crit) == (32, 5)
     p, le, h = (report.assessors[k] for k in ("perfect", "lenient", "harsh"))
-    assert (p.n, p.n_anchors, p.n_decisions) == (110, 22, 22)
+    assert (p.n, p.n_anchors, p.n_decisions) == (160, 32, 32)
     assert (p.exact, p.mean_deviation, p.mae, p.decision_accuracy) == (1.0, 0.0, 0.0, 1.0)
     assert (p.false_pass, p.false_fail) == (0, 0)
     assert p.qwk == pytest.approx(1.0)
@@ -105,16 +105,16 @@ def test_scripted_assessors_on_the_shipped_anchors(
     assert h.mean_deviation == pytest.approx(-(expert > 1).mean()) and h.mean_deviation < 0
     assert h.mean_deviation_ci.high < 0
     assert h.false_fail == int((lowest == 3).sum()) > 0 and h.false_pass == 0
-    # Overall: 330 ratings; the mean of the three assessors (equal numbers of ratings).
+    # Overall: 480 ratings; the mean of the three assessors (equal numbers of ratings).
     o = report.overall
-    assert (o.n, o.n_decisions) == (330, 66)
+    assert (o.n, o.n_decisions) == (480, 96)
     assert o.mean_deviation == pytest.approx((le.mean_deviation + h.mean_deviation) / 3)
     assert o.false_pass == le.false_pass and o.false_fail == h.false_fail
     # Criteria and cells: no decision fields; the cells of one assessor add up to it.
     assert list(report.criteria) == list(rubric.criterion_ids)
-    assert all(r.n_decisions is None and r.n == 66 for r in report.criteria.values())
+    assert all(r.n_decisions is None and r.n == 96 for r in report.criteria.values())
     cells = [report.assessor_criteria["lenient", c] for c in rubric.criterion_ids]
-    assert sum(c.n for c in cells) == 110 and all(c.decision_accuracy is None for c in cells)
+    assert sum(c.n for c in cells) == 160 and all(c.decision_accuracy is None for c in cells)
     assert np.mean([c.mean_deviation for c in cells]) == pytest.approx(le.mean_deviation)
     # JSON shape.
     payload = report.to_dict()
@@ -122,13 +122,13 @@ def test_scripted_assessors_on_the_shipped_anchors(
     assert [a["id"] for a in payload["assessors"]] == ["harsh", "lenient", "perfect"]
     assert {"assessor", "criterion", "mean_deviation_ci"} <= set(payload["assessor_criteria"][0])
     # Overall interval, computed here: deviations per rating are +1 (lenient, expert below 3),
-    # -1 (harsh, expert above 1) or 0; clustered by the 22 anchors (n_a = 15 ratings each),
-    # var = A / (A - 1) * sum_a (D_a - mean * n_a)^2 / N^2, t on A - 1 = 21 df
-    # (Cameron & Miller 2015), N = 330.
+    # -1 (harsh, expert above 1) or 0; clustered by the 32 anchors (n_a = 15 ratings each),
+    # var = A / (A - 1) * sum_a (D_a - mean * n_a)^2 / N^2, t on A - 1 = 31 df
+    # (Cameron & Miller 2015), N = 480.
     d_a = ((expert < 3).astype(int) - (expert > 1).astype(int)).sum(axis=1)
-    mean = d_a.sum() / 330
-    se = np.sqrt(22 / 21 * np.sum((d_a - mean * 15) ** 2) / 330**2)
-    half = stats.t.ppf(0.975, 21) * se
+    mean = d_a.sum() / 480
+    se = np.sqrt(32 / 31 * np.sum((d_a - mean * 15) ** 2) / 480**2)
+    half = stats.t.ppf(0.975, 31) * se
     assert payload["overall"]["mean_deviation_ci"] == pytest.approx(
         [mean - half, mean + half], rel=1e-12
     )
@@ -142,12 +142,12 @@ def test_readings_by_round_or_by_order(crsel: tuple[Rubric, tuple[AnchorSet, ...
     rounds = ["r1"] * len(rows) + ["r2"] * len(rows)
     by_round = accuracy_report(make_ratings(twice, round=rounds), qualification, rubric)
     by_order = accuracy_report(make_ratings(twice), qualification, rubric)
-    # 10 anchors read twice: 20 readings with a decision, 100 ratings.
-    assert by_round.assessors["a"].n_decisions == by_order.assessors["a"].n_decisions == 20
+    # 20 anchors read twice: 40 readings with a decision, 200 ratings.
+    assert by_round.assessors["a"].n_decisions == by_order.assessors["a"].n_decisions == 40
     assert by_round.to_dict() == by_order.to_dict()
     # A reading missing a criterion keeps its other ratings but makes no decision.
     partial = accuracy_report(make_ratings(rows[1:]), qualification, rubric).assessors["a"]
-    assert (partial.n, partial.n_decisions) == (49, 9)
+    assert (partial.n, partial.n_decisions) == (99, 19)
 
 
 def test_other_rubrics_and_live_rows_are_left_out(

@@ -83,12 +83,12 @@ def test_json_per_assessor_criterion_and_overall(calibrate: Run, scripted_csv: P
     assert rows["lenient"]["mean_deviation"] > 0 and rows["lenient"]["mean_deviation_ci"][0] > 0
     assert rows["harsh"]["mean_deviation"] < 0 and rows["harsh"]["mean_deviation_ci"][1] < 0
     assert rows["lenient"]["false_pass"] > 0 and rows["harsh"]["false_fail"] > 0
-    # Criteria: 5, each read by 3 assessors on 22 anchors; decisions do not apply (null).
-    assert [c["n"] for c in payload["criteria"]] == [66] * 5
+    # Criteria: 5, each read by 3 assessors on 32 anchors; decisions do not apply (null).
+    assert [c["n"] for c in payload["criteria"]] == [96] * 5
     assert all(c["decision_accuracy"] is None for c in payload["criteria"])
     cells = payload["assessor_criteria"]
     assert len(cells) == 15 and set(cells[0]) == ROW_KEYS | {"assessor", "criterion"}
-    assert payload["overall"]["n"] == 330 and set(payload["overall"]) == ROW_KEYS
+    assert payload["overall"]["n"] == 480 and set(payload["overall"]) == ROW_KEYS
 
 
 def test_text_output(calibrate: Run, scripted_csv: Path) -> None:
@@ -98,7 +98,7 @@ def test_text_output(calibrate: Run, scripted_csv: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "accuracy against the anchors of crsel-intro@1" in out
-    assert "330 ratings of 22 anchors by 3 assessors" in out
+    assert "480 ratings of 32 anchors by 3 assessors" in out
     lenient = next(line for line in out.splitlines() if line.strip().startswith("lenient"))
     assert " +0." in lenient
     assert "negative = harsher than the experts" in out

@@ -42,7 +42,7 @@ LAYERS: dict[str, tuple[set[str], set[str]]] = {
     ),
     "simulate": (
         {"calibrate.simulate"},
-        NUMERIC | BASE | INPUTS | {"calibrate.stats", "calibrate.rules"},
+        NUMERIC | BASE | INPUTS | {"calibrate.stats", "calibrate.rules", "calibrate.workflow"},
     ),
     "store": (
         {"calibrate.store"},

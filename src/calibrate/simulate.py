@@ -58,9 +58,10 @@ anchors, :meth:`~calibrate.rules.QualificationStandard.passes`) and the rounds a
 before each round, the double-scoring share, the validity seeding rate, the attempts allowed
 and a different first reader for a resubmission. Rules the simulation does not model:
 adjudication (the first reader decides; discrepant pairs are not sent to a third reader), the
-assignment timeout, coaching after three attempts, the qualification period and validity (the
-whole calibration window lies within one period), and the anchors per round (every
-qualification anchor of the rubric is scored in every round).
+assignment timeout, coaching after three attempts, and the qualification period and validity
+(the whole calibration window lies within one period). A qualification round holds
+``qualification.anchors`` anchors drawn as the workflow draws them
+(:func:`calibrate.workflow.draw_round`: unseen first, spread across levels and decisions).
 
 Timeline: calibration takes 14 days per allowed qualification round (practice, then the
 qualification round a few days later; a failed round is retaken after new practice). Live work
@@ -73,20 +74,18 @@ Attempts that would arrive less than 10 days before the end are not made ("out o
 
 Calibration of the defaults: with the demo rubrics (``rubrics/``: one 3-level rubric passed at
 the top level, two 4-level ones passed at level 3, 5-6 criteria, conjunctive), ``ability_mean``
--0.08 and ``growth`` 1.5 logits give 13.6% of earned credentials on the first attempt at the
-``pilot`` preset (seeds 0-59 pooled, 22,425 credentials earned; 13.7% on seeds 60-119; one run
-varies by about 2.3 points, the SD over seeds), against 18/132 = 13.6% in the Washington pilot
-[4]; 35% on the 2nd attempt, 34% on the 3rd, 14% on the 4th and 3.5% on the 5th. Under the
-default qualification standard half of the first rounds pass (49.9%; 36.7% of second and 22.3%
-of third rounds) and 75% of the pool qualifies: 95% of the well-calibrated assessors and of the
-drifting ones (drift comes later), 81% of the differential, 67% of the lenient, 33% of the
-central, 20% of the inconsistent, 18% of the severe and 9% of the halo assessors. A third of
+-0.08 and ``growth`` 1.5 logits were set to give 13.6% of earned credentials on the first
+attempt at the ``pilot`` preset, against 18/132 = 13.6% in the Washington pilot [4]. With the
+20-anchor qualification pools and rounds of 10 drawn from them, the share is 14.3% (seeds 0-59
+pooled, 22,582 credentials earned; 14.6% on seeds 60-119; one run varies by about 2.3 points,
+the SD over seeds): 36% on the 2nd attempt, 32% on the 3rd, 14% on the 4th and 3.5% on the 5th.
+Under the default qualification standard 44% of first rounds pass (43.6%; 29.5% of second and
+26.2% of third rounds) and 71% of the pool qualifies: 88% of the well-calibrated assessors, 90%
+of the drifting ones (drift comes later), 78% of the lenient, 61% of the differential, 31% of
+the central, 23% of the halo, 18% of the severe and 10% of the inconsistent assessors. 43% of
 the well-calibrated assessors fail their first round, mostly on the decisions: they agree with
-the experts on 84% of criterion scores and 89.5% of decisions on average, and 29% of their first
-rounds fall short of 9 decisions in 10 (6.5% short of 80% or 70% exact). Halo and lenient
-assessors pass more
-first attempts than the rest (a conjunctive rule rewards scores that move together), so the
-share shifts with the mix of effects that reaches live work. All figures pool
+the experts on 84% of criterion scores and 86% of decisions on average, and 41% of their first
+rounds fall short of 9 decisions in 10. All figures pool
 ``simulate_programme(rubrics, sets, size="pilot", seed=s)`` over the seeds named, counting
 ``summary().earned_by_attempt`` and the rounds and effects in ``truth.assessors``.
 
@@ -136,6 +135,7 @@ from calibrate.errors import CalibrateError
 from calibrate.ratings import CONTEXTS, Context
 from calibrate.rubric import Rubric, load_rubrics
 from calibrate.rules import ProgrammeRules, RoundAgreement, RuleOverrides, round_agreement
+from calibrate.workflow import draw_round
 
 SizeName = Literal["classroom", "pilot", "state"]
 Effect = Literal[
@@ -1239,6 +1239,7 @@ class _Run:
         self.done = 0
         self.ratings = _Ratings()
         self.round_labels: list[str] = [""]
+        self.last_seen: dict[int, IntArray] = {}
 
     def _step(self, stage: str) -> None:
         self.done += 1
@@ -1341,13 +1342,21 @@ class _Run:
         number: int,
         day: FloatArray,
     ) -> tuple[FloatArray, RoundAgreement]:
-        """Assessors ``who`` (n,) each score every anchor of ``purpose`` in their own random
-        order from ``day`` (n,). Returns the day they finish, shape (n,), and their agreement
-        with the experts (:func:`calibrate.rules.round_agreement`)."""
+        """Assessors ``who`` (n,) each score anchors of ``purpose`` from ``day`` (n,): every
+        practice anchor in their own random order; for a qualification round, the
+        ``qualification.anchors`` that :func:`calibrate.workflow.draw_round` draws for them
+        (unseen in their earlier rounds first, spread across levels and decisions), as the
+        workflow does. Returns the day they finish, shape (n,), and their agreement with the
+        experts (:func:`calibrate.rules.round_agreement`)."""
         rng, scale = self.rng_cal, self.setup.scales[rubric]
         codes, loc, expert = scale.anchors[purpose]
-        n, q = who.size, codes.size
-        order = np.argsort(rng.random((n, q)), axis=1).ravel()
+        n = who.size
+        if purpose == "qualification":
+            order = self._draw_rounds(who, rubric, number).ravel()
+            q = order.size // max(n, 1)
+        else:
+            q = codes.size
+            order = np.argsort(rng.random((n, q)), axis=1).ravel()
         tag = "prac" if purpose == "practice" else "qual"
         first = len(self.round_labels)
         self.round_labels.extend(f"{ids[j]}-{tag}-{number}" for j in who)
@@ -1369,6 +1378,21 @@ class _Run:
             (k + low).reshape(n, q, c), (expert[order] + low).reshape(n, q, c), scale.rubric
         )
         return day + q * ANCHOR_MINUTES / 1440, got
+
+    def _draw_rounds(self, who: IntArray, rubric: int, number: int) -> IntArray:
+        """The pool indices of each assessor's qualification round ``number``, shape
+        (n, anchors per round); remembers what each assessor saw."""
+        scale = self.setup.scales[rubric]
+        expert = scale.anchors["qualification"][2] + scale.rubric.scores[0]
+        passed = scale.rubric.passes(expert)
+        wanted = self.setup.rules[rubric].qualification.anchors
+        rows = []
+        for j in who:
+            seen = self.last_seen.setdefault(int(j), np.full(len(expert), -1, dtype=np.int64))
+            chosen = draw_round(expert, passed, seen, wanted, self.rng_cal).chosen
+            seen[chosen] = number
+            rows.append(chosen)
+        return np.array(rows, dtype=np.int64).reshape(len(rows), -1)
 
     # live work --------------------------------------------------------------------------------
 

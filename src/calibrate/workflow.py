@@ -112,9 +112,11 @@ def draw_round(
     of each criterion and across pass / not-yet decisions [1]_.
 
     Greedy: each pick is the candidate that covers the most (criterion, level) pairs and
-    decisions not yet in the round, ties broken at random; once everything is covered, the
-    decision the round holds fewer of, again at random. Anchors the assessor has seen are
-    candidates only when the unseen ones run out, least recently seen first.
+    decisions not yet in the round, ties broken at random; once everything is covered, the rest
+    at random, so that beyond the coverage the round mirrors the pool (NAEP's sets "cover the
+    range of scores"; forcing half the anchors to pass would make a round harder than the
+    programme's work). Anchors the assessor has seen are candidates only when the unseen ones
+    run out, least recently seen first.
 
     Parameters
     ----------
@@ -164,10 +166,6 @@ def draw_round(
             ]
         )
         best = np.flatnonzero(gains == gains.max())
-        if gains.max() == 0:  # all covered: balance the decisions
-            fewer = int(decisions[1] < decisions[0])
-            balanced = [k for k in best if int(p[candidates[k]]) == fewer]
-            best = np.array(balanced) if balanced else best
         pick = candidates.pop(int(rng.choice(best)))
         chosen.append(pick)
         covered.update((j, int(e[pick, j])) for j in range(e.shape[1]))

@@ -13,6 +13,7 @@ result, so the doors never diverge.
 - :mod:`~calibrate.services.accounts`: accounts, logins, sessions, board grants
 - :mod:`~calibrate.services.audit`: the audit log and ``verify``
 - :mod:`~calibrate.services.calibration`: practice on anchors, qualification rounds
+- :mod:`~calibrate.services.queue`: live scoring queue, final results, adjudication, suspensions
 - :mod:`~calibrate.services.exports`: CSV exports, spreadsheet formulas neutralised
 - :mod:`~calibrate.services.session_file`: the CLI's saved login and acting account
 
@@ -72,6 +73,18 @@ if TYPE_CHECKING:
     from calibrate.services.definitions import import_definitions, rubrics, validate_definitions
     from calibrate.services.demo import build_demo, simulate, simulate_demo, store_demo
     from calibrate.services.exports import export_ratings
+    from calibrate.services.queue import (
+        add_submission,
+        adjudicate,
+        adjudications,
+        queue_next,
+        queue_release,
+        queue_score,
+        reinstate,
+        results,
+        suspend,
+        suspensions,
+    )
     from calibrate.services.ratings import correct, history, import_ratings, my_ratings
     from calibrate.services.rules import programme_rules
 
@@ -80,6 +93,9 @@ __all__ = [
     "Login",
     "accuracy_from_files",
     "add_account",
+    "add_submission",
+    "adjudicate",
+    "adjudications",
     "agreement",
     "audit_log",
     "build_demo",
@@ -103,9 +119,14 @@ __all__ = [
     "programme_rules",
     "qualification",
     "qualifications",
+    "queue_next",
+    "queue_release",
+    "queue_score",
     "rater_effects",
+    "reinstate",
     "reliability",
     "repeated_readings",
+    "results",
     "round_result",
     "round_score",
     "round_start",
@@ -123,6 +144,8 @@ __all__ = [
     "store_status",
     "stored_accuracy",
     "stored_selection",
+    "suspend",
+    "suspensions",
     "validate_definitions",
     "verify",
 ]
@@ -178,6 +201,21 @@ _MODULE_OF = {
             "round_view",
         ),
         "calibration",
+    ),
+    **dict.fromkeys(
+        (
+            "add_submission",
+            "adjudicate",
+            "adjudications",
+            "queue_next",
+            "queue_release",
+            "queue_score",
+            "reinstate",
+            "results",
+            "suspend",
+            "suspensions",
+        ),
+        "queue",
     ),
     "export_ratings": "exports",
     "programme_rules": "rules",

@@ -427,27 +427,16 @@ def _standing(
     conn: Connection, who: int, assessor: str, rubric: Rubric, version: StoredVersion, now: datetime
 ) -> Qualification:
     """Qualification and eligibility of one assessor on one rubric version at ``now``."""
-    from calibrate.store.calibration import active_suspension, attempts_of
+    from calibrate.store.calibration import attempts_of
+    from calibrate.store.queue import qualified
 
     rules = _rules(rubric)
     std = rules.qualification
     attempts = attempts_of(conn, who, version.id)
     rounds = [a for a in attempts if a.purpose == "qualification"]
     finished = [a for a in rounds if a.finished_at is not None]
-    passed = [a for a in finished if a.passed]
-    suspension = active_suspension(conn, who, version.id)
-    until = None
-    if passed:
-        until = _aware(passed[-1].finished_at) + timedelta(days=std.valid_days)
-    if suspension is not None:
-        status, reason = "suspended", f"suspended since {suspension[0]:%Y-%m-%d}: {suspension[1]}"
-    elif until is not None and until > now:
-        status, reason = "qualified", f"qualified on {rubric.key} until {until:%Y-%m-%d}"
-    elif until is not None:
-        status = "expired"
-        reason = f"qualification on {rubric.key} expired on {until:%Y-%m-%d}: qualify again"
-    else:
-        status, reason = "not qualified", f"no passed qualification round on {rubric.key}"
+    now_standing = qualified(conn, who, version.id, now, std.valid_days)
+    status, reason, until = now_standing.status, now_standing.reason, now_standing.until
     open_round = next((a.key for a in rounds if a.finished_at is None), None)
     window = now - timedelta(days=std.period_days)
     recent = [a for a in rounds if a.started_at is not None and _aware(a.started_at) > window]

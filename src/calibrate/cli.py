@@ -1389,6 +1389,689 @@ def export_ratings_cmd(
         typer.echo(f"wrote {rows:,} ratings to {out}")
 
 
+# --- practice and qualification rounds (issue 11, parts 1, 2 and 7) ---------------------------
+#
+# An assessor's own calibration: practise on anchors with feedback after each, take
+# qualification rounds, see their standing. Each command calls one service of
+# calibrate.services.calibration; `practice score` and `round score` first read the rubric (the
+# attempt's, through services.rubrics or round_view) only to turn CRITERION=LEVEL pairs or
+# --scores into level scores, which the service checks again.
+
+practice_app = typer.Typer(
+    help="Practise on anchors: score one, then see the experts' scores and rationale beside "
+    "yours (assessors and leads)."
+)
+app.add_typer(practice_app, name="practice")
+round_app = typer.Typer(
+    help="Qualification rounds: score a set of anchors blind, then the result against the "
+    "qualification standard (assessors and leads; a round's result also administrators)."
+)
+app.add_typer(round_app, name="round")
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from calibrate.rubric import Rubric
+    from calibrate.services.calibration import (
+        AnchorFeedback,
+        Qualification,
+        RoundResult,
+        RoundView,
+    )
+
+WIDTH = 100
+"""Width text output wraps artifacts, descriptors and rationales at."""
+
+TakeRubricOption = Annotated[
+    str, typer.Option("--rubric", metavar="ID[@VERSION]", help="The stored rubric version.")
+]
+LevelsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="CRITERION=LEVEL",
+        help="A level per criterion: its score or its label, any case ('-' or '_' for a "
+        "space), e.g. reflection=3 or reflection=Demonstrated.",
+    ),
+]
+ScoresOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scores",
+        metavar="L1,L2,...",
+        help="Instead of CRITERION=LEVEL: one level per criterion, in the rubric's order, "
+        "comma-separated (e.g. 3,2,3,3,2).",
+    ),
+]
+
+
+@contextmanager
+def taking(
+    database: str | None, *, manager_hint: str | None = None
+) -> Iterator[tuple[Engine, Actor]]:
+    """:func:`acting` for an assessor's own calibration: a refusal of an account without an
+    assessor key says what to do instead (log in; an administrator's ``manager_hint``)."""
+    from calibrate.errors import AccessDenied
+
+    with acting(database) as (engine, actor):
+        try:
+            yield engine, actor
+        except AccessDenied as exc:
+            hints = []
+            if actor.is_operator:
+                hints.append(
+                    "no login: the operator has no assessor key; calibrate login as an "
+                    "assessor or lead"
+                )
+            if manager_hint is not None and actor.may("workflow.manage"):
+                hints.append(manager_hint)
+            if actor.assessor or not hints:
+                raise
+            raise AccessDenied(f"{exc} ({'; '.join(hints)})") from None
+
+
+def _visible_rubrics(engine: Engine, actor: Actor, rubric: str | None = None) -> list[Rubric]:
+    """The rubric versions the actor may read (:func:`calibrate.services.rubrics`), or those
+    ``rubric`` names (``id@version``, or ``id``: every version of it)."""
+    from calibrate.services import rubrics
+
+    found = rubrics(engine=engine, actor=actor)
+    if rubric is None:
+        return found
+    chosen = [r for r in found if rubric in (r.key, r.id)]
+    if not chosen:
+        known = ", ".join(sorted(r.key for r in found)) or "none"
+        raise CalibrateError(f"rubric {rubric!r} is not in the store (stored: {known})")
+    return chosen
+
+
+def _level_text(rubric: Rubric) -> str:
+    return ", ".join(f"{level.score} {level.label}" for level in rubric.levels)
+
+
+def _read_level(text: str, rubric: Rubric, given: str) -> int:
+    """The score of ``text``, a level's score or label (any case; ``-``/``_`` for a space)."""
+
+    def norm(s: str) -> str:
+        return " ".join(s.replace("-", " ").replace("_", " ").split()).casefold()
+
+    for level in rubric.levels:
+        if norm(text) == norm(level.label):
+            return level.score
+    try:
+        score = int(text)
+    except ValueError:
+        score = None
+    if score is None or score not in rubric.scores:
+        raise CalibrateError(
+            f"{given}: {text!r} is not a level of {rubric.key} ({_level_text(rubric)})"
+        )
+    return score
+
+
+def _pairs(levels: list[str]) -> list[tuple[str, str, str]]:
+    """``(criterion, level, as given)`` of CRITERION=LEVEL arguments, each criterion once."""
+    out: list[tuple[str, str, str]] = []
+    seen: dict[str, str] = {}
+    for given in levels:
+        criterion, eq, level = given.partition("=")
+        criterion, level = criterion.strip(), level.strip()
+        if not eq or not criterion or not level:
+            raise CalibrateError(
+                f"{given!r} is not CRITERION=LEVEL (e.g. reflection=3 or reflection=Demonstrated)"
+            )
+        if criterion in seen:
+            raise CalibrateError(
+                f"criterion {criterion} is given twice: {seen[criterion]!r}, {given!r}"
+            )
+        seen[criterion] = given
+        out.append((criterion, level, repr(given)))
+    return out
+
+
+def levels_read(levels: list[str], listed: str | None, rubrics: list[Rubric]) -> dict[str, int]:
+    """The scores of CRITERION=LEVEL arguments, or of ``--scores`` in the rubric's criterion
+    order, read on ``rubrics``: the attempt's rubric (a round), or the rubrics it may be of (a
+    practice key names none), every one of which that has the criteria named (or as many) must
+    then read them alike. Missing criteria are left to the service to name.
+
+    Raises
+    ------
+    CalibrateError
+        Pairs and ``--scores`` both, or neither; a malformed pair (named); a criterion or a
+        level no rubric has; a reading that differs between rubrics (give ``--rubric``).
+    """
+    if levels and listed is not None:
+        raise CalibrateError("give CRITERION=LEVEL arguments or --scores, not both")
+    if listed is not None:
+        values = [v.strip() for v in listed.split(",")]
+        if not all(values):
+            raise CalibrateError(f"--scores {listed!r}: a level is empty")
+        fit = [r for r in rubrics if len(r.criteria) == len(values)]
+        if not fit:
+            sizes = " or ".join(str(n) for n in sorted({len(r.criteria) for r in rubrics}))
+            which = f"{rubrics[0].key} has" if len(rubrics) == 1 else "the rubrics have"
+            raise CalibrateError(
+                f"--scores {listed!r} gives {len(values)} levels; {which} {sizes} criteria "
+                "(one level each, in the rubric's order)"
+            )
+        asked = [
+            [
+                (c.id, v, f"--scores level {i} ({c.id})")
+                for i, (c, v) in enumerate(zip(r.criteria, values, strict=True), start=1)
+            ]
+            for r in fit
+        ]
+    elif levels:
+        named = _pairs(levels)
+        fit = [r for r in rubrics if all(c in r.criterion_ids for c, _, _ in named)]
+        if not fit:
+            unknown = next(
+                ((c, g) for c, _, g in named if not any(c in r.criterion_ids for r in rubrics)),
+                None,
+            )
+            if unknown is not None:
+                of = (
+                    f" (criteria of {rubrics[0].key}: {', '.join(rubrics[0].criterion_ids)})"
+                    if len(rubrics) == 1
+                    else ""
+                )
+                raise CalibrateError(f"unknown criterion {unknown[0]!r} in {unknown[1]}{of}")
+            raise CalibrateError(
+                f"the criteria given ({', '.join(c for c, _, _ in named)}) are not of one rubric"
+            )
+        asked = [named] * len(fit)
+    else:
+        raise CalibrateError(
+            "no scores: give CRITERION=LEVEL for every criterion, or --scores L1,L2,... in the "
+            "rubric's order"
+        )
+    readings: list[dict[str, int]] = []
+    problems: list[CalibrateError] = []
+    for rubric, pairs in zip(fit, asked, strict=True):
+        try:
+            readings.append({c: _read_level(v, rubric, g) for c, v, g in pairs})
+        except CalibrateError as exc:
+            problems.append(exc)
+    if not readings:
+        raise problems[0]
+    if problems or any(r != readings[0] for r in readings):
+        raise CalibrateError(
+            "these levels read differently on "
+            f"{', '.join(r.key for r in fit)}: give the attempt's --rubric ID@VERSION "
+            "(calibrate practice next prints the command)"
+        )
+    return readings[0]
+
+
+def _wrap(text: str | None, indent: str = "  ") -> list[str]:
+    """``text`` wrapped at :data:`WIDTH`, its paragraphs (lines) kept."""
+    import textwrap
+
+    paragraphs = (text or "").strip().splitlines()
+    return [
+        textwrap.fill(
+            p, WIDTH, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+        )
+        if p.strip()
+        else ""
+        for p in paragraphs
+    ]
+
+
+def _artifact_lines(artifact: dict[str, str | None]) -> list[str]:
+    lines = [f"artifact: {artifact.get('title') or '(untitled)'}"]
+    for part in ("description", "excerpt"):
+        if artifact.get(part):
+            lines += [f"{part}:", *_wrap(artifact[part])]
+    return lines
+
+
+def _rubric_lines(rubric: Rubric) -> list[str]:
+    """The rubric's criteria with every level's descriptor, to score by."""
+    import textwrap
+
+    lines = [f"rubric {rubric.key}: {rubric.title}", f"levels: {_level_text(rubric)}"]
+    for c in rubric.criteria:
+        lines.append(f"{c.id}: {c.title}")
+        for level in rubric.levels:
+            text = " ".join(c.descriptors[level.score].split())
+            lines.append(
+                textwrap.fill(
+                    f"{level.score} {level.label}: {text}",
+                    WIDTH,
+                    initial_indent="  ",
+                    subsequent_indent="    ",
+                    break_on_hyphens=False,
+                )
+            )
+    return lines
+
+
+def rubric_detail(rubric: Rubric) -> dict[str, Any]:
+    """The rubric an anchor is scored by, for ``--json``: ``rubric_title``, ``levels``
+    (``score``, ``label``) and ``criteria`` (``id``, ``title``, ``part``, ``levels`` with each
+    level's ``descriptor``)."""
+    return {
+        "rubric_title": rubric.title,
+        "levels": [{"score": lv.score, "label": lv.label} for lv in rubric.levels],
+        "criteria": [
+            {
+                "id": c.id,
+                "title": c.title,
+                "part": c.part,
+                "levels": [
+                    {"score": lv.score, "label": lv.label, "descriptor": c.descriptors[lv.score]}
+                    for lv in rubric.levels
+                ],
+            }
+            for c in rubric.criteria
+        ],
+    }
+
+
+def _submit_lines(command: str, rubric: Rubric) -> list[str]:
+    pairs = " ".join(f"{c}=LEVEL" for c in rubric.criterion_ids)
+    order = ",".join("L" for _ in rubric.criteria)
+    return [
+        "score it (each LEVEL a score or a label):",
+        f"  {command} {pairs}",
+        f"  or: {command} --scores {order}   (in the order above)",
+    ]
+
+
+def _decision(passed: bool) -> str:
+    return "pass" if passed else "not yet"
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def _feedback_lines(feedback: AnchorFeedback) -> list[str]:
+    """A scored anchor against the experts: the table (yours, experts', gap) and per criterion
+    the rationale and both levels' descriptors."""
+    rows = [["criterion", "yours", "experts'", "gap", ""]]
+    for c in feedback.criteria:
+        rows.append(
+            [
+                c.criterion,
+                f"{c.score} {c.score_label}",
+                f"{c.expert} {c.expert_label}",
+                f"{c.gap:+d}" if c.gap else "0",
+                "" if c.gap == 0 else "missed",
+            ]
+        )
+    same = feedback.decision == feedback.expert_decision
+    rows.append(
+        [
+            "decision",
+            _decision(feedback.decision),
+            _decision(feedback.expert_decision),
+            "",
+            "" if same else "differs",
+        ]
+    )
+    exact = sum(c.gap == 0 for c in feedback.criteria)
+    lines = [
+        *_table(rows),
+        f"{exact} of {len(feedback.criteria)} criteria equal to the experts'",
+    ]
+    for c in feedback.criteria:
+        lines += ["", f"{c.criterion}: {c.title}", "  experts' rationale:"]
+        lines += _wrap(c.rationale, "    ")
+        if c.gap == 0:
+            lines += [f"  both, {c.expert} {c.expert_label}:", *_wrap(c.expert_descriptor, "    ")]
+        else:
+            lines += [
+                f"  yours, {c.score} {c.score_label}:",
+                *_wrap(c.score_descriptor, "    "),
+                f"  experts', {c.expert} {c.expert_label}:",
+                *_wrap(c.expert_descriptor, "    "),
+            ]
+    return lines
+
+
+def _practice_lines(attempt: str, feedback: AnchorFeedback) -> list[str]:
+    title = feedback.artifact.get("title") or "(untitled)"
+    return [f"practice {attempt} on {feedback.rubric}: {title}", "", *_feedback_lines(feedback)]
+
+
+def _echo(lines: list[str]) -> None:
+    typer.echo("\n".join(lines))
+
+
+@practice_app.command("next")
+def practice_next_cmd(
+    rubric: TakeRubricOption,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The anchor to practise on (the open one, or the one you practised least): its artifact,
+    the rubric's descriptors and the command to submit your scores. Nothing of the experts'
+    answer is shown before you submit."""
+    from calibrate.services import practice_next
+
+    with taking(database) as (engine, actor):
+        item = practice_next(engine=engine, actor=actor, rubric=rubric)
+        (found,) = _visible_rubrics(engine, actor, item.rubric)
+    if as_json:
+        emit_json({**item.to_dict(), **rubric_detail(found)})
+        return
+    _echo(
+        [
+            f"practice {item.attempt} on {item.rubric}",
+            "",
+            *_artifact_lines(item.artifact),
+            "",
+            *_rubric_lines(found),
+            "",
+            *_submit_lines(f"calibrate practice score {item.attempt} --rubric {found.key}", found),
+        ]
+    )
+
+
+@practice_app.command("score")
+def practice_score_cmd(
+    attempt: Annotated[
+        str, typer.Argument(metavar="ATTEMPT", help="The practice key (P-...) practice next gave.")
+    ],
+    levels: LevelsArgument = None,
+    scores: ScoresOption = None,
+    rubric: Annotated[
+        str | None,
+        typer.Option(
+            "--rubric",
+            metavar="ID[@VERSION]",
+            help="The practice's rubric (practice next prints it): needed for --scores or labels "
+            "when your issuer's rubrics would read them differently.",
+        ),
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Submit your scores of the practice anchor, then see per criterion yours beside the
+    experts', the gap, their rationale and both levels' descriptors, and both pass decisions."""
+    from calibrate.services import practice_score
+
+    with taking(database) as (engine, actor):
+        given = levels_read(levels or [], scores, _visible_rubrics(engine, actor, rubric))
+        feedback = practice_score(engine=engine, actor=actor, attempt=attempt, scores=given)
+    if as_json:
+        emit_json(feedback.to_dict())
+    else:
+        _echo(_practice_lines(attempt, feedback))
+
+
+@practice_app.command("feedback")
+def practice_feedback_cmd(
+    attempt: Annotated[str, typer.Argument(metavar="ATTEMPT", help="The practice key (P-...).")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The feedback of a practice anchor you scored (as practice score printed it)."""
+    from calibrate.services import practice_feedback
+
+    with taking(database) as (engine, actor):
+        feedback = practice_feedback(engine=engine, actor=actor, attempt=attempt)
+    if as_json:
+        emit_json(feedback.to_dict())
+    else:
+        _echo(_practice_lines(attempt, feedback))
+
+
+def _figure(value: float, name: str) -> str:
+    return f"{value:g}" if name == "non_adjacent" else f"{value:.0%}"
+
+
+def _result_lines(result: RoundResult) -> list[str]:
+    """A finished round: pass or fail, each figure against its threshold, every criterion of
+    every anchor with its gap (missed ones marked), the note."""
+    verdict = "PASSED" if result.passed else "NOT PASSED"
+    when = result.finished_at
+    finished = "" if when is None else f", finished {when:%Y-%m-%d %H:%M} UTC"
+    lines = [
+        f"qualification round {result.attempt} of {result.assessor} on {result.rubric}: "
+        f"{verdict}{finished}",
+        "",
+    ]
+    rows = [["figure", "value", "threshold", ""]]
+    for f in result.figures:
+        rows.append(
+            [
+                f["label"],
+                _figure(f["value"], f["name"]),
+                f"{f['direction']} {_figure(f['threshold'], f['name'])}",
+                "met" if f["met"] else "NOT MET",
+            ]
+        )
+    lines += _table(rows)
+    lines += ["", "anchors (a gap is your score minus the experts'):"]
+    for a in result.anchors:
+        missed = [c for c in a.criteria if c.gap != 0]
+        decision = f"decision {_decision(a.decision)}"
+        if a.decision != a.expert_decision:
+            decision += f", experts' {_decision(a.expert_decision)}: MISSED"
+        lines.append(f"{a.position}. {a.artifact.get('title') or '(untitled)'} ({decision})")
+        rows = [
+            [
+                f"   {c.criterion}",
+                f"yours {c.score}",
+                f"experts' {c.expert}",
+                f"gap {c.gap:+d}" if c.gap else "gap 0",
+                "missed" if c.gap else "",
+            ]
+            for c in a.criteria
+        ]
+        lines += _table(rows)
+        for c in missed:
+            lines += [f"   {c.criterion}, the experts' rationale:", *_wrap(c.rationale, "     ")]
+    if result.note:
+        lines += ["", f"note: {result.note}"]
+    return lines
+
+
+def _numbers(positions: list[int]) -> str:
+    return ", ".join(str(p) for p in positions) or "none"
+
+
+def _view_lines(view: RoundView, rubric: Rubric) -> list[str]:
+    """A round in progress (which anchors are scored; the next one to score with the rubric and
+    the command), or finished (the result)."""
+    if view.result is not None:
+        return _result_lines(view.result)
+    lines = [
+        f"qualification round {view.attempt} on {view.rubric}: {view.scored} of "
+        f"{len(view.items)} anchors scored",
+        f"scored: {_numbers([i.position for i in view.items if i.scored])}; to score: "
+        f"{_numbers([i.position for i in view.items if not i.scored])}",
+    ]
+    if view.note:
+        lines.append(f"note: {view.note}")
+    item = view.next_item
+    if item is not None:
+        lines += [
+            "",
+            f"next: anchor {item.position} of {item.of}",
+            *_artifact_lines(item.artifact),
+            "",
+            *_rubric_lines(rubric),
+            "",
+            *_submit_lines(f"calibrate round score {view.attempt} {item.position}", rubric),
+        ]
+    return lines
+
+
+def _view_out(view: RoundView, rubric: Rubric, as_json: bool) -> None:
+    if as_json:
+        emit_json({**view.to_dict(), **rubric_detail(rubric)})
+    else:
+        _echo(_view_lines(view, rubric))
+
+
+@round_app.command("start")
+def round_start_cmd(
+    rubric: TakeRubricOption,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start a qualification round on a rubric (or return your open one): its anchors, and the
+    first to score with the rubric's descriptors. Refused, with the reason, when you are
+    qualified, have used the period's rounds, or have not practised since your last round."""
+    from calibrate.services import round_start
+
+    with taking(database) as (engine, actor):
+        view = round_start(engine=engine, actor=actor, rubric=rubric)
+        (found,) = _visible_rubrics(engine, actor, view.rubric)
+    _view_out(view, found, as_json)
+
+
+@round_app.command("show")
+def round_show_cmd(
+    attempt: Annotated[str, typer.Argument(metavar="ATTEMPT", help="The round key (Q-...).")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Your round: which anchors are scored, and the next one to score (its artifact, the
+    rubric, the command); a finished round's result."""
+    from calibrate.services import round_view
+
+    with taking(database) as (engine, actor):
+        view = round_view(engine=engine, actor=actor, attempt=attempt)
+        (found,) = _visible_rubrics(engine, actor, view.rubric)
+    _view_out(view, found, as_json)
+
+
+@round_app.command("score")
+def round_score_cmd(
+    attempt: Annotated[str, typer.Argument(metavar="ATTEMPT", help="The round key (Q-...).")],
+    position: Annotated[
+        int,
+        typer.Argument(metavar="POSITION", help="The anchor's number in the round (1, 2, ...)."),
+    ],
+    levels: LevelsArgument = None,
+    scores: ScoresOption = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Submit your scores of one anchor of your round (final: a round's scores are not
+    revised); after the last anchor, the round's result."""
+    from calibrate.services import round_score, round_view
+
+    with taking(database) as (engine, actor):
+        before = round_view(engine=engine, actor=actor, attempt=attempt)
+        (found,) = _visible_rubrics(engine, actor, before.rubric)
+        given = levels_read(levels or [], scores, [found])
+        view = round_score(
+            engine=engine, actor=actor, attempt=attempt, position=position, scores=given
+        )
+    if as_json:
+        emit_json({**view.to_dict(), **rubric_detail(found)})
+        return
+    if view.result is not None:
+        _echo(_result_lines(view.result))
+        return
+    done = f"{view.scored} of {len(view.items)} done"
+    lines = [f"anchor {position} of round {attempt} scored: {done}"]
+    item = view.next_item
+    if item is not None:
+        lines.append(
+            f"next: anchor {item.position}, {item.artifact.get('title') or '(untitled)'} "
+            f"(calibrate round show {attempt})"
+        )
+    _echo(lines)
+
+
+@round_app.command("result")
+def round_result_cmd(
+    attempt: Annotated[str, typer.Argument(metavar="ATTEMPT", help="The round key (Q-...).")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A finished round's result: each figure against its threshold (met or not), every
+    criterion of every anchor against the experts (missed ones marked, with the rationale), the
+    note, passed or not. Yours; administrators: any round on their issuer's rubrics. Exit
+    status 0 whether the round passed or not."""
+    from calibrate.services import round_result
+
+    with taking(database) as (engine, actor):
+        result = round_result(engine=engine, actor=actor, attempt=attempt)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _echo(_result_lines(result))
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{moment:%Y-%m-%d}"
+
+
+def _standing_row(q: Qualification) -> list[str]:
+    e = q.eligibility
+    if e.open_round is not None:
+        nxt = f"open {e.open_round}"
+    elif e.allowed:
+        nxt = "now"
+    else:
+        nxt = _when(e.next_round_at)
+    reason = q.reason if e.allowed or e.reason == q.reason else f"{q.reason}; {e.reason}"
+    return [
+        q.assessor,
+        q.rubric,
+        q.status,
+        _when(q.qualified_until),
+        f"{e.rounds_in_period}/{e.max_rounds}",
+        nxt,
+        reason,
+    ]
+
+
+@app.command("qualification")
+def qualification_cmd(
+    rubric: Annotated[
+        str | None,
+        typer.Option(
+            "--rubric", metavar="ID[@VERSION]", help="One rubric version (default: every one)."
+        ),
+    ] = None,
+    everyone: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Every assessor of the issuer (administrators and the operator)."
+        ),
+    ] = False,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Your standing per rubric version: qualified (until when), not qualified, expired or
+    suspended, with the reason; rounds used of the period's maximum and when the next round is
+    possible. With --all, every assessor's (administrators and the operator)."""
+    from calibrate.services import qualification, qualifications
+
+    with taking(database, manager_hint="--all: every assessor's standing") as (engine, actor):
+        if everyone:
+            found = qualifications(engine=engine, actor=actor, rubric=rubric)
+        else:
+            chosen = (
+                [rubric] if rubric is not None else [r.key for r in _visible_rubrics(engine, actor)]
+            )
+            found = [qualification(engine=engine, actor=actor, rubric=key) for key in chosen]
+    if as_json:
+        emit_json({"qualifications": [q.to_dict() for q in found]})
+        return
+    if not found:
+        typer.echo("no rubric versions in the store" if not everyone else "no assessors")
+        return
+    header = ["assessor", "rubric", "status", "until", "rounds", "next round", "reason"]
+    _echo(_table([header, *(_standing_row(q) for q in found)]))
+
+
+# --- end of practice and qualification rounds --------------------------------------------------
+
+
 def main() -> None:
     """Entry point: run the app, turning user mistakes into a clear message and exit status 1.
 

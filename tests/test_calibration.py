@@ -468,3 +468,11 @@ def test_my_history_reports_accuracy_with_intervals_and_hides_this_months_checks
     assert services.my_history(engine=engine, actor=BEN) == []
     with pytest.raises(AccessDenied):
         services.my_history(engine=engine, actor=ADA)
+
+
+def test_practice_view_gives_the_item_not_the_key(north: Engine) -> None:
+    engine = north
+    item = services.practice_next(engine=engine, actor=AMY, rubric=RUBRIC)
+    assert services.practice_view(engine=engine, actor=AMY, attempt=item.attempt) == item
+    with pytest.raises(CalibrateError, match="of yours"):
+        services.practice_view(engine=engine, actor=BEN, attempt=item.attempt)

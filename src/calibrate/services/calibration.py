@@ -231,6 +231,20 @@ def practice_next(
     return AnchorItem(attempt_key, 1, 1, found.key, _artifact(anchor), False)
 
 
+def practice_view(*, engine: Engine, actor: Actor, attempt: str) -> AnchorItem:
+    """The actor's practice anchor ``attempt`` as an item (its rubric, its artifact), open or
+    scored; never its answer key (see :func:`practice_feedback`)."""
+    from calibrate.store.calibration import attempt_anchors
+    from calibrate.store.engine import reading
+    from calibrate.store.scoring import anchors_by_id
+
+    require(actor, "calibration.take")
+    with reading(engine) as conn:
+        found, rubric, _ = _own_attempt(conn, engine, actor, attempt, "practice")
+        anchor = anchors_by_id(conn, attempt_anchors(conn, [found.id])[found.id])[0]
+    return AnchorItem(attempt, 1, 1, rubric.key, _artifact(anchor), found.finished_at is not None)
+
+
 def practice_score(
     *,
     engine: Engine,
@@ -1001,6 +1015,7 @@ __all__ = [
     "practice_feedback",
     "practice_next",
     "practice_score",
+    "practice_view",
     "qualification",
     "qualifications",
     "round_result",

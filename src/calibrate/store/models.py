@@ -295,6 +295,7 @@ class StoreSecret(SQLModel, table=True):
 
 
 OPEN = text("released_at IS NULL")
+UNFINISHED = text("finished_at IS NULL AND released_at IS NULL")
 
 
 class Assignment(SQLModel, table=True):
@@ -325,6 +326,7 @@ class Assignment(SQLModel, table=True):
             postgresql_where=OPEN,
         ),
         Index("ix_assignment_open", "assessor_id", "finished_at", "released_at"),
+        Index("ix_assignment_due", "due_at", sqlite_where=UNFINISHED, postgresql_where=UNFINISHED),
     )
     id: int | None = Field(default=None, primary_key=True)
     handle: str = Field(max_length=20, unique=True)

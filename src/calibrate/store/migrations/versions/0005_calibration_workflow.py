@@ -24,6 +24,7 @@ depends_on: str | Sequence[str] | None = None
 
 APPEND_ONLY = ("submission_result", "attempt_anchor")
 OPEN = sa.text("released_at IS NULL")
+UNFINISHED = sa.text("finished_at IS NULL AND released_at IS NULL")
 
 
 def _ts(name: str, nullable: bool = False) -> sa.Column[datetime]:
@@ -75,6 +76,13 @@ def upgrade() -> None:
     op.create_index("ix_assignment_submission_id", "assignment", ["submission_id"])
     op.create_index(
         "ix_assignment_open", "assignment", ["assessor_id", "finished_at", "released_at"]
+    )
+    op.create_index(
+        "ix_assignment_due",
+        "assignment",
+        ["due_at"],
+        sqlite_where=UNFINISHED,
+        postgresql_where=UNFINISHED,
     )
     op.create_index(
         "uq_assignment_reading",

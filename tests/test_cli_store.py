@@ -180,6 +180,17 @@ WRITING = [
     ("accounts", "password", "nobody"),
     ("accounts", "grant", "nobody", "default"),
     ("accounts", "revoke", "nobody", "default"),
+    ("practice", "next", "--rubric", "demo"),
+    ("practice", "score", "P-0000000000", "plan=2"),
+    ("round", "start", "--rubric", "demo"),
+    ("round", "score", "Q-0000000000", "1", "plan=2"),
+    ("queue", "next"),
+    ("queue", "score", "S-0000000000", "plan=2"),
+    ("queue", "release", "S-0000000000", "--reason", "I know this teacher"),
+    ("adjudicate", "resolve", "s1", "plan=2", "--reason", "evidence on day 3"),
+    ("submissions", "add", "--rubric", "demo", "--key", "s1", "--title", "Plan"),
+    ("suspend", "A-1", "--rubric", "demo", "--reason", "spot check"),
+    ("reinstate", "A-1", "--rubric", "demo", "--reason", "retrained"),
 ]
 READING = [
     ("validate", "missing"),

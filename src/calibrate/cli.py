@@ -53,10 +53,22 @@ WRITES = frozenset(
             for c in ("create-admin", "add", "disable", "enable", "role", "password", "grant")
         ),
         "accounts revoke",
+        "practice next",
+        "practice score",
+        "round start",
+        "round score",
+        "queue next",
+        "queue score",
+        "queue release",
+        "adjudicate resolve",
+        "submissions add",
+        "suspend",
+        "reinstate",
     }
 )
 """The commands that write (the store, and for the demo its files). Only their refusals end with
-"nothing was written": they are all or nothing. The other commands have nothing to write."""
+"nothing was written": they are all or nothing. The other commands have nothing to write
+(``queue next`` and ``practice next`` write the assignment or attempt they hand out)."""
 
 PRINTED = 200
 """Problems of a refused input printed on stderr; beyond this many, the first :data:`HEAD` are
@@ -1446,10 +1458,10 @@ ScoresOption = Annotated[
 
 @contextmanager
 def taking(
-    database: str | None, *, manager_hint: str | None = None
+    database: str | None, *, manager_hint: str | None = None, who: str = "an assessor or lead"
 ) -> Iterator[tuple[Engine, Actor]]:
-    """:func:`acting` for an assessor's own calibration: a refusal of an account without an
-    assessor key says what to do instead (log in; an administrator's ``manager_hint``)."""
+    """:func:`acting` for an assessor's own work: a refusal of an account without an assessor
+    key says what to do instead (log in as ``who``; an administrator's ``manager_hint``)."""
     from calibrate.errors import AccessDenied
 
     with acting(database) as (engine, actor):
@@ -1459,8 +1471,7 @@ def taking(
             hints = []
             if actor.is_operator:
                 hints.append(
-                    "no login: the operator has no assessor key; calibrate login as an "
-                    "assessor or lead"
+                    f"no login: the operator has no assessor key; calibrate login as {who}"
                 )
             if manager_hint is not None and actor.may("workflow.manage"):
                 hints.append(manager_hint)
@@ -1528,11 +1539,18 @@ def _pairs(levels: list[str]) -> list[tuple[str, str, str]]:
     return out
 
 
-def levels_read(levels: list[str], listed: str | None, rubrics: list[Rubric]) -> dict[str, int]:
+def levels_read(
+    levels: list[str],
+    listed: str | None,
+    rubrics: list[Rubric],
+    *,
+    hint: str = "calibrate practice next prints it",
+) -> dict[str, int]:
     """The scores of CRITERION=LEVEL arguments, or of ``--scores`` in the rubric's criterion
-    order, read on ``rubrics``: the attempt's rubric (a round), or the rubrics it may be of (a
-    practice key names none), every one of which that has the criteria named (or as many) must
-    then read them alike. Missing criteria are left to the service to name.
+    order, read on ``rubrics``: the attempt's rubric (a practice, a round), or the rubrics it
+    may be of (a queue handle or a submission key names none), every one of which that has the
+    criteria named (or as many) must then read them alike; else ``--rubric`` is asked for, and
+    ``hint`` says where it is printed. Missing criteria are left to the service to name.
 
     Raises
     ------
@@ -1597,8 +1615,7 @@ def levels_read(levels: list[str], listed: str | None, rubrics: list[Rubric]) ->
     if problems or any(r != readings[0] for r in readings):
         raise CalibrateError(
             "these levels read differently on "
-            f"{', '.join(r.key for r in fit)}: give the attempt's --rubric ID@VERSION "
-            "(calibrate practice next prints the command)"
+            f"{', '.join(r.key for r in fit)}: give --rubric ID@VERSION ({hint})"
         )
     return readings[0]
 
@@ -1626,8 +1643,9 @@ def _artifact_lines(artifact: dict[str, str | None]) -> list[str]:
     return lines
 
 
-def _rubric_lines(rubric: Rubric) -> list[str]:
-    """The rubric's criteria with every level's descriptor, to score by."""
+def _rubric_lines(rubric: Rubric, mark: Callable[[str, int], str] | None = None) -> list[str]:
+    """The rubric's criteria with every level's descriptor, to score by; ``mark(criterion,
+    score)``, when given, prefixes each level (which readings chose it)."""
     import textwrap
 
     lines = [f"rubric {rubric.key}: {rubric.title}", f"levels: {_level_text(rubric)}"]
@@ -1635,12 +1653,13 @@ def _rubric_lines(rubric: Rubric) -> list[str]:
         lines.append(f"{c.id}: {c.title}")
         for level in rubric.levels:
             text = " ".join(c.descriptors[level.score].split())
+            prefix = "" if mark is None else mark(c.id, level.score)
             lines.append(
                 textwrap.fill(
-                    f"{level.score} {level.label}: {text}",
+                    f"{prefix}{level.score} {level.label}: {text}",
                     WIDTH,
                     initial_indent="  ",
-                    subsequent_indent="    ",
+                    subsequent_indent="    " + " " * len(prefix),
                     break_on_hyphens=False,
                 )
             )
@@ -1669,13 +1688,15 @@ def rubric_detail(rubric: Rubric) -> dict[str, Any]:
     }
 
 
-def _submit_lines(command: str, rubric: Rubric) -> list[str]:
+def _submit_lines(
+    command: str, rubric: Rubric, tail: str = "", what: str = "score it"
+) -> list[str]:
     pairs = " ".join(f"{c}=LEVEL" for c in rubric.criterion_ids)
     order = ",".join("L" for _ in rubric.criteria)
     return [
-        "score it (each LEVEL a score or a label):",
-        f"  {command} {pairs}",
-        f"  or: {command} --scores {order}   (in the order above)",
+        f"{what} (each LEVEL a score or a label):",
+        f"  {command} {pairs}{tail}",
+        f"  or: {command} --scores {order}{tail}   (in the order above)",
     ]
 
 
@@ -1786,8 +1807,8 @@ def practice_score_cmd(
         typer.Option(
             "--rubric",
             metavar="ID[@VERSION]",
-            help="The practice's rubric (practice next prints it): needed for --scores or labels "
-            "when your issuer's rubrics would read them differently.",
+            help="The practice's rubric (optional: the practice key gives it; when given it "
+            "must be the practice's).",
         ),
     ] = None,
     database: DatabaseOption = None,
@@ -1795,10 +1816,13 @@ def practice_score_cmd(
 ) -> None:
     """Submit your scores of the practice anchor, then see per criterion yours beside the
     experts', the gap, their rationale and both levels' descriptors, and both pass decisions."""
-    from calibrate.services import practice_score
+    from calibrate.services import practice_score, practice_view
 
     with taking(database) as (engine, actor):
-        given = levels_read(levels or [], scores, _visible_rubrics(engine, actor, rubric))
+        item = practice_view(engine=engine, actor=actor, attempt=attempt)
+        if rubric is not None and rubric not in (item.rubric, item.rubric.partition("@")[0]):
+            raise CalibrateError(f"practice {attempt} is on {item.rubric}, not {rubric}")
+        given = levels_read(levels or [], scores, _visible_rubrics(engine, actor, item.rubric))
         feedback = practice_score(engine=engine, actor=actor, attempt=attempt, scores=given)
     if as_json:
         emit_json(feedback.to_dict())
@@ -2070,6 +2094,585 @@ def qualification_cmd(
 
 
 # --- end of practice and qualification rounds --------------------------------------------------
+
+
+# --- live scoring queue, adjudication, submissions, results, suspensions (issue 11, parts 3-5, 7)
+#
+# An assessor's live work (queue next|score|release), a lead's adjudications (adjudicate
+# list|show|resolve), an administrator's submissions, results and suspensions. Each command calls
+# one service of calibrate.services.queue; `queue score` and `adjudicate resolve` first read the
+# issuer's rubrics (services.rubrics) only to turn CRITERION=LEVEL pairs or --scores into level
+# scores, which the service checks again, and `queue next`, `adjudicate show` and `results` read
+# them to print the rubric's criteria. Nothing here tells a validity anchor from a submission:
+# the service hands both out alike, and `queue next` prints what it is given.
+
+queue_app = typer.Typer(
+    help="Your live scoring queue: the next submission with the rubric, score it, or give it "
+    "back (qualified assessors and leads)."
+)
+app.add_typer(queue_app, name="queue")
+adjudicate_app = typer.Typer(
+    help="Discrepant double scores waiting for a lead assessor: list them, see both readings "
+    "side by side, resolve one with your reading and a reason (leads)."
+)
+app.add_typer(adjudicate_app, name="adjudicate")
+submissions_app = typer.Typer(
+    help="Enter submissions for live scoring (administrators and the operator)."
+)
+app.add_typer(submissions_app, name="submissions")
+
+ItemRubricOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rubric",
+        metavar="ID[@VERSION]",
+        help="The item's rubric (printed with it): needed for --scores or labels when your "
+        "issuer's rubrics would read them differently.",
+    ),
+]
+RubricOnlyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rubric", metavar="ID[@VERSION]", help="One rubric version (default: every one)."
+    ),
+]
+RequiredReasonOption = Annotated[
+    str, typer.Option("--reason", metavar="TEXT", help="Why (required; kept with the record).")
+]
+
+
+def _moment(iso: str | None) -> str:
+    """An ISO time of a service's result as ``YYYY-MM-DD HH:MM UTC``; ``-`` for none."""
+    from datetime import UTC
+    from datetime import datetime as dt
+
+    if iso is None:
+        return "-"
+    return f"{dt.fromisoformat(iso).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _scores_text(scores: dict[str, int], rubric: Rubric | None) -> str:
+    """Scores in the rubric's criterion order (``3 2 3 3 2``), or by name without the rubric."""
+    if rubric is None:
+        return " ".join(f"{c}={v}" for c, v in scores.items())
+    return " ".join(str(scores[c]) for c in rubric.criterion_ids)
+
+
+def _labelled(score: int, rubric: Rubric) -> str:
+    return f"{score} {rubric.label(score)}"
+
+
+# --- the assessor's queue
+
+
+@queue_app.command("next")
+def queue_next_cmd(
+    rubric: RubricOnlyOption = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The next submission of your queue (the one you hold, or a new one): its handle, rubric,
+    artifact and due time, the rubric's criteria with their level descriptors, and the command
+    to score it; or why there is none (not qualified, suspended and why, nothing waiting).
+    Exit status 0 either way."""
+    from calibrate.services import queue_next
+
+    with taking(database) as (engine, actor):
+        got = queue_next(engine=engine, actor=actor, rubric=rubric)
+        found = None if got.item is None else _visible_rubrics(engine, actor, got.item.rubric)[0]
+    if as_json:
+        detail = (
+            {"rubric_title": None, "levels": [], "criteria": []}
+            if found is None
+            else rubric_detail(found)
+        )
+        emit_json({**got.to_dict(), **detail})
+        return
+    item = got.item
+    if item is None or found is None:
+        typer.echo(got.message)
+        return
+    command = f"calibrate queue score {item.handle} --rubric {found.key}"
+    _echo(
+        [
+            f"next: {item.handle} on {item.rubric}, handed to you "
+            f"{item.assigned_at:%Y-%m-%d %H:%M} UTC",
+            got.message,
+            "",
+            *_artifact_lines(item.artifact),
+            "",
+            *_rubric_lines(found),
+            "",
+            *_submit_lines(command, found, tail=" [--comment TEXT]"),
+            f"give it back: calibrate queue release {item.handle} --reason TEXT",
+        ]
+    )
+
+
+@queue_app.command("score")
+def queue_score_cmd(
+    handle: Annotated[
+        str, typer.Argument(metavar="HANDLE", help="The item's handle (S-...) queue next gave.")
+    ],
+    levels: LevelsArgument = None,
+    scores: ScoresOption = None,
+    comment: Annotated[
+        str | None,
+        typer.Option("--comment", metavar="TEXT", help="An optional comment on your reading."),
+    ] = None,
+    rubric: ItemRubricOption = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record your scores of an item of your queue (a level per criterion, an optional
+    comment). A reading is final."""
+    from calibrate.services import queue_score
+
+    with taking(database) as (engine, actor):
+        given = levels_read(
+            levels or [],
+            scores,
+            _visible_rubrics(engine, actor, rubric),
+            hint="calibrate queue next prints it",
+        )
+        receipt = queue_score(
+            engine=engine, actor=actor, handle=handle, scores=given, comment=comment
+        )
+    if as_json:
+        emit_json(receipt)
+    else:
+        typer.echo(
+            f"{receipt['handle']} scored: {receipt['recorded']} criteria recorded "
+            f"{_moment(receipt['at'])}; the next one: calibrate queue next"
+        )
+
+
+@queue_app.command("release")
+def queue_release_cmd(
+    handle: Annotated[str, typer.Argument(metavar="HANDLE", help="The item's handle (S-...).")],
+    reason: RequiredReasonOption,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Give an item of your queue back with a reason (a conflict of interest, no time): it goes
+    to another assessor, never back to you."""
+    from calibrate.services import queue_release
+
+    with taking(database) as (engine, actor):
+        done = queue_release(engine=engine, actor=actor, handle=handle, reason=reason)
+    if as_json:
+        emit_json(done)
+    else:
+        typer.echo(f"{done['handle']} given back {_moment(done['released_at'])}")
+
+
+# --- a lead's adjudications
+
+
+def _apart(pending: dict[str, Any]) -> str:
+    return ", ".join(pending["criteria_apart"]) or "-"
+
+
+@adjudicate_app.command("list")
+def adjudicate_list_cmd(
+    rubric: RubricOnlyOption = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The discrepant pairs waiting for you, oldest received first (not those you read): the
+    criteria whose readings are more than the allowed gap apart, and whether the pass decisions
+    differ."""
+    from calibrate.services import adjudications
+
+    with taking(database, who="a lead") as (engine, actor):
+        pending = adjudications(engine=engine, actor=actor, rubric=rubric)
+    if as_json:
+        emit_json({"adjudications": pending})
+        return
+    if not pending:
+        typer.echo("no adjudication waiting for you")
+        return
+    rows = [["submission", "rubric", "received", "criteria apart", "decisions"]]
+    for p in pending:
+        rows.append(
+            [
+                p["submission"],
+                p["rubric"],
+                _moment(p["received_at"]),
+                _apart(p),
+                "differ" if p["decisions_differ"] else "agree",
+            ]
+        )
+    _echo([*_table(rows), "", "see both readings: calibrate adjudicate show SUBMISSION"])
+
+
+def _pair_lines(pending: dict[str, Any], rubric: Rubric) -> list[str]:
+    """Both readings side by side per criterion, the decisions, the comments."""
+    readings = pending["readings"]
+    rows = [
+        [
+            "criterion",
+            *(f"reading {r['reading']} ({r['assessor']})" for r in readings),
+            "apart",
+        ]
+    ]
+    for c in rubric.criterion_ids:
+        given = [r["scores"][c] for r in readings]
+        gap = max(given) - min(given)
+        rows.append(
+            [
+                c,
+                *(_labelled(v, rubric) for v in given),
+                f"{gap} level{'s' if gap != 1 else ''}"
+                + (": more than allowed" if c in pending["criteria_apart"] else ""),
+            ]
+        )
+    rows.append(
+        [
+            "decision",
+            *(_decision(r["passed"]) for r in readings),
+            "differ" if pending["decisions_differ"] else "",
+        ]
+    )
+    lines = [*_table(rows), ""]
+    for r in readings:
+        finished = _moment(r["finished_at"])
+        lines.append(f"reading {r['reading']} by {r['assessor']}, {finished}; comment:")
+        lines += _wrap(r["comment"]) if r["comment"] else ["  (none)"]
+    return lines
+
+
+@adjudicate_app.command("show")
+def adjudicate_show_cmd(
+    submission: Annotated[str, typer.Argument(metavar="SUBMISSION", help="The submission key.")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A pair waiting for you: both readings side by side per criterion, their pass decisions
+    and comments, the artifact, and the rubric with each reading's level marked, then the
+    command to resolve it."""
+    from calibrate.services import adjudications
+
+    with taking(database, who="a lead") as (engine, actor):
+        found = [
+            p for p in adjudications(engine=engine, actor=actor) if p["submission"] == submission
+        ]
+        if not found:
+            raise CalibrateError(
+                f"no submission {submission!r:.60} waiting for your adjudication "
+                "(calibrate adjudicate list)"
+            )
+        (pending,) = found
+        (rubric,) = _visible_rubrics(engine, actor, pending["rubric"])
+    if as_json:
+        emit_json({**pending, **rubric_detail(rubric)})
+        return
+    readings = pending["readings"]
+
+    def mark(criterion: str, score: int) -> str:  # [1 2]: both readings chose this level
+        chose = (str(r["reading"]) if r["scores"][criterion] == score else " " for r in readings)
+        return f"[{' '.join(chose)}] "
+
+    command = f"calibrate adjudicate resolve {pending['submission']} --rubric {rubric.key}"
+    _echo(
+        [
+            f"adjudication of submission {pending['submission']} on {pending['rubric']}, "
+            f"received {_moment(pending['received_at'])}",
+            "",
+            *_pair_lines(pending, rubric),
+            "",
+            *_artifact_lines(pending["artifact"]),
+            "",
+            "the rubric, [1] and [2] marking the level each reading chose:",
+            *_rubric_lines(rubric, mark),
+            "",
+            *_submit_lines(
+                command, rubric, tail=" --reason TEXT", what="resolve it with your own reading"
+            ),
+        ]
+    )
+
+
+@adjudicate_app.command("resolve")
+def adjudicate_resolve_cmd(
+    submission: Annotated[str, typer.Argument(metavar="SUBMISSION", help="The submission key.")],
+    reason: RequiredReasonOption,
+    levels: LevelsArgument = None,
+    scores: ScoresOption = None,
+    rubric: Annotated[
+        str | None,
+        typer.Option(
+            "--rubric",
+            metavar="ID[@VERSION]",
+            help="The submission's rubric (adjudicate show prints it): needed for --scores or "
+            "labels when your issuer's rubrics would read them differently.",
+        ),
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve a discrepant pair with your own reading (a level per criterion) and a reason;
+    the final scores follow the programme's adjudication rule, the pass decision the rubric's
+    pass rule."""
+    from calibrate.services import adjudicate
+
+    with taking(database, who="a lead") as (engine, actor):
+        given = levels_read(
+            levels or [],
+            scores,
+            _visible_rubrics(engine, actor, rubric),
+            hint="calibrate adjudicate show prints it",
+        )
+        done = adjudicate(
+            engine=engine, actor=actor, submission=submission, scores=given, reason=reason
+        )
+    if as_json:
+        emit_json(done)
+        return
+    final = " ".join(f"{c}={v}" for c, v in done["scores"].items())
+    _echo(
+        [
+            f"submission {done['submission']} resolved by {done['decided_by']} "
+            f"{_moment(done['decided_at'])}: {_decision(done['passed'])}",
+            f"rule: {done['rule']}",
+            f"final scores: {final}",
+        ]
+    )
+
+
+# --- submissions, results and suspensions (administrators and the operator)
+
+
+def _text_file(path: Path, option: str) -> str:
+    """The text of a UTF-8 file given to ``option``, refused in one line when unreadable or far
+    beyond an artifact's length (the service checks the length exactly)."""
+    from calibrate.services.queue import MAX_ARTIFACT_TEXT
+
+    try:
+        size = path.stat().st_size
+        if size > 4 * MAX_ARTIFACT_TEXT:  # 4 bytes at most per character in UTF-8
+            raise CalibrateError(
+                f"{option} {path}: {size:,} bytes (an artifact's text is at most "
+                f"{MAX_ARTIFACT_TEXT:,} characters)"
+            )
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CalibrateError(f"{option} {path}: no such file") from None
+    except IsADirectoryError:
+        raise CalibrateError(f"{option} {path}: a folder, not a file") from None
+    except UnicodeDecodeError:
+        raise CalibrateError(f"{option} {path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise CalibrateError(f"{option} {path}: {exc.strerror or exc}") from None
+
+
+def _one_text(text: str | None, path: Path | None, name: str) -> str | None:
+    if text is not None and path is not None:
+        raise CalibrateError(f"give --{name} or --{name}-file, not both")
+    return _text_file(path, f"--{name}-file") if path is not None else text
+
+
+@submissions_app.command("add")
+def submissions_add_cmd(
+    rubric: TakeRubricOption,
+    key: Annotated[
+        str, typer.Option("--key", metavar="KEY", help="The submission's key (a new id).")
+    ],
+    title: Annotated[str, typer.Option("--title", metavar="TEXT", help="The artifact's title.")],
+    description: Annotated[
+        str | None,
+        typer.Option("--description", metavar="TEXT", help="The artifact's description."),
+    ] = None,
+    description_file: Annotated[
+        Path | None,
+        typer.Option("--description-file", metavar="FILE", help="The description, from a file."),
+    ] = None,
+    excerpt: Annotated[
+        str | None, typer.Option("--excerpt", metavar="TEXT", help="The evidence excerpt.")
+    ] = None,
+    excerpt_file: Annotated[
+        Path | None,
+        typer.Option("--excerpt-file", metavar="FILE", help="The excerpt, from a file."),
+    ] = None,
+    earner: Annotated[
+        str | None, typer.Option("--earner", metavar="E", help="The earner's key.")
+    ] = None,
+    previous: Annotated[
+        str | None,
+        typer.Option(
+            "--previous",
+            metavar="KEY",
+            help="The earner's earlier attempt that this one resubmits.",
+        ),
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Enter a submission for live scoring on a rubric version: one reading, or two when drawn
+    for double scoring; with --previous, the next attempt of an earlier submission."""
+    from calibrate.services import add_submission
+
+    artifact = {"title": title}
+    for name, text in (
+        ("description", _one_text(description, description_file, "description")),
+        ("excerpt", _one_text(excerpt, excerpt_file, "excerpt")),
+    ):
+        if text is not None:
+            artifact[name] = text
+    with acting(database) as (engine, actor):
+        added = add_submission(
+            engine=engine,
+            actor=actor,
+            rubric=rubric,
+            key=key,
+            artifact=artifact,
+            earner=earner,
+            previous=previous,
+        )
+    if as_json:
+        emit_json(added)
+    else:
+        readings = "two readings" if added["readings"] == 2 else "one reading"
+        typer.echo(
+            f"submission {added['key']} entered on {added['rubric']}: attempt "
+            f"{added['attempt']}, {readings}"
+        )
+
+
+@app.command("results")
+def results_cmd(
+    rubric: RubricOnlyOption = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every submission entered for live scoring, oldest received first: its status (waiting,
+    in scoring, awaiting adjudication, decided), readings done, and its result (pass decision,
+    final scores, the rule, who decided). Administrators and the operator."""
+    from calibrate.services import results
+
+    with acting(database) as (engine, actor):
+        found = results(engine=engine, actor=actor, rubric=rubric)
+        by_key = {r.key: r for r in _visible_rubrics(engine, actor)} if found else {}
+    if as_json:
+        emit_json({"results": found})
+        return
+    if not found:
+        typer.echo("no submissions entered for live scoring")
+        return
+    rows = [["submission", "rubric", "attempt", "received", "read", "status", "decision",
+             "scores", "by"]]  # fmt: skip
+    for r in found:
+        result = r["result"]
+        rows.append(
+            [
+                r["submission"],
+                r["rubric"],
+                str(r["attempt"]),
+                _moment(r["received_at"]),
+                f"{r['scored']}/{r['readings']}",
+                r["status"],
+                "-" if result is None else _decision(result["passed"]),
+                "-" if result is None else _scores_text(result["scores"], by_key.get(r["rubric"])),
+                "-" if result is None else result["decided_by"],
+            ]
+        )
+    notes = [
+        f"scores of {k} in order: {', '.join(by_key[k].criterion_ids)}"
+        for k in sorted({r["rubric"] for r in found if r["result"] is not None})
+        if k in by_key
+    ]
+    _echo([*_table(rows), *([""] if notes else []), *notes])
+
+
+@app.command("suspensions")
+def suspensions_cmd(
+    rubric: RubricOnlyOption = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Suspensions from live scoring, in force and lifted, newest first, with their reasons.
+    Administrators and the operator."""
+    from calibrate.services import suspensions
+
+    with acting(database) as (engine, actor):
+        found = suspensions(engine=engine, actor=actor, rubric=rubric)
+    if as_json:
+        emit_json({"suspensions": found})
+        return
+    if not found:
+        typer.echo("no suspensions")
+        return
+    rows = [["assessor", "rubric", "kind", "since", "by", "reason", "lifted", "why lifted"]]
+    for s in found:
+        rows.append(
+            [
+                s["assessor"],
+                s["rubric"],
+                s["kind"],
+                _moment(s["started_at"]),
+                s["started_by"],
+                s["reason"],
+                "in force" if s["active"] else f"{_moment(s['lifted_at'])} by {s['lifted_by']}",
+                s["lift_reason"] or "-",
+            ]
+        )
+    _echo(_table(rows))
+
+
+AssessorArgument = Annotated[
+    str, typer.Argument(metavar="ASSESSOR", help="The assessor's key (e.g. A-amy).")
+]
+
+
+@app.command("suspend")
+def suspend_cmd(
+    assessor: AssessorArgument,
+    rubric: TakeRubricOption,
+    reason: RequiredReasonOption,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Suspend an assessor from live scoring on a rubric version, with a reason they read in
+    their queue; their open items there go back to the queue."""
+    from calibrate.services import suspend
+
+    with acting(database) as (engine, actor):
+        done = suspend(engine=engine, actor=actor, assessor=assessor, rubric=rubric, reason=reason)
+    if as_json:
+        emit_json(done)
+    else:
+        typer.echo(
+            f"{done['assessor']} suspended from live scoring on {done['rubric']} "
+            f"{_moment(done['started_at'])}: {done['reason']}"
+        )
+
+
+@app.command("reinstate")
+def reinstate_cmd(
+    assessor: AssessorArgument,
+    rubric: TakeRubricOption,
+    reason: RequiredReasonOption,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Lift an assessor's suspension on a rubric version, with a reason; validity misses
+    before it no longer count."""
+    from calibrate.services import reinstate
+
+    with acting(database) as (engine, actor):
+        done = reinstate(
+            engine=engine, actor=actor, assessor=assessor, rubric=rubric, reason=reason
+        )
+    if as_json:
+        emit_json(done)
+    else:
+        typer.echo(
+            f"{done['assessor']} reinstated on {done['rubric']} "
+            f"{_moment(done['lifted_at'])}: {done['lift_reason']}"
+        )
+
+
+# --- end of live scoring queue, adjudication, submissions, results, suspensions ----------------
 
 
 def main() -> None:

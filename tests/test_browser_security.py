@@ -146,6 +146,7 @@ def test_hostile_rubric_is_plain_text_for_an_assessor(
 ) -> None:
     page = chromium.context.new_page()
     log_in(page, server, "demo-assessor")
+    page.get_by_role("link", name="My ratings").click()  # the menu opens on Practice
     page.get_by_text("Earners' work").first.wait_for(timeout=30_000)
     page.locator("[role=gridcell]").first.wait_for(state="attached", timeout=30_000)
     cells = page.locator("[role=gridcell]").all_inner_texts()

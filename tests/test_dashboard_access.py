@@ -228,8 +228,17 @@ def test_too_many_failures_are_refused_even_with_the_right_password(
 # --- each role's navigation ----------------------------------------------------------------------
 
 NAVIGATION = {
-    "demo-assessor": ["my-ratings", "rubrics"],
-    "demo-lead": ["overview", "agreement", "raters", "reliability", "rules", "my-ratings"],
+    "demo-assessor": ["practice", "qualification", "my-ratings", "rubrics"],
+    "demo-lead": [
+        "overview",
+        "agreement",
+        "raters",
+        "reliability",
+        "rules",
+        "practice",
+        "qualification",
+        "my-ratings",
+    ],
     "demo-admin": ["overview", "agreement", "raters", "reliability", "rules", "accounts", "audit"],
     "demo-board": ["overview", "agreement", "raters", "reliability", "rules", "audit"],
 }
@@ -262,7 +271,7 @@ def test_an_assessor_reaching_an_analysis_is_refused_in_one_line(
 def test_assessor_sees_own_ratings_only_in_plain_words(
     monkeypatch: pytest.MonkeyPatch, url: str
 ) -> None:
-    at = app(monkeypatch, url, "demo-assessor")
+    at = app(monkeypatch, url, "demo-assessor", "my-ratings")
     assert at.title[0].value == "My ratings"
     table = at.dataframe[0].value
     assert list(table.columns) == [

@@ -20,6 +20,8 @@ from calibrate.dashboard import (
     data,
     my_ratings,
     overview,
+    practice,
+    qualification,
     raters,
     reliability,
     rubrics,
@@ -38,6 +40,8 @@ Render = Callable[["Actor"], None]
 # (render, title, url path) of every page, and the pages of each role, in menu order.
 PAGES: dict[str, tuple[Render, str]] = {
     "overview": (overview.render, "Overview"),
+    "practice": (practice.render, "Practice"),
+    "qualification": (qualification.render, "Qualification round"),
     "my-ratings": (my_ratings.render, "My ratings"),
     "rubrics": (rubrics.render, "Rubrics"),
     "agreement": (agreement.render, "Agreement"),
@@ -49,8 +53,8 @@ PAGES: dict[str, tuple[Render, str]] = {
 }
 ANALYSES = ("overview", "agreement", "raters", "reliability", "rules")
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "assessor": ("my-ratings", "rubrics"),
-    "lead": (*ANALYSES, "my-ratings"),
+    "assessor": ("practice", "qualification", "my-ratings", "rubrics"),
+    "lead": (*ANALYSES, "practice", "qualification", "my-ratings"),
     "admin": (*ANALYSES, "accounts", "audit"),
     "board": (*ANALYSES, "audit"),
 }

@@ -207,7 +207,8 @@ def practice_next(
             raise CalibrateError(f"{found.key} has no practice anchors: ask your administrator")
         done = attempts_of(conn, who, version.id, "practice")
         drawn = attempt_anchors(conn, [a.id for a in done])
-        open_ = [a for a in done if a.finished_at is None]
+        # an attempt without drawn anchors came with imported ratings: history, not open
+        open_ = [a for a in done if a.finished_at is None and drawn.get(a.id)]
         if open_:
             anchor = next(p for p in pool if p.id == drawn[open_[-1].id][0])
             return AnchorItem(open_[-1].key, 1, 1, found.key, _artifact(anchor), False)
@@ -441,7 +442,7 @@ def _standing(
     conn: Connection, who: int, assessor: str, rubric: Rubric, version: StoredVersion, now: datetime
 ) -> Qualification:
     """Qualification and eligibility of one assessor on one rubric version at ``now``."""
-    from calibrate.store.calibration import attempts_of
+    from calibrate.store.calibration import attempt_anchors, attempts_of
     from calibrate.store.queue import qualified
 
     rules = _rules(rubric)
@@ -451,7 +452,8 @@ def _standing(
     finished = [a for a in rounds if a.finished_at is not None]
     now_standing = qualified(conn, who, version.id, now, std.valid_days)
     status, reason, until = now_standing.status, now_standing.reason, now_standing.until
-    open_round = next((a.key for a in rounds if a.finished_at is None), None)
+    drawn = attempt_anchors(conn, [a.id for a in rounds])  # none: imported with ratings
+    open_round = next((a.key for a in rounds if a.finished_at is None and drawn.get(a.id)), None)
     window = now - timedelta(days=std.period_days)
     recent = [a for a in rounds if a.started_at is not None and _aware(a.started_at) > window]
     last_round = _aware(finished[-1].finished_at) if finished else None

@@ -648,3 +648,16 @@ def test_concurrent_assessors_score_every_reading_once(north: Engine, rules: Set
     assert len({(s, a) for s, _, a in readings}) == 80  # no assessor twice on a submission
     assert decided == 40
     assert_verified(engine)
+
+
+def test_queue_view_gives_back_an_open_item_as_it_was_handed_out(north: Engine) -> None:
+    engine = north
+    add(engine, "s1")
+    qualify(engine, AMY)
+    item = next_item(engine, AMY)
+    assert q.queue_view(engine=engine, actor=AMY, handle=item.handle) == item
+    with pytest.raises(CalibrateError, match="in your queue"):
+        q.queue_view(engine=engine, actor=BEN, handle=item.handle)
+    score(engine, AMY, item.handle, levels(engine, 2, 2, 2, 2, 2))
+    with pytest.raises(CalibrateError, match="scored already"):
+        q.queue_view(engine=engine, actor=AMY, handle=item.handle)

@@ -2226,13 +2226,16 @@ def queue_score_cmd(
 ) -> None:
     """Record your scores of an item of your queue (a level per criterion, an optional
     comment). A reading is final."""
-    from calibrate.services import queue_score
+    from calibrate.services import queue_score, queue_view
 
     with taking(database) as (engine, actor):
+        own = queue_view(engine=engine, actor=actor, handle=handle).rubric
+        if rubric is not None and rubric not in (own, own.split("@")[0]):
+            raise CalibrateError(f"{handle} is scored on {own}, not {rubric}")
         given = levels_read(
             levels or [],
             scores,
-            _visible_rubrics(engine, actor, rubric),
+            _visible_rubrics(engine, actor, own),
             hint="calibrate queue next prints it",
         )
         receipt = queue_score(

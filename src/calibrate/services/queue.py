@@ -449,6 +449,26 @@ def queue_next(
         return _next(conn, mine, keys[mine.version_id])
 
 
+def queue_view(*, engine: Engine, actor: Actor, handle: str) -> QueueItem:
+    """An open item of the acting assessor's queue as :func:`queue_next` gave it (its rubric,
+    its artifact, its times), the same for either kind.
+
+    Raises
+    ------
+    CalibrateError
+        Not an open item of the actor's queue.
+    """
+    from calibrate.store.engine import reading
+    from calibrate.store.queue import version_rubric
+
+    require(actor, "queue.score")
+    with reading(engine) as conn:
+        found = _own_open(conn, actor, handle)
+        item = _next(conn, found, version_rubric(conn, found.version_id).key).item
+    assert item is not None
+    return item
+
+
 def _own_open(conn: Connection, actor: Actor, handle: object) -> Assignment:
     """The actor's assignment ``handle``, open; anyone else's is "no such"."""
     from calibrate.store.queue import TIMED_OUT, assignment_by_handle, existing_assessor

@@ -49,6 +49,18 @@ pass_rule:
 """
 
 
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where browser tests keep their screenshots: ``CALIBRATE_SCREENSHOTS`` (``.ci/run`` sets
+    ``artifacts/screenshots``, kept as CI artifacts), else a temporary folder."""
+    chosen = os.environ.get("CALIBRATE_SCREENSHOTS")
+    if not chosen:
+        return tmp_path_factory.mktemp("screenshots")
+    folder = Path(chosen)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _private_session_file(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

@@ -114,7 +114,7 @@ def log_in(page: Any, address: str, username: str, password: str = DEMO_PASSWORD
     page.get_by_role("button", name="Log out").wait_for(timeout=30_000)
 
 
-def test_overview_in_chromium(server: str, tmp_path: Path) -> None:
+def test_overview_in_chromium(server: str, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -123,13 +123,13 @@ def test_overview_in_chromium(server: str, tmp_path: Path) -> None:
         page.goto(server)
         page.get_by_label("User name").wait_for(timeout=30_000)
         before = page.inner_text("body")
-        page.screenshot(path=str(tmp_path / "login.png"))
+        page.screenshot(path=str(shots / "login.png"))
         log_in(page, "", "demo-admin")
         page.get_by_text("Rubric versions").wait_for(timeout=30_000)
         page.get_by_text("crsel-intro@1").first.wait_for(timeout=30_000)
         body = page.inner_text("body")
         deploy = page.get_by_test_id("stAppDeployButton").count()
-        page.screenshot(path=str(tmp_path / "overview.png"))
+        page.screenshot(path=str(shots / "overview.png"))
         browser.close()
     assert "Rubric versions" not in before and "Introduction to Culturally" not in before
     assert "Scoring rigor for educator micro-credentials" in body
@@ -138,7 +138,7 @@ def test_overview_in_chromium(server: str, tmp_path: Path) -> None:
     assert deploy == 0 and "Deploy" not in body
 
 
-def test_agreement_page_in_chromium(server: str, tmp_path: Path) -> None:
+def test_agreement_page_in_chromium(server: str, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     criteria = [c.id for c in load_rubric(ROOT / "rubrics" / "crsel-intro.yaml").criteria]
@@ -153,7 +153,7 @@ def test_agreement_page_in_chromium(server: str, tmp_path: Path) -> None:
         alpha.first.wait_for(state="attached", timeout=30_000)
         headers = page.locator("[role=columnheader]").all_inner_texts()
         cells = page.locator("[role=gridcell]").all_inner_texts()
-        page.screenshot(path=str(tmp_path / "agreement.png"))
+        page.screenshot(path=str(shots / "agreement.png"))
         # Again from the cache: Streamlit replays the recorded progress bar without error. A
         # reload starts a new browser session: log in again, on the same page.
         page.reload()
@@ -180,7 +180,7 @@ def test_agreement_page_in_chromium(server: str, tmp_path: Path) -> None:
     assert errors == 0
 
 
-def test_rater_effects_page_in_chromium(server: str, demo_store: str, tmp_path: Path) -> None:
+def test_rater_effects_page_in_chromium(server: str, demo_store: str, shots: Path) -> None:
     """Assessors the data cannot place (in the classroom demo, one alone in a subset) are shown
     as not measured and left out of the chart; the others are plotted."""
     from playwright.sync_api import sync_playwright
@@ -201,7 +201,7 @@ def test_rater_effects_page_in_chromium(server: str, demo_store: str, tmp_path: 
         statuses = page.locator("[role=gridcell]", has_text="not measured").count()
         body = page.inner_text("body")
         errors = page.get_by_test_id("stException").count()
-        page.screenshot(path=str(tmp_path / "raters.png"), full_page=True)
+        page.screenshot(path=str(shots / "raters.png"), full_page=True)
         browser.close()
     assert errors == 0
     # the verdict follows the model: a run that did not converge is called not trustworthy

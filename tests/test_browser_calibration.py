@@ -110,16 +110,6 @@ def server(url: str) -> Iterator[str]:
         yield address
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    chosen = os.environ.get("CALIBRATE_SCREENSHOTS")
-    if not chosen:
-        return tmp_path_factory.mktemp("screenshots")
-    folder = Path(chosen)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 @pytest.fixture
 def engine(url: str) -> Iterator[Engine]:
     eng = store.open_store(url)

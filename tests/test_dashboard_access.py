@@ -228,18 +228,37 @@ def test_too_many_failures_are_refused_even_with_the_right_password(
 # --- each role's navigation ----------------------------------------------------------------------
 
 NAVIGATION = {
-    "demo-assessor": ["practice", "qualification", "my-ratings", "rubrics"],
+    "demo-assessor": [
+        "practice",
+        "qualification",
+        "my-queue",
+        "my-history",
+        "my-ratings",
+        "rubrics",
+    ],
     "demo-lead": [
         "overview",
         "agreement",
         "raters",
         "reliability",
         "rules",
+        "adjudication",
+        "my-queue",
         "practice",
         "qualification",
+        "my-history",
         "my-ratings",
     ],
-    "demo-admin": ["overview", "agreement", "raters", "reliability", "rules", "accounts", "audit"],
+    "demo-admin": [
+        "overview",
+        "agreement",
+        "raters",
+        "reliability",
+        "rules",
+        "assessors",
+        "accounts",
+        "audit",
+    ],
     "demo-board": ["overview", "agreement", "raters", "reliability", "rules", "audit"],
 }
 

@@ -15,9 +15,13 @@ import streamlit as st
 
 from calibrate.dashboard import (
     accounts,
+    adjudication,
     agreement,
+    assessors,
     audit,
     data,
+    my_history,
+    my_queue,
     my_ratings,
     overview,
     practice,
@@ -42,20 +46,32 @@ PAGES: dict[str, tuple[Render, str]] = {
     "overview": (overview.render, "Overview"),
     "practice": (practice.render, "Practice"),
     "qualification": (qualification.render, "Qualification round"),
+    "my-queue": (my_queue.render, "My queue"),
+    "my-history": (my_history.render, "My history"),
     "my-ratings": (my_ratings.render, "My ratings"),
     "rubrics": (rubrics.render, "Rubrics"),
     "agreement": (agreement.render, "Agreement"),
     "raters": (raters.render, "Rater effects"),
     "reliability": (reliability.render, "Reliability (G study)"),
     "rules": (rules.render, "Programme rules"),
+    "adjudication": (adjudication.render, "Adjudication"),
+    "assessors": (assessors.render, "Assessors"),
     "accounts": (accounts.render, "Accounts"),
     "audit": (audit.render, "Audit log"),
 }
 ANALYSES = ("overview", "agreement", "raters", "reliability", "rules")
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "assessor": ("practice", "qualification", "my-ratings", "rubrics"),
-    "lead": (*ANALYSES, "practice", "qualification", "my-ratings"),
-    "admin": (*ANALYSES, "accounts", "audit"),
+    "assessor": ("practice", "qualification", "my-queue", "my-history", "my-ratings", "rubrics"),
+    "lead": (
+        *ANALYSES,
+        "adjudication",
+        "my-queue",
+        "practice",
+        "qualification",
+        "my-history",
+        "my-ratings",
+    ),
+    "admin": (*ANALYSES, "assessors", "accounts", "audit"),
     "board": (*ANALYSES, "audit"),
 }
 """The pages each role's menu lists (the services refuse the rest anyway)."""

@@ -913,7 +913,7 @@ def _lines(rows: list[dict[str, Any]], labels: list[str]) -> list[AccuracyLine]:
             int(deviation.n_anchors[g]),
             int(deviation.n[g]),
             float(exact.mean_deviation[g]),
-            (max(0.0, float(e_ci.low[g])), min(1.0, float(e_ci.high[g]))),
+            (float(np.clip(e_ci.low[g], 0.0, 1.0)), float(np.clip(e_ci.high[g], 0.0, 1.0))),
             float(deviation.adjacent[g]),
             float(deviation.mean_deviation[g]),
             (float(d_ci.low[g]), float(d_ci.high[g])),

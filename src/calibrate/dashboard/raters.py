@@ -161,7 +161,8 @@ def render(actor: Actor) -> None:
 
 def _assessors(report: RaterReport) -> pd.DataFrame:
     """The assessor facet as rows, most severe first, with a plain-words flag; assessors the data
-    cannot place last, with the status "not measured" and no severity, SEs or fair average."""
+    cannot place last (by name), with the status "not measured" and no severity, SEs or fair
+    average."""
     ratings, unplaced = report.ratings, report.unplaced()["assessors"]
     nan = float("nan")
     rows = [
@@ -181,7 +182,7 @@ def _assessors(report: RaterReport) -> pd.DataFrame:
         for e in report.result.assessors.elements
     ]
     table = pd.DataFrame(rows).sort_values(
-        "severity", ascending=False, ignore_index=True, na_position="last"
+        ["severity", "assessor"], ascending=[False, True], ignore_index=True, na_position="last"
     )
     flags: list[list[str]] = [[] for _ in range(len(table))]
     by_name = {ratings.raters[code]: why for code, why in unplaced.items()}

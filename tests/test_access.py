@@ -29,7 +29,12 @@ def two_issuers(engine: Engine, tmp_path: Path) -> Iterator[Engine]:
     """The classroom demo (issuer ``demo``, with its demo accounts) and issuer ``other`` with one
     rubric and a few ratings, plus an administrator of ``other``."""
     services.build_demo(
-        engine=engine, actor=OPERATOR, out=tmp_path / "demo", size="classroom", seed=3
+        engine=engine,
+        actor=OPERATOR,
+        out=tmp_path / "demo",
+        size="classroom",
+        workflow=False,
+        seed=3,
     )
     folder = tmp_path / "other"
     folder.mkdir()

@@ -257,7 +257,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Pat
     """The classroom demo programme (seed 2026) in a SQLite store, and its files."""
     folder = tmp_path_factory.mktemp("demo")
     engine = store.open_store(f"sqlite:///{folder / 'store.db'}")
-    build_demo(engine=engine, actor=OPERATOR, out=folder, size="classroom", seed=2026)
+    build_demo(
+        engine=engine, actor=OPERATOR, out=folder, size="classroom", workflow=False, seed=2026
+    )
     yield engine, folder
     engine.dispose()
 

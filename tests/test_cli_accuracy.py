@@ -162,6 +162,7 @@ def test_the_store(calibrate: Run, tmp_path: Path) -> None:
         engine=engine,
         out=tmp_path / "demo",
         size="classroom",
+        workflow=False,
         seed=2026,
         actor=Actor.operator(),
     )

@@ -31,6 +31,7 @@ def demo(engine: Engine, db_url: str, tmp_path: Path) -> tuple[str, Path]:
         engine=engine,
         out=tmp_path / "demo",
         size="classroom",
+        workflow=False,
         seed=2026,
         actor=Actor.operator(),
     )

@@ -47,7 +47,14 @@ def build_demo_store(folder: Path) -> str:
     and its accounts (``demo-admin``, ``demo-lead``, ``demo-assessor``, ``demo-board``)."""
     url = f"sqlite:///{folder / 'store.db'}"
     engine = store.open_store(url)
-    build_demo(engine=engine, out=folder / "demo", size="classroom", seed=2026, actor=OPERATOR)
+    build_demo(
+        engine=engine,
+        out=folder / "demo",
+        size="classroom",
+        workflow=False,
+        seed=2026,
+        actor=OPERATOR,
+    )
     engine.dispose()
     return url
 

@@ -59,7 +59,14 @@ def demo(
     engine = store.open_store(url)
     # a seed whose live designs link every assessor, so that the rater model converges on both
     # doors (placing weakly linked assessors on sparse designs is the monitoring issue's work)
-    build_demo(engine=engine, actor=OPERATOR, out=folder / "demo", size="classroom", seed=2028)
+    build_demo(
+        engine=engine,
+        actor=OPERATOR,
+        out=folder / "demo",
+        size="classroom",
+        workflow=False,
+        seed=2028,
+    )
     yield url, folder / "demo" / "ratings.csv", engine
     engine.dispose()
 

@@ -48,7 +48,7 @@ def schema_differences(conn: sa.Connection) -> list[object]:
 def test_migrations_reach_head_and_match_models(engine: Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0005"
+        assert context.get_current_revision() == "0006"
         assert schema_differences(conn) == []
     store.migrate(engine)  # running again is a no-op
     assert store.counts(engine=engine)["rating"] == 0

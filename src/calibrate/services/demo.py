@@ -6,6 +6,9 @@ folder) and its ratings in the store belong together. Building the same demo aga
 store and folder adds nothing; building a different one where another programme already is (a
 folder holding other demo files, a store holding ratings but not this demo's) is refused before
 anything is written, so that neither the other programme's files nor the store change.
+
+The simulated programme is the demo's historical term; on top of it, the demo issuer's current
+term is played through the calibration workflow (:mod:`calibrate.services.demo_workflow`).
 """
 
 from __future__ import annotations
@@ -15,15 +18,18 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine
 
 from calibrate.access import Actor, require
 from calibrate.errors import CalibrateError
 from calibrate.ratings import CONTEXTS
 from calibrate.services.connection import connected
+from calibrate.services.demo_workflow import WorkflowReport, play_workflow
 from calibrate.settings import shipped
 from calibrate.simulate import Programme, simulate_files, simulate_programme
 from calibrate.store import ImportReport, counts, import_definition_dirs, import_ratings_file
@@ -45,6 +51,9 @@ class DemoReport:
     ratings_csv: Path
     truth_json: Path
     summary: dict[str, Any]
+    workflow: WorkflowReport | None = None
+    """The current term played through the workflow; None when not asked for, or when the store
+    held it already."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +62,7 @@ class DemoReport:
             "ratings_csv": str(self.ratings_csv),
             "truth_json": str(self.truth_json),
             "programme": self.summary,
+            "workflow": None if self.workflow is None else self.workflow.to_dict(),
         }
 
 
@@ -121,6 +131,7 @@ def store_demo(
     rubrics_dir: Path | None = None,
     anchors_dir: Path | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    workflow: bool = True,
 ) -> DemoReport:
     """Write the programme's files into ``out`` and store it (in ``engine``, else the store at
     ``database``) with the shipped rubrics and anchor sets, its ratings through the same
@@ -129,7 +140,10 @@ def store_demo(
     Running it again with the same programme on the same store and folder adds nothing (also
     after other ratings were imported into that store, or some corrected).
 
-    The demo issuer gets one account per role (:func:`demo_accounts`), made once.
+    The demo issuer gets one account per role (:func:`demo_accounts`), made once, and then
+    (``workflow``, as ``calibrate demo`` does) a current term played through the calibration
+    workflow in the weeks before now (:func:`calibrate.services.demo_workflow.play_workflow`:
+    qualification rounds, a live queue, adjudications waiting, a suspension), also once.
 
     Raises
     ------
@@ -148,10 +162,10 @@ def store_demo(
         _check_folder(programme, staged, out)
         if engine is None:
             with connected(database) as opened:
-                return _store(
-                    programme, staged, opened, out, rubrics_dir, anchors_dir, progress, actor
-                )
-        return _store(programme, staged, engine, out, rubrics_dir, anchors_dir, progress, actor)
+                return _store(programme, staged, opened, out, rubrics_dir, anchors_dir,
+                              progress, actor, workflow)  # fmt: skip
+        return _store(programme, staged, engine, out, rubrics_dir, anchors_dir, progress, actor,
+                      workflow)  # fmt: skip
 
 
 def _store(
@@ -163,6 +177,7 @@ def _store(
     anchors_dir: Path | None,
     progress: Callable[[int, int, str], None] | None,
     actor: Actor,
+    workflow: bool,
 ) -> DemoReport:
     _check_store(programme, engine=engine)
     definitions = import_definition_dirs(
@@ -183,7 +198,19 @@ def _store(
         csv_path, engine=engine, imported_by=actor.name, progress=progress
     )
     _demo_accounts(programme, engine=engine, actor=actor)
-    return DemoReport(definitions, ratings, csv_path, truth_path, programme.summary().to_dict())
+    term = None
+    if workflow:
+        term = play_workflow(
+            programme,
+            engine=engine,
+            actor=actor,
+            now=datetime.now(UTC),
+            rng=np.random.default_rng(programme.seed),
+            progress=progress,
+        )
+    return DemoReport(
+        definitions, ratings, csv_path, truth_path, programme.summary().to_dict(), term
+    )
 
 
 DEMO_ISSUER = "demo"
@@ -193,9 +220,23 @@ def demo_accounts() -> list[tuple[str, str, str]]:
     """The demo accounts: ``(user name, role, what to try)``; the password is
     :data:`DEMO_PASSWORD`."""
     return [
-        ("demo-admin", "admin", "the issuer's analyses, accounts, audit log and verify"),
-        ("demo-lead", "lead", "the issuer's ratings and answer keys; corrections"),
-        ("demo-assessor", "assessor", "only their own ratings, validity anchors unmarked"),
+        (
+            "demo-admin",
+            "admin",
+            "qualifications (one assessor suspended, with the reason), results of the live "
+            "work, the audit log; analyses, accounts and verify",
+        ),
+        (
+            "demo-lead",
+            "lead",
+            "resolve the adjudications waiting; the issuer's ratings and answer keys; corrections",
+        ),
+        (
+            "demo-assessor",
+            "assessor",
+            "only their own ratings, validity anchors unmarked; practise and take a "
+            "qualification round on crsel-intro; score the submissions waiting in My queue",
+        ),
         ("demo-board", "board", "pseudonymised aggregates of the demo issuer"),
     ]
 
@@ -234,9 +275,13 @@ def build_demo(
     anchors_dir: Path | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     actor: Actor,
+    workflow: bool = True,
 ) -> DemoReport:
     """:func:`simulate_demo`, then :func:`store_demo`: simulate first, so that a bad size or
-    invalid files fail before anything reaches the store or the folder."""
+    invalid files fail before anything reaches the store or the folder.
+
+    ``workflow=False`` leaves out the current term (:mod:`calibrate.services.demo_workflow`):
+    the store then holds the simulated programme alone and answers as its files do."""
     programme = simulate_demo(
         size=size,
         seed=seed,
@@ -253,6 +298,7 @@ def build_demo(
         rubrics_dir=rubrics_dir,
         anchors_dir=anchors_dir,
         progress=progress,
+        workflow=workflow,
     )
 
 

@@ -206,7 +206,9 @@ class Rating(SQLModel, table=True):
     score: int
     context: str = Field(max_length=20)
     rated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    calibration_attempt_id: int | None = Field(default=None, foreign_key="calibration_attempt.id")
+    calibration_attempt_id: int | None = Field(
+        default=None, foreign_key="calibration_attempt.id", index=True
+    )
     revision: int = 1
     supersedes_id: int | None = Field(default=None, foreign_key="rating.id", unique=True)
     reason: str | None = None

@@ -48,7 +48,7 @@ from tests.test_cli_calibration import (
 ADA = Actor("ada", "admin", issuer="north")
 HANDLE = re.compile(r"S-[0-9a-f]{10}")
 ITEM_KEYS = {"handle", "rubric", "artifact", "assigned_at", "due_at"}
-NEXT_KEYS = {"item", "message", "rubric_title", "levels", "criteria"}
+NEXT_KEYS = {"item", "message", "reasons", "rubric_title", "levels", "criteria"}
 WRITTEN = (
     SUBMISSION.name,
     ASSIGNMENT.name,

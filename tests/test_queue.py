@@ -165,14 +165,16 @@ def test_only_qualified_assessors_not_suspended_get_live_work(north: Engine) -> 
     got = q.queue_next(engine=engine, actor=AMY, rubric=RUBRIC)
     assert got.item is None
     assert got.message == f"no passed qualification round on {RUBRIC}"
+    assert [(r.kind, r.rubric) for r in got.reasons] == [("not qualified", RUBRIC)]
     qualify(engine, AMY, at=datetime.now(UTC) - timedelta(days=400))  # valid 365 days
     got = q.queue_next(engine=engine, actor=AMY)
     assert got.item is None and re.match(
         rf"qualification on {RUBRIC} expired on \d{{4}}-", got.message
     )
+    assert got.reasons[0].kind == "expired" and got.message.startswith(got.reasons[0].text)
     qualify(engine, AMY)
     got = q.queue_next(engine=engine, actor=AMY)
-    assert got.item is not None and got.message.startswith("score it by")
+    assert got.item is not None and got.message.startswith("score it by") and not got.reasons
     assert q.queue_next(engine=engine, actor=AMY) == got  # held: a reload loses nothing
     first = got.item
 
@@ -183,6 +185,7 @@ def test_only_qualified_assessors_not_suspended_get_live_work(north: Engine) -> 
     assert re.fullmatch(
         rf"suspended from live scoring on {RUBRIC} since \d{{4}}-\d\d-\d\d: {reason}", got.message
     )
+    assert [(r.kind, r.rubric) for r in got.reasons] == [("suspended", RUBRIC)]
     with pytest.raises(CalibrateError, match=r"went back to the queue .*suspended"):
         score(engine, AMY, first.handle, levels(engine, 2))
     with pytest.raises(CalibrateError, match=r"suspended on .* already"):
@@ -219,6 +222,7 @@ def test_double_scoring_goes_to_two_different_assessors(north: Engine, rules: Se
     assert next_item(engine, AMY) == a
     got = q.queue_next(engine=engine, actor=CAL)
     assert got.item is None and got.message.startswith("nothing waiting for you on crsel-intro@1")
+    assert (got.reasons[0].kind, got.reasons[0].rubric) == ("nothing waiting", "crsel-intro@1")
 
     with pytest.raises(CalibrateError, match="no score for criterion"):
         score(engine, AMY, a.handle, {"sel-benchmark": 2})

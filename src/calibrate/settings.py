@@ -3,6 +3,8 @@ and where the shipped rubrics and anchor sets are."""
 
 from __future__ import annotations
 
+import functools
+import os
 from importlib.resources import files
 from pathlib import Path
 from typing import Literal
@@ -45,7 +47,9 @@ def shipped(content: Content) -> Path:
 class Settings(BaseSettings):
     """Deployment settings; each field documents itself for ``calibrate --help`` and the README."""
 
-    model_config = SettingsConfigDict(env_prefix="CALIBRATE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CALIBRATE_", env_file=".env", extra="ignore", frozen=True
+    )
 
     database_url: str = Field(
         default=f"sqlite:///{DEFAULT_DATABASE}",
@@ -84,4 +88,18 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
+    """The settings in force, read again whenever the ``CALIBRATE_*`` environment, the working
+    folder or its ``.env`` file change (reading them costs milliseconds, and the live queue asks
+    on every call)."""
+    try:
+        dotenv: bytes | None = Path(".env").read_bytes()
+    except OSError:
+        dotenv = None
+    ours = tuple(sorted((k.upper(), v) for k, v in os.environ.items()
+                        if k.upper().startswith("CALIBRATE_")))  # fmt: skip
+    return _settings(ours, os.getcwd(), dotenv)
+
+
+@functools.lru_cache(maxsize=16)
+def _settings(_env: object, _cwd: str, _dotenv: object) -> Settings:
     return Settings()

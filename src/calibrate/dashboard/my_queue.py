@@ -14,7 +14,6 @@ widget keys and the session state hold the item's handle only).
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -27,7 +26,7 @@ from calibrate.services.calibration import AnchorItem
 
 if TYPE_CHECKING:
     from calibrate.access import Actor
-    from calibrate.services.queue import QueueItem
+    from calibrate.services.queue import QueueItem, Reason
 
 DONE = "my_queue_done"
 """Session-state key: the line on what the last submission or give-back did (shown once)."""
@@ -65,7 +64,7 @@ def render(actor: Actor) -> None:
     engine = data.engine(url)
     got = services.queue_next(engine=engine, actor=actor)
     if got.item is None:
-        _nothing(got.message)
+        _nothing(got.reasons)
         return
     item = got.item
     rubric = _rubric(url, actor, item.rubric)
@@ -157,35 +156,28 @@ def _give_back(actor: Actor, item: AnchorItem) -> None:
             st.rerun()
 
 
-_PARTS = re.compile(
-    r"; (?=nothing waiting for you|no passed qualification round|qualification on |"
-    r"suspended from live scoring|your issuer has no rubric)"
-)
-
-
-def _nothing(message: str) -> None:
-    """No item: the service's reasons (one per rubric version, joined with "; "), each in
-    words with what to do about it."""
-    parts = _PARTS.split(message)
-    suspended = [p for p in parts if p.startswith("suspended from live scoring")]
-    unqualified = [
-        p for p in parts if p.startswith(("no passed qualification round", "qualification on "))
-    ]
-    for part in parts:
-        if part not in suspended and part not in unqualified:
-            st.info(escape(_capital(part) + "."))
-    for part in suspended:
-        st.warning(escape(f"You are {part}."), icon=":material/block:")
+def _nothing(reasons: tuple[Reason, ...]) -> None:
+    """No item: the service's reasons (one per rubric version), each in words with what to do
+    about it."""
+    suspended = [r for r in reasons if r.kind == "suspended"]
+    unqualified = [r for r in reasons if r.kind in ("not qualified", "expired")]
+    waiting = [str(r.rubric) for r in reasons if r.kind == "nothing waiting"]
+    if waiting:
+        st.info(escape(f"Nothing waiting for you on {_and(waiting)}: come back later."))
+    for r in reasons:
+        if r.kind == "no rubric":
+            st.info(escape(_capital(r.text) + "."))
+    for r in suspended:
+        st.warning(escape(f"You are {r.text}."), icon=":material/block:")
     if suspended:
         st.markdown(
             "Your issuer's administrator lifts a suspension once it is resolved: ask them about it."
         )
     if unqualified:
-        never = "no passed qualification round on "
-        rubrics = [p.removeprefix(never) for p in unqualified if p.startswith(never)]
-        lines = [f"{_capital(p)}." for p in unqualified if not p.startswith(never)]
-        if rubrics:
-            lines.insert(0, f"No passed qualification round yet on {_and(rubrics)}.")
+        never = [str(r.rubric) for r in unqualified if r.kind == "not qualified"]
+        lines = [f"{_capital(r.text)}." for r in unqualified if r.kind == "expired"]
+        if never:
+            lines.insert(0, f"No passed qualification round yet on {_and(never)}.")
         st.info(escape(" ".join(lines)))
         st.markdown(
             "Submissions of a rubric reach you once you pass a qualification round on it: "

@@ -46,7 +46,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -318,18 +318,42 @@ class QueueItem:
         }
 
 
+NoItem = Literal["no rubric", "not qualified", "expired", "suspended", "nothing waiting"]
+"""Why a queue hands out nothing on a rubric version (or, ``no rubric``, at all)."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why nothing comes from one rubric version of a queue: ``kind``, the rubric (``id@version``;
+    None for ``no rubric``) and the reason in words (a suspension's reason included)."""
+
+    kind: NoItem
+    rubric: str | None
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "rubric": self.rubric, "text": self.text}
+
+
 @dataclass(frozen=True)
 class QueueNext:
-    """The next item of an assessor's queue, or None with the reason in words."""
+    """The next item of an assessor's queue; or None with the reasons, one per rubric version
+    of the issuer that gives nothing (``message``: their words joined by "; ")."""
 
     item: QueueItem | None
     message: str
+    reasons: tuple[Reason, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "item": None if self.item is None else self.item.to_dict(),
             "message": self.message,
+            "reasons": [r.to_dict() for r in self.reasons],
         }
+
+
+def _nothing(reasons: list[Reason], message: str | None = None) -> QueueNext:
+    return QueueNext(None, message or "; ".join(r.text for r in reasons), tuple(reasons))
 
 
 def _next(conn: Connection, held: Assignment, rubric: str) -> QueueNext:
@@ -395,7 +419,7 @@ def queue_next(
         who = assessor_id(conn, key)
         versions = {r.key: stored_version(conn, r) for r in rubrics}
         if not versions:
-            return QueueNext(None, "your issuer has no rubric to score")
+            return _nothing([Reason("no rubric", None, "your issuer has no rubric to score")])
         keys = {v.id: k for k, v in versions.items()}
         mine = held(conn, who, list(keys))
         if mine is not None:
@@ -405,9 +429,11 @@ def queue_next(
             for k in versions
         }
         eligible = [versions[k].id for k, s in standing.items() if s.ok]
-        not_eligible = [s.reason for s in standing.values() if not s.ok]
+        not_eligible = [
+            Reason(cast(NoItem, s.status), k, s.reason) for k, s in standing.items() if not s.ok
+        ]
         if not eligible:
-            return QueueNext(None, "; ".join(not_eligible))
+            return _nothing(not_eligible)
         strict = [v for v in eligible if rules[keys[v]].resubmission.different_assessor]
         for found in candidates(conn, who, eligible, strict=strict, limit=_CANDIDATES):
             live = rules[keys[found.version_id]].live
@@ -437,11 +463,16 @@ def queue_next(
             ):
                 break
         else:
-            waiting = ", ".join(keys[v] for v in eligible)
-            return QueueNext(
-                None,
+            waiting = [
+                Reason("nothing waiting", keys[v], f"nothing waiting for you on {keys[v]}")
+                for v in eligible
+            ]
+            names = ", ".join(keys[v] for v in eligible)
+            return _nothing(
+                [*waiting, *not_eligible],
                 "; ".join(
-                    [f"nothing waiting for you on {waiting}: come back later", *not_eligible]
+                    [f"nothing waiting for you on {names}: come back later"]
+                    + [r.text for r in not_eligible]
                 ),
             )
         mine = held(conn, who, [found.version_id])

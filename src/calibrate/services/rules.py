@@ -4,6 +4,7 @@ rubric version (its scale and its per-rubric overrides) or for the whole program
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,7 +42,7 @@ def programme_rules(
         rules table (each problem with its line and rule name).
     """
     path = overrides if overrides is not None else get_settings().rules_file
-    chosen = RuleOverrides() if path is None else read_rules(path)
+    chosen = RuleOverrides() if path is None else _overrides(Path(path))
     if rubric is None or isinstance(rubric, Rubric):
         return rules_for(rubric, chosen)
     if engine is None:
@@ -52,3 +53,18 @@ def programme_rules(
 
     require(actor, "rubrics.read")
     return rules_for(stored_rubric(rubric, engine=engine, issuers=actor.issuers), chosen)
+
+
+def _overrides(path: Path) -> RuleOverrides:
+    """The overrides file, parsed again whenever its content changes (the live queue asks on
+    every call)."""
+    try:
+        content = path.read_bytes()
+    except OSError:
+        return read_rules(path)  # says what is wrong with the path
+    return _parsed(path.resolve(), content)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(path: Path, _content: bytes) -> RuleOverrides:
+    return read_rules(path)

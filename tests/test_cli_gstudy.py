@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from calibrate.ratings import read_ratings_csv
+from calibrate.stats.gtheory import gstudy
 from tests.conftest import Result
 
 REFERENCE = Path(__file__).parent / "reference"
@@ -120,14 +122,32 @@ def test_text(calibrate: Callable[..., Result], synthetic3: Path) -> None:
     # = .554), and the fewest assessors (4 criteria) whose coefficient reaches 0.6.
     v = brennan_components()
     g, phi = d_study(v, 2, 4)
-    assert f"G (relative, E rho^2) {g:.3f}, Phi (absolute) {phi:.3f}" in out.stdout
+    assert f"G (relative, E rho^2) {g:.3f} [" in out.stdout
+    assert f"Phi (absolute) {phi:.3f} [" in out.stdout
     needed_phi = next(n for n in range(1, 100) if d_study(v, n, 4)[1] >= 0.6)
     needed_g = next(n for n in range(1, 100) if d_study(v, n, 4)[0] >= 0.6)
     assert (needed_phi, needed_g) == (4, 2)  # Phi: .592 at 3, .613 at 4; G: .536 at 1, .640 at 2
-    assert f"  on Phi (pass/not-yet decisions against the standard): {needed_phi}" in lines
-    assert f"  on G (ranking submissions): {needed_g}" in lines
+    assert any(x.startswith(f"  on Phi (pass/not-yet decisions against the standard): {needed_phi}")
+               for x in lines)  # fmt: skip
+    assert any(x.startswith(f"  on G (ranking submissions): {needed_g}") for x in lines)
     d_rows = [line.split() for line in lines if line.strip()[:1].isdigit()]
     assert [row[0] for row in d_rows] == ["1", "2", "3"]
+    # The intervals and the verdict are the library's (1,000 resamples, seed 2026 by default)
+    ratings = read_ratings_csv(synthetic3)
+    study = gstudy(ratings.unit, ratings.rater, ratings.criterion, ratings.value, target=0.6,
+                   max_assessors=3, n_boot=1000, seed=2026)  # fmt: skip
+    assert study.intervals is not None
+    low, high = study.intervals.observed.phi.low, study.intervals.observed.phi.high
+    assert f"Phi (absolute) {phi:.3f} [{low:.3f}, {high:.3f}]" in out.stdout
+    verdict = study.verdict()
+    assert lines[-1] == f"verdict at the observed design: {verdict.verdict}: {verdict.reason}"
+    # only 10 submissions: Brennan's synthetic data cannot settle Phi against 0.6
+    assert verdict.verdict == "too few submissions to tell"
+
+    bare = calibrate("gstudy", str(synthetic3), "--target", "0.6", "--bootstrap", "0")
+    assert bare.returncode == 0, bare.stderr
+    assert f"G (relative, E rho^2) {g:.3f}, Phi (absolute) {phi:.3f}" in bare.stdout
+    assert bare.stdout.splitlines()[-1] == "no verdict without intervals (--bootstrap 0)"
 
 
 def test_sparse_live_data_are_nested(calibrate: Callable[..., Result], tmp_path: Path) -> None:

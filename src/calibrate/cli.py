@@ -909,6 +909,19 @@ def gstudy_cmd(
             "the observed number).",
         ),
     ] = None,
+    bootstrap: Annotated[
+        int,
+        typer.Option(
+            "--bootstrap",
+            min=0,
+            metavar="N",
+            help="Resamples of submissions for 95% intervals and the verdict (0: estimates "
+            "only, no verdict).",
+        ),
+    ] = 1000,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Bootstrap seed (same seed, same intervals).")
+    ] = 2026,
     context: ContextOption = None,
     rubric: RubricFilterOption = None,
     keep: KeepOption = None,
@@ -930,7 +943,14 @@ def gstudy_cmd(
         rubric_dir=rubric_dir,
     )
     study = reliability(
-        data, design=design, target=target, max_assessors=max_assessors, criteria=criteria
+        data,
+        design=design,
+        target=target,
+        max_assessors=max_assessors,
+        criteria=criteria,
+        n_boot=bootstrap,
+        seed=seed,
+        progress=progress_printer("bootstrap ") if bootstrap else None,
     )
     if as_json:
         emit_json(study.to_dict())

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from calibrate.analyses.accuracy import AccuracyReport, AccuracyRow
     from calibrate.analyses.agreement import AgreementReport
     from calibrate.rubric import Rubric
+    from calibrate.stats._interval import ConfidenceInterval
     from calibrate.stats.accuracy import DecisionAgreement
     from calibrate.stats.gtheory import GStudy
 
@@ -303,8 +304,13 @@ def raters_table(payload: dict[str, Any], *, source: str, bias_t: float) -> str:
 
 
 def gstudy_text(study: GStudy, *, source: str, detected: bool) -> str:
-    """The text form of ``calibrate gstudy``: sizes, components, coefficients, D study."""
-    vc, obs = study.components, study.observed
+    """The text form of ``calibrate gstudy``: sizes, components, coefficients, D study; with
+    bootstrap intervals, each beside its estimate, and the verdict they support."""
+    vc, obs, ci = study.components, study.observed, study.intervals
+
+    def interval(bounds: ConfidenceInterval | None) -> str:
+        return "" if bounds is None else f" [{_num(bounds.low)}, {_num(bounds.high)}]"
+
     how = " (detected)" if detected else ""
     lines = [
         f"{source}: {vc.n_ratings:,} ratings, {vc.n_submissions:,} submissions, "
@@ -316,33 +322,42 @@ def gstudy_text(study: GStudy, *, source: str, detected: bool) -> str:
         "",
     ]
     total = sum(c.estimate for c in vc.components)
-    rows = [["effect", "source", "raw", "estimate", "share"]]
-    for c in vc.components:
+    level = "" if ci is None else f" {100 * ci.level:g}% interval"
+    rows = [["effect", "source", "raw", "estimate", *([level.strip()] if ci else []), "share"]]
+    for k, c in enumerate(vc.components):
         share = f"{100 * c.estimate / total:.1f}%" if total > 0 else "-"
-        rows.append([c.effect, c.source, f"{c.raw:.4f}", f"{c.estimate:.4f}", share])
+        bounds = [] if ci is None else [interval(ci.components[k]).strip()]
+        rows.append([c.effect, c.source, f"{c.raw:.4f}", f"{c.estimate:.4f}", *bounds, share])
     lines += _columns(rows, left=2, indent="  ")
 
     lines += [
         "",
         f"observed design ({obs.n_assessors:.2f} assessors, {obs.n_criteria:g} criteria): "
-        f"G (relative, E rho^2) {_num(obs.g)}, Phi (absolute) {_num(obs.phi)}",
-        "",
+        f"G (relative, E rho^2) {_num(obs.g)}{interval(None if ci is None else ci.observed.g)}, "
+        f"Phi (absolute) {_num(obs.phi)}{interval(None if ci is None else ci.observed.phi)}",
     ]
+    if ci is not None:
+        lines.append(
+            f"intervals: {ci.n_boot:,} resamples of submissions (boot-p, {ci.adjustment} "
+            f"adjustment){f'; {ci.n_undefined:,} left out, undefined' if ci.n_undefined else ''}"
+        )
+    lines.append("")
     several = len({row.n_criteria for row in study.d_study}) > 1
     if not several:
         lines.append(f"D study ({study.d_study[0].n_criteria:g} criteria)")
     rows = [
         [*(["criteria"] if several else []), "assessors", "rel. error", "abs. error", "G", "Phi"]
     ]
-    for row in study.d_study:
+    for k, row in enumerate(study.d_study):
+        d = None if ci is None else ci.d_study[k]
         rows.append(
             [
                 *([f"{row.n_criteria:g}"] if several else []),
                 f"{row.n_assessors:g}",
                 f"{row.relative_error:.4f}",
                 f"{row.absolute_error:.4f}",
-                _num(row.g),
-                _num(row.phi),
+                _num(row.g) + interval(None if d is None else d.g),
+                _num(row.phi) + interval(None if d is None else d.phi),
             ]
         )
     lines += _columns(rows, left=0, indent="  ")
@@ -352,13 +367,33 @@ def gstudy_text(study: GStudy, *, source: str, detected: bool) -> str:
             return f"not reachable (at most {_num(limit)} with {obs.n_criteria:g} criteria)"
         return str(n)
 
+    def assured(n: int | None, most: int) -> str:
+        if n is None:
+            return f"; the interval's lower bound reaches it with no number up to {most}"
+        return f"; {n} by the interval's lower bound"
+
     lines += [
         "",
         f"assessors per submission to reach {study.target:g} ({obs.n_criteria:g} criteria):",
         f"  on Phi (pass/not-yet decisions against the standard): "
-        f"{needed(study.assessors_needed_phi, study.limit.phi)}",
-        f"  on G (ranking submissions): {needed(study.assessors_needed_g, study.limit.g)}",
+        f"{needed(study.assessors_needed_phi, study.limit.phi)}"
+        + (
+            ""
+            if ci is None
+            else assured(ci.assessors_needed_phi.assured, ci.assessors_needed_phi.max_assessors)
+        ),
+        f"  on G (ranking submissions): {needed(study.assessors_needed_g, study.limit.g)}"
+        + (
+            ""
+            if ci is None
+            else assured(ci.assessors_needed_g.assured, ci.assessors_needed_g.max_assessors)
+        ),
     ]
+    if ci is not None:
+        verdict = study.verdict()
+        lines += ["", f"verdict at the observed design: {verdict.verdict}: {verdict.reason}"]
+    else:
+        lines += ["", "no verdict without intervals (--bootstrap 0)"]
     return "\n".join(line.rstrip() for line in lines)
 
 

@@ -287,9 +287,13 @@ def reliability(
     target: float = 0.8,
     max_assessors: int | None = None,
     criteria: Sequence[float] | None = None,
+    n_boot: int = 0,
+    seed: int | None = None,
+    progress: Progress | None = None,
 ) -> GStudy:
     """G study and D study (generalizability theory) on a selection: variance components, G
-    and Phi, and the assessors per submission that reach ``target``."""
+    and Phi, and the assessors per submission that reach ``target``; with ``n_boot``
+    resamples of submissions, their intervals and a verdict that follows them."""
     ratings = selection.ratings
     return gstudy(
         ratings.unit,
@@ -300,6 +304,9 @@ def reliability(
         target=target,
         max_assessors=max_assessors,
         criteria=criteria,
+        n_boot=n_boot,
+        seed=seed,
+        progress=progress,
     )
 
 

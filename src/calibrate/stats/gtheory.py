@@ -712,14 +712,15 @@ def dependability(
         raise StatisticsError(f"target must be between 0 and 1 (exclusive), got {target}")
     name = "Phi" if coefficient == "phi" else "E rho^2"
     low, high, level = interval.low, interval.high, interval.level
+    readings = f"{n_assessors:g}" if float(n_assessors).is_integer() else f"{n_assessors:.2f}"
     where = (
-        f"the {level:.0%} interval of {name} with {n_assessors:g} assessors per submission, "
+        f"the {level:.0%} interval of {name} with {readings} assessors per submission, "
         f"[{low:.3f}, {high:.3f}],"
     )
     verdict: VerdictLabel = "too few submissions to tell"
     if math.isnan(low) or math.isnan(high):
         reason = (
-            f"{name} with {n_assessors:g} assessors per submission is undefined (no score "
+            f"{name} with {readings} assessors per submission is undefined (no score "
             "variance, or no resample could separate the variance components): the data cannot "
             "tell"
         )

@@ -222,9 +222,16 @@ def test_agreement_page_shows_the_library_numbers(
     for name, summary in report.criteria.items():
         (line,) = [c for c in captions if f"**{name}**" in c]
         assert f"α (ordinal) {summary.krippendorff_alpha['ordinal']:.3f}" in line
-        tentative = rules_for().reliability.alpha_tentative  # the programme rule, 0.667
-        below = summary.krippendorff_alpha["ordinal"] < tentative
-        assert ("Below the tentative threshold" in line) == below
+        # The verdict follows the interval against the programme's marks (0.667, 0.800)
+        ci = summary.ci["krippendorff_alpha.ordinal"]
+        judged = rules_for().reliability.alpha_verdict(
+            summary.krippendorff_alpha["ordinal"], ci.low, ci.high
+        )
+        words = {"reliable": "Reliable (", "tentative": "Tentative (",
+                 "below tentative": "Below the tentative threshold",
+                 "too few to tell": "Too few to tell: "}  # fmt: skip
+        assert words[judged.verdict] in line and judged.reason in line
+        assert sum(w in line for w in words.values()) == 1
     text = " ".join(m.value for m in at.markdown)
     assert "Krippendorff 2004" in text and "Landis & Koch 1977" in text
     assert at.get("vega_lite_chart")

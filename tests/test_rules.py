@@ -174,15 +174,22 @@ def test_kappa_bands_are_landis_and_koch() -> None:
     assert kappa_band(math.nan) == "no kappa"
 
 
-def test_alpha_bands() -> None:
+def test_alpha_verdicts_follow_the_interval() -> None:
+    """Krippendorff (2004, p. 241): rely on alpha >= .800, tentative conclusions from .667;
+    judged by the interval's bounds, at the marks exactly."""
     bands = rules_for().reliability
-    assert [bands.alpha_band(a) for a in (0.8, 0.799, 0.667, 0.666, math.nan)] == [
-        "reliable",
-        "tentative",
-        "tentative",
-        "unreliable",
-        "none",
-    ]
+    cases = {
+        (0.85, 0.800, 0.90): "reliable",  # lower bound exactly at the mark
+        (0.85, 0.799, 0.90): "tentative",
+        (0.75, 0.667, 0.79): "tentative",
+        (0.75, 0.666, 0.79): "too few to tell",
+        (0.60, 0.50, 0.666): "below tentative",
+        (0.60, 0.50, 0.667): "too few to tell",
+        (0.809, -0.03, 1.00): "too few to tell",  # 6 submissions: the #12 example
+    }
+    assert {k: bands.alpha_verdict(*k).verdict for k in cases} == cases
+    assert bands.alpha_verdict(math.nan, None, None).verdict == "undefined"
+    assert bands.alpha_verdict(0.9, None, None).verdict == "too few to tell"
 
 
 # --- overrides -------------------------------------------------------------------------------

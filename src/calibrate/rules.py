@@ -975,18 +975,53 @@ class ReliabilityBands:
     alpha_reliable: float
     alpha_tentative: float
 
-    def alpha_band(self, alpha: float) -> Literal["reliable", "tentative", "unreliable", "none"]:
-        """``"reliable"``, ``"tentative"``, ``"unreliable"`` or ``"none"`` (NaN alpha).
+    def alpha_verdict(self, alpha: float, low: float | None, high: float | None) -> AlphaVerdict:
+        """Judge an alpha by its confidence interval ``[low, high]`` (None: none computed):
+        a point estimate above a mark with an interval reaching far below it is no evidence
+        (six submissions can give alpha = .81 with a 95% interval of [-.03, 1.00]).
 
-        >>> bands = rules_for().reliability
-        >>> bands.alpha_band(0.8), bands.alpha_band(0.7), bands.alpha_band(0.5)
-        ('reliable', 'tentative', 'unreliable')
+        >>> judge = rules_for().reliability.alpha_verdict
+        >>> judge(0.81, -0.03, 1.0).verdict, judge(0.86, 0.82, 0.89).verdict
+        ('too few to tell', 'reliable')
+        >>> judge(0.75, 0.70, 0.79).verdict, judge(0.4, 0.3, 0.5).verdict
+        ('tentative', 'below tentative')
         """
         if math.isnan(alpha):
-            return "none"
-        if alpha >= self.alpha_reliable:
-            return "reliable"
-        return "tentative" if alpha >= self.alpha_tentative else "unreliable"
+            return AlphaVerdict("undefined", "alpha is undefined: every rating is the same")
+        if low is None or high is None or math.isnan(low) or math.isnan(high):
+            return AlphaVerdict("too few to tell", "alpha has no interval, so it cannot be judged")
+        where = f"its interval [{low:.3f}, {high:.3f}]"
+        reliable, tentative = self.alpha_reliable, self.alpha_tentative
+        if low >= reliable:
+            return AlphaVerdict("reliable", f"{where} lies at or above {reliable:g}")
+        if low >= tentative:
+            return AlphaVerdict(
+                "tentative", f"{where} lies above {tentative:g} but reaches below {reliable:g}"
+            )
+        if high < tentative:
+            return AlphaVerdict("below tentative", f"{where} lies below {tentative:g}")
+        marks = f"{tentative:g}" if high < reliable else f"{tentative:g} and {reliable:g}"
+        return AlphaVerdict(
+            "too few to tell",
+            f"{where} spans {marks}: more double-scored submissions are needed to tell",
+        )
+
+
+@dataclass(frozen=True)
+class AlphaVerdict:
+    """What an alpha and its interval support (:meth:`ReliabilityBands.alpha_verdict`).
+
+    Attributes
+    ----------
+    verdict : {"reliable", "tentative", "below tentative", "too few to tell", "undefined"}
+        Lower bound at or above the reliable mark; at or above the tentative mark; upper bound
+        below the tentative mark; the interval spans a mark, or there is none; alpha undefined.
+    reason : str
+        The verdict's grounds in one phrase.
+    """
+
+    verdict: Literal["reliable", "tentative", "below tentative", "too few to tell", "undefined"]
+    reason: str
 
 
 # --- resolving the table -----------------------------------------------------------------------

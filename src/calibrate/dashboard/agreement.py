@@ -265,15 +265,23 @@ def _reading(name: str, title: str, s: AgreementSummary, paired: int) -> str:
         "scored twice or more"
     )
     bands = data.programme_rules(data.database_url()).reliability
-    if alpha >= bands.alpha_reliable:
-        return f"{where}: {stats}. Reliable: assessors agree well enough to support decisions."
-    if alpha >= bands.alpha_tentative:
-        return (
-            f"{where}: {stats}. Tentative: agreement supports only provisional conclusions; "
-            "watch this criterion."
-        )
-    return (
-        f":orange[**Below the tentative threshold.**] {where}: {stats}. Assessors do not yet "
-        "agree well enough on this criterion to rely on its scores: review its level "
-        "descriptors and anchors, and recalibrate assessors."
+    judged = bands.alpha_verdict(
+        alpha, None if ci is None else ci.low, None if ci is None else ci.high
     )
+    if judged.verdict == "reliable":
+        return (
+            f"{where}: {stats}. Reliable ({judged.reason}): assessors agree well enough to "
+            "support decisions."
+        )
+    if judged.verdict == "tentative":
+        return (
+            f"{where}: {stats}. Tentative ({judged.reason}): agreement supports only provisional "
+            "conclusions; watch this criterion."
+        )
+    if judged.verdict == "below tentative":
+        return (
+            f":orange[**Below the tentative threshold**] ({judged.reason}). {where}: {stats}. "
+            "Assessors do not yet agree well enough on this criterion to rely on its scores: "
+            "review its level descriptors and anchors, and recalibrate assessors."
+        )
+    return f"{where}: {stats}. Too few to tell: {judged.reason}."

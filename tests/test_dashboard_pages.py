@@ -460,8 +460,10 @@ def test_reliability_page_shows_the_library_study(
     assert at.number_input(key="reliability_target").value == 0.8
     ratings = live(demo_engine, FIRST)
     study = gstudy(
-        ratings.unit, ratings.rater, ratings.criterion, ratings.value, target=0.8, max_assessors=10
-    )
+        ratings.unit, ratings.rater, ratings.criterion, ratings.value, target=0.8,
+        max_assessors=10, n_boot=1000, seed=2026,
+    )  # fmt: skip  # the page's resamples and seed
+    assert study.intervals is not None
     shown = metrics(at)
     assert shown["Ratings"] == f"{study.components.n_ratings:,}"
     assert shown["Submissions"] == f"{study.components.n_submissions:,}"
@@ -474,7 +476,16 @@ def test_reliability_page_shows_the_library_study(
     assert list(components["estimate"]) == [c.estimate for c in study.components.components]
     assert list(d_study["assessors"]) == list(range(1, 11))
     assert list(d_study["Φ"]) == [row.phi for row in study.d_study]
+    assert list(d_study["Φ low"]) == [row.phi.low for row in study.intervals.d_study]
+    assert list(d_study["Φ high"]) == [row.phi.high for row in study.intervals.d_study]
     assert at.get("vega_lite_chart")
+    # the verdict follows Φ's interval, not its estimate
+    verdict = study.verdict()
+    said = " ".join(m.value for m in at.markdown)
+    assert verdict.reason[1:] in said
+    heading = {"dependable": "Dependable decisions.", "not dependable": "Decisions not dependable.",
+               "too few submissions to tell": "Too few submissions to tell."}  # fmt: skip
+    assert heading[verdict.verdict] in said
 
     # A target the D study meets with a different number of assessors than 0.8 (the page's
     # steps of 0.05), so that the figure shown can only follow the input.

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from calibrate.stats.accuracy import DecisionAgreement
     from calibrate.stats.agreement import AgreementSummary
 
-SEED = 2026
 
 # (dotted key of AgreementSummary.to_dict, row label, shown as a percentage)
 ROWS: tuple[tuple[str, str, bool], ...] = (
@@ -63,7 +62,7 @@ def render(actor: Actor) -> None:
     seed = far.number_input(
         "Seed",
         min_value=0,
-        value=SEED,
+        value=data.SEED,
         step=1,
         key="agreement_seed",
         help="The same seed gives the same intervals.",

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from calibrate.stats.gtheory import GStudy
 
 CONTEXTS = ("live", "practice", "qualification", "validity")  # live (earners' work) first
+SEED = 2026
+"""The pages' bootstrap seed: the same data give the same intervals on every visit."""
+RESAMPLES = 1000
+"""Resamples of submissions behind the Reliability page's intervals."""
 KEEP_LABELS: dict[Keep, str] = {"first": "First reading", "last": "Latest reading"}
 
 EMPTY_STORE = "The store is empty. Load the demo programme with `calibrate demo`."
@@ -228,7 +232,15 @@ def reliability(
     target: float,
     max_assessors: int,
 ) -> GStudy:
-    """G and D study (:func:`calibrate.services.reliability`, design detected)."""
-    return services.reliability(
-        selection(url, actor, rubric, context, keep), target=target, max_assessors=max_assessors
-    )
+    """G and D study (:func:`calibrate.services.reliability`, design detected), with
+    :data:`RESAMPLES` resamples of submissions (seed :data:`SEED`) for its intervals."""
+    chosen = selection(url, actor, rubric, context, keep)
+    with progress_bar("Resampling submissions") as show:
+        return services.reliability(
+            chosen,
+            target=target,
+            max_assessors=max_assessors,
+            n_boot=RESAMPLES,
+            seed=SEED,
+            progress=lambda done, total, text: show(done / total, text),
+        )

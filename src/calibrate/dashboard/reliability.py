@@ -15,6 +15,7 @@ from calibrate.errors import CalibrateError
 
 if TYPE_CHECKING:
     from calibrate.access import Actor
+    from calibrate.stats._interval import ConfidenceInterval
     from calibrate.stats.gtheory import Coefficients, GStudy
 
 
@@ -78,27 +79,46 @@ def render(actor: Actor) -> None:
         f"estimator: {vc.estimator}. p: submissions, r: assessors, i: criteria."
     )
 
+    ci = study.intervals
+    assert ci is not None  # data.reliability resamples
     st.subheader("At the observed design")
     coefficients = st.columns(4)
     coefficients[0].metric(
         "Φ (absolute)",
         _number(obs.phi),
-        help="Dependability of pass/not-yet decisions against the rubric's standard.",
+        delta=_interval(ci.observed.phi),
+        delta_color="off",
+        delta_arrow="off",
+        help="Dependability of pass/not-yet decisions against the rubric's standard, with its "
+        f"{ci.level:.0%} interval from {ci.n_boot:,} resamples of submissions.",
     )
     coefficients[1].metric(
-        "G (relative, Eρ²)", _number(obs.g), help="Dependability of ranking submissions."
+        "G (relative, Eρ²)",
+        _number(obs.g),
+        delta=_interval(ci.observed.g),
+        delta_color="off",
+        delta_arrow="off",
+        help="Dependability of ranking submissions, with its interval.",
     )
     coefficients[2].metric(
         f"Assessors needed, Φ ≥ {study.target:g}",
         _needed(study.assessors_needed_phi),
-        help=f"With unlimited assessors Φ reaches at most {_number(study.limit.phi)}.",
+        delta=_assured(ci.assessors_needed_phi.assured, ci.assessors_needed_phi.max_assessors),
+        delta_color="off",
+        delta_arrow="off",
+        help="By the estimate; below it, by the interval's lower bound (the number that "
+        f"reaches the target with {1 - (1 - ci.level) / 2:.1%} confidence). With unlimited "
+        f"assessors Φ reaches at most {_number(study.limit.phi)}.",
     )
     coefficients[3].metric(
         f"Assessors needed, G ≥ {study.target:g}",
         _needed(study.assessors_needed_g),
-        help=f"With unlimited assessors G reaches at most {_number(study.limit.g)}.",
+        delta=_assured(ci.assessors_needed_g.assured, ci.assessors_needed_g.max_assessors),
+        delta_color="off",
+        delta_arrow="off",
+        help=f"As for Φ. With unlimited assessors G reaches at most {_number(study.limit.g)}.",
     )
-    st.caption(_reading(study))
+    st.markdown(_reading(study))
 
     st.subheader("Variance components")
     st.dataframe(
@@ -133,7 +153,7 @@ def render(actor: Actor) -> None:
         )
         if n_criteria != as_rated:  # the same components, another rubric length
             rows = vc.d_study(range(1, int(most) + 1), [float(n_criteria)])
-    d_study = _d_study(rows)
+    d_study = _d_study(study, rows)
     st.altair_chart(_chart(d_study, study.target), key="reliability_chart")
     st.dataframe(
         d_study,
@@ -145,10 +165,18 @@ def render(actor: Actor) -> None:
             "relative error": st.column_config.NumberColumn(format="%.4f"),
             "absolute error": st.column_config.NumberColumn(format="%.4f"),
             "G": st.column_config.NumberColumn(format="%.3f"),
+            "G low": st.column_config.NumberColumn(format="%.3f"),
+            "G high": st.column_config.NumberColumn(format="%.3f"),
             "Φ": st.column_config.NumberColumn(format="%.3f"),
+            "Φ low": st.column_config.NumberColumn(format="%.3f"),
+            "Φ high": st.column_config.NumberColumn(format="%.3f"),
         },
     )
-    st.caption(f"With {rows[0].n_criteria:g} criteria per submission.")
+    st.caption(
+        f"With {rows[0].n_criteria:g} criteria per submission. Low and high: the 95% interval "
+        f"from {ci.n_boot:,} resamples of whole submissions (the band in the chart); a number "
+        "of assessors is enough when the interval's low end reaches the target."
+    )
 
 
 def _number(x: float) -> str:
@@ -159,25 +187,33 @@ def _needed(n: int | None) -> str:
     return "not reachable" if n is None else str(n)
 
 
+def _interval(bounds: ConfidenceInterval) -> str:
+    return f"95% interval {_number(bounds.low)} to {_number(bounds.high)}"
+
+
+def _assured(n: int | None, most: int) -> str:
+    return f"{n} by the lower bound" if n is not None else f"not assured up to {most}"
+
+
 def _reading(study: GStudy) -> str:
-    phi, needed = study.observed.phi, study.assessors_needed_phi
-    now = f"{study.components.assessors_per_submission:.2f}"
-    if phi != phi:
-        return "Φ is undefined: every score is the same."
-    if phi >= study.target:
-        return (
-            f"With {now} assessors per submission, decisions meet the target of {study.target:g}."
+    """The verdict at the observed design, which follows Φ's interval, and what would help."""
+    verdict = study.verdict()
+    assert study.intervals is not None
+    needed = study.intervals.assessors_needed_phi
+    if verdict.verdict == "dependable":
+        return f"**Dependable decisions.** {_capital(verdict.reason)}."
+    if verdict.verdict == "not dependable":
+        more = (
+            f" {needed.assured} assessors per submission would reach it by the lower bound."
+            if needed.assured is not None
+            else f" No number up to {needed.max_assessors} reaches it by the lower bound."
         )
-    if needed is None:
-        return (
-            f"No number of assessors reaches {study.target:g}: even with unlimited assessors "
-            f"Φ would be at most {_number(study.limit.phi)} (the error the criteria leave, or no "
-            "real differences between submissions)."
-        )
-    return (
-        f"With {now} assessors per submission, Φ is below the target of {study.target:g}; "
-        f"{needed} assessors per submission would reach it."
-    )
+        return f":orange[**Decisions not dependable.**] {_capital(verdict.reason)}.{more}"
+    return f"**Too few submissions to tell.** {_capital(verdict.reason)}."
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _components(study: GStudy) -> pd.DataFrame:
@@ -194,21 +230,27 @@ def _components(study: GStudy) -> pd.DataFrame:
     )
 
 
-def _d_study(rows: Sequence[Coefficients]) -> pd.DataFrame:
+def _d_study(study: GStudy, rows: Sequence[Coefficients]) -> pd.DataFrame:
+    g = [study.confidence_interval("g", r.n_assessors, r.n_criteria) for r in rows]
+    phi = [study.confidence_interval("phi", r.n_assessors, r.n_criteria) for r in rows]
     return pd.DataFrame(
         {
             "assessors": [row.n_assessors for row in rows],
             "relative error": [row.relative_error for row in rows],
             "absolute error": [row.absolute_error for row in rows],
             "G": [row.g for row in rows],
+            "G low": [b.low for b in g],
+            "G high": [b.high for b in g],
             "Φ": [row.phi for row in rows],
+            "Φ low": [b.low for b in phi],
+            "Φ high": [b.high for b in phi],
         }
     )
 
 
 def _chart(d_study: pd.DataFrame, target: float) -> alt.LayerChart:
     long = d_study.melt(
-        id_vars="assessors", value_vars=["Φ", "G"], var_name="coefficient", value_name="value"
+        id_vars="assessors", value_vars=["G", "Φ"], var_name="coefficient", value_name="value"
     )
     lines = (
         alt.Chart(long)
@@ -225,9 +267,14 @@ def _chart(d_study: pd.DataFrame, target: float) -> alt.LayerChart:
             tooltip=["assessors", "coefficient", alt.Tooltip("value:Q", format=".3f")],
         )
     )
+    band = (
+        alt.Chart(d_study)
+        .mark_area(opacity=0.2, color="#4e79a7")
+        .encode(x="assessors:Q", y="Φ low:Q", y2="Φ high:Q")
+    )
     rule = (
         alt.Chart(pd.DataFrame({"target": [target]}))
         .mark_rule(strokeDash=[4, 4], color="gray")
         .encode(y="target:Q", tooltip=[alt.Tooltip("target:Q", title="target")])
     )
-    return alt.LayerChart(layer=[lines, rule])
+    return alt.LayerChart(layer=[band, lines, rule])

@@ -2753,3 +2753,52 @@ def invoked_command(args: list[str]) -> str:
         path.append(arg)
         command = commands[arg]
     return " ".join(path)
+
+
+# --- monitoring --------------------------------------------------------------------------------
+
+
+@app.command("attempts")
+def attempts_cmd(
+    rubric: Annotated[
+        str, typer.Option("--rubric", metavar="ID[@VERSION]", help="The stored rubric version.")
+    ],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Consistency across earners' attempts on a stored rubric version: pass rate by attempt,
+    score change between attempts, same versus new assessor on a resubmission, leniency toward
+    later attempts, accuracy across qualification rounds; each figure with its 95% interval and
+    a verdict that follows it. Lead assessors, administrators, board reviewers (pseudonyms)."""
+    from calibrate.services import attempt_consistency
+
+    with acting(database) as (engine, actor):
+        report = attempt_consistency(engine=engine, actor=actor, rubric=rubric)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    lines = [
+        f"{report.rubric}: {report.n_submissions:,} submissions of {report.n_earners:,} earners "
+        f"({report.n_resubmissions:,} resubmissions), {report.n_ratings:,} live ratings; "
+        f"{report.n_from_results:,} decided by the workflow's final results",
+        "",
+        "Pass rate by attempt",
+        *(f"  {row.sentence}" for row in report.pass_rates),
+        "Earned by attempt",
+        *(f"  {row.sentence}" for row in report.earned),
+        "Score change from one attempt to the next",
+        *(f"  {row.sentence}" for row in report.score_changes),
+        "Same or new assessor on a resubmission",
+        f"  {report.continuity.sentence}",
+        "Leniency toward later attempts",
+        f"  {report.leniency.sentence}",
+        *(f"  {a.sentence}" for a in report.leniency.assessors),
+    ]
+    if report.calibration is not None:
+        lines += [
+            "Assessors across their qualification rounds",
+            f"  {report.calibration.sentence}",
+            *(f"  {row.sentence}" for row in report.calibration.rounds),
+            *(f"  {row.sentence}" for row in report.calibration.qualification),
+        ]
+    _echo(lines)

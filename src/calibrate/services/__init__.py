@@ -14,6 +14,7 @@ result, so the doors never diverge.
 - :mod:`~calibrate.services.audit`: the audit log and ``verify``
 - :mod:`~calibrate.services.calibration`: practice on anchors, qualification rounds
 - :mod:`~calibrate.services.queue`: live scoring queue, final results, adjudication, suspensions
+- :mod:`~calibrate.services.monitoring`: consistency across attempts, assessor flags, drift
 - :mod:`~calibrate.services.exports`: CSV exports, spreadsheet formulas neutralised
 - :mod:`~calibrate.services.session_file`: the CLI's saved login and acting account
 
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
     from calibrate.services.definitions import import_definitions, rubrics, validate_definitions
     from calibrate.services.demo import build_demo, simulate, simulate_demo, store_demo
     from calibrate.services.exports import export_ratings
+    from calibrate.services.monitoring import attempt_consistency
     from calibrate.services.queue import (
         add_submission,
         adjudicate,
@@ -99,6 +101,7 @@ __all__ = [
     "adjudicate",
     "adjudications",
     "agreement",
+    "attempt_consistency",
     "audit_log",
     "build_demo",
     "connected",
@@ -223,6 +226,7 @@ _MODULE_OF = {
         ),
         "queue",
     ),
+    "attempt_consistency": "monitoring",
     "export_ratings": "exports",
     "programme_rules": "rules",
 }

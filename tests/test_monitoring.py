@@ -1,0 +1,112 @@
+"""Monitoring services on a stored programme (issue 12): consistency across earners' attempts,
+through the Python API and the CLI, with its role rules (assessors refused, another issuer's
+rubric unknown, a board reviewer sees pseudonyms only)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from calibrate import services, store
+from calibrate.access import Actor
+from calibrate.errors import AccessDenied, CalibrateError
+from calibrate.services.demo import DEMO_PASSWORD
+from tests.conftest import OPERATOR, Result
+
+RUBRIC = "ct-unplugged@1"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
+    """The classroom demo with its current term played through the workflow (SQLite)."""
+    folder = tmp_path_factory.mktemp("monitoring")
+    url = f"sqlite:///{folder / 'store.db'}"
+    engine = store.open_store(url)
+    services.build_demo(engine=engine, actor=OPERATOR, out=folder / "demo", size="classroom",
+                        seed=2026)  # fmt: skip
+    yield url, engine
+    engine.dispose()
+
+
+def as_(engine: Engine, username: str) -> Actor:
+    return services.login(username, DEMO_PASSWORD, engine=engine).actor
+
+
+def test_attempts_report_the_stored_programme(demo: tuple[str, Engine]) -> None:
+    _, engine = demo
+    report = services.attempt_consistency(engine=engine, actor=OPERATOR, rubric=RUBRIC)
+    live = store.load_ratings(engine=engine, rubric=RUBRIC, contexts=["live"])
+    known = {u for u, e, a in zip(live.unit, live.columns["earner"], live.columns["attempt"],
+                                  strict=True) if e and a}  # fmt: skip
+    assert report.n_submissions == len(known)
+    assert report.n_resubmissions > 0 and report.pass_rates[0].attempt == "1"
+    # the workflow's decisions decide what they decided
+    decided = [r for r in services.results(engine=engine, actor=OPERATOR, rubric=RUBRIC)
+               if r["result"] is not None]  # fmt: skip
+    assert report.n_from_results == len(decided) > 0
+    assert report.calibration is not None and report.calibration.rounds
+    assert json.loads(json.dumps(report.to_dict()))["rubric"] == RUBRIC
+
+
+def test_attempts_keep_to_roles(demo: tuple[str, Engine]) -> None:
+    _, engine = demo
+    with pytest.raises(AccessDenied):
+        services.attempt_consistency(
+            engine=engine, actor=as_(engine, "demo-assessor"), rubric=RUBRIC
+        )
+    stranger = Actor("elsewhere-admin", "admin", issuer="elsewhere")
+    with pytest.raises(CalibrateError, match="not in the store"):
+        services.attempt_consistency(engine=engine, actor=stranger, rubric=RUBRIC)
+    admin = services.attempt_consistency(
+        engine=engine, actor=as_(engine, "demo-admin"), rubric=RUBRIC
+    )
+    board = services.attempt_consistency(
+        engine=engine, actor=as_(engine, "demo-board"), rubric=RUBRIC
+    )
+    assert board.n_submissions == admin.n_submissions  # the same aggregates
+    names = {a.assessor for a in admin.leniency.assessors}
+    hidden = {a.assessor for a in board.leniency.assessors}
+    assert names and all(n.startswith("A0") for n in names)
+    assert hidden and all(h.startswith("A-") for h in hidden) and not names & hidden
+    text = json.dumps(board.to_dict())
+    assert not any(n in text for n in names)
+
+
+def test_attempts_on_the_command_line(
+    demo: tuple[str, Engine], calibrate: Callable[..., Result]
+) -> None:
+    url, engine = demo
+    out = calibrate("attempts", "--rubric", RUBRIC, "--json", db=url)
+    assert out.returncode == 0, out.stderr
+    expected = services.attempt_consistency(engine=engine, actor=OPERATOR, rubric=RUBRIC)
+    assert json.loads(out.stdout) == json.loads(json.dumps(expected.to_dict()))
+    text = calibrate("attempts", "--rubric", RUBRIC, db=url)
+    assert text.returncode == 0, text.stderr
+    assert expected.pass_rates[0].sentence in text.stdout
+    assert expected.continuity.sentence in text.stdout
+    unknown = calibrate("attempts", "--rubric", "no-such-rubric", db=url)
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+
+
+def test_attempts_without_earners_say_so(tmp_path: Path, calibrate: Callable[..., Result]) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = store.open_store(url)
+    services.import_definitions(
+        Path(__file__).resolve().parents[1] / "rubrics", engine=engine, actor=OPERATOR
+    )
+    ratings = tmp_path / "r.csv"
+    ratings.write_text(
+        "submission,assessor,criterion,score\n"
+        + "".join(f"s{i},A{j},ct-content-link,{1 + (i + j) % 3}\n" for i in range(4)
+                  for j in range(2)),
+        encoding="utf-8",
+    )  # fmt: skip
+    services.import_ratings(ratings, engine=engine, actor=OPERATOR, rubric=RUBRIC)
+    engine.dispose()
+    out = calibrate("attempts", "--rubric", RUBRIC, db=url)
+    assert out.returncode == 1
+    assert "says its earner and attempt number" in out.stderr and "Traceback" not in out.stderr

@@ -116,7 +116,8 @@ def draw_round(
     at random, so that beyond the coverage the round mirrors the pool (NAEP's sets "cover the
     range of scores"; forcing half the anchors to pass would make a round harder than the
     programme's work). Anchors the assessor has seen are candidates only when the unseen ones
-    run out, least recently seen first.
+    run out, least recently seen first (those last seen in the same round are candidates
+    together, the greedy rule choosing among them).
 
     Parameters
     ----------
@@ -145,19 +146,17 @@ def draw_round(
     if e.ndim != 2 or p.shape != (e.shape[0],) or seen.shape != p.shape:
         raise CalibrateError("draw_round: expert (pool, criteria), passed and last_seen (pool,)")
     n = min(int(n), e.shape[0])
-    unseen = np.flatnonzero(seen < 0)
-    order_seen = np.flatnonzero(seen >= 0)
-    order_seen = order_seen[np.argsort(seen[order_seen], kind="stable")]
+    # the unseen first, then those seen, a round at a time from the least recent
+    groups = [np.flatnonzero(seen < 0)] + [
+        np.flatnonzero(seen == r) for r in np.unique(seen[seen >= 0])
+    ]
     chosen: list[int] = []
     covered: set[tuple[int, int]] = set()
     decisions = [0, 0]  # not yet, passed
-    candidates = [int(i) for i in unseen]
-    reused = 0
+    candidates: list[int] = []
     while len(chosen) < n:
-        if not candidates:  # the unseen anchors ran out: the least recently seen next
-            take = int(order_seen[reused])
-            reused += 1
-            candidates = [take]
+        while not candidates:
+            candidates = [int(i) for i in groups.pop(0)]
         gains = np.array(
             [
                 sum((j, int(e[i, j])) not in covered for j in range(e.shape[1]))
@@ -172,7 +171,7 @@ def draw_round(
         decisions[int(p[pick])] += 1
     shown = np.array(chosen, dtype=np.int64)
     rng.shuffle(shown)
-    return Draw(shown, reused)
+    return Draw(shown, int(np.count_nonzero(seen[shown] >= 0)))
 
 
 # --- judging a round ---------------------------------------------------------------------------
@@ -308,10 +307,13 @@ def round_half_up(x: ArrayLike) -> IntArray:
     """Round to the nearest level, halves up (2.5 -> 3): the rule stated for means of two
     readings.
 
-    >>> round_half_up([2.5, 1.5, 2.0, 2.25]).tolist()
-    [3, 2, 2, 2]
+    >>> round_half_up([2.5, 1.5, 2.0, 2.25, 0.49999999999999994]).tolist()
+    [3, 2, 2, 2, 0]
     """
-    return np.floor(np.asarray(x, dtype=float) + 0.5).astype(np.int64)
+    v = np.asarray(x, dtype=float)
+    whole = np.floor(v)
+    up: IntArray = (whole + (v - whole >= 0.5)).astype(np.int64)  # not floor(v + 0.5): 0.49999...
+    return up
 
 
 def resolve_readings(
@@ -357,8 +359,10 @@ def resolve_adjudication(
     """Final scores of a discrepant pair after a third reading: the third reading replaces both
     (``adjudication.third_reader_replaces``), or per criterion the mean of the two closest of
     the three readings, rounded half up (:func:`round_half_up`); of two equally close pairs, the
-    one that includes the third reading. The pass decision follows the rubric's pass rule on
-    the final scores.
+    one that includes the third reading, and when the third reading lies midway between the
+    other two (both pairs include it), the third reading itself, so that the order of the first
+    two readings never matters. The pass decision follows the rubric's pass rule on the final
+    scores.
 
     >>> from calibrate.rubric import rubric_from_data
     >>> from calibrate.rules import rules_for
@@ -385,7 +389,8 @@ def resolve_adjudication(
         means = np.array(
             [(readings[pairs[k][0], j] + readings[pairs[k][1], j]) / 2 for j, k in enumerate(best)]
         )
-        final = round_half_up(means)
+        midway = (gaps[0] == gaps[1]) & (gaps[0] <= gaps[2])
+        final = np.where(midway, readings[2], round_half_up(means))
         how = "mean of the two closest readings, halves rounded up"
     return Resolution(final, bool(rubric.passes(final[None])[0]), how)
 

@@ -241,6 +241,7 @@ NAVIGATION = {
         "agreement",
         "raters",
         "reliability",
+        "attempts",
         "rules",
         "adjudication",
         "my-queue",
@@ -254,12 +255,13 @@ NAVIGATION = {
         "agreement",
         "raters",
         "reliability",
+        "attempts",
         "rules",
         "assessors",
         "accounts",
         "audit",
     ],
-    "demo-board": ["overview", "agreement", "raters", "reliability", "rules", "audit"],
+    "demo-board": ["overview", "agreement", "raters", "reliability", "attempts", "rules", "audit"],
 }
 
 

@@ -110,3 +110,37 @@ def test_attempts_without_earners_say_so(tmp_path: Path, calibrate: Callable[...
     out = calibrate("attempts", "--rubric", RUBRIC, db=url)
     assert out.returncode == 1
     assert "says its earner and attempt number" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_attempts_page_shows_the_service_report(
+    demo: tuple[str, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AppTest: the page's tables and sentences are the service's, for the administrator and
+    for the board reviewer (pseudonyms only)."""
+    from tests.test_dashboard_pages import open_page
+
+    url, engine = demo
+    at = open_page(monkeypatch, url, "attempts")
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Attempts"
+    at.selectbox(key="attempts_rubric").select(RUBRIC).run()
+    assert not at.exception, at.exception
+    report = services.attempt_consistency(
+        engine=engine, actor=as_(engine, "demo-admin"), rubric=RUBRIC
+    )
+    rates = at.dataframe[0].value  # the first table: pass rate by attempt
+    assert list(rates["passed"]) == [r.n_passed for r in report.pass_rates]
+    assert list(rates["low"]) == pytest.approx(
+        [r.pass_rate.interval.low for r in report.pass_rates]
+    )
+    shown = " ".join(m.value for m in at.markdown).replace("\\", "")  # Markdown escapes
+    assert report.continuity.sentence in shown and report.leniency.sentence in shown
+
+    board = open_page(monkeypatch, url, "attempts", user="demo-board")
+    board.selectbox(key="attempts_rubric").select(RUBRIC).run()
+    assert not board.exception, board.exception
+    names = {a.assessor for a in report.leniency.assessors}
+    text = " ".join(m.value for m in board.markdown) + str(
+        [d.value.to_dict() for d in board.dataframe]
+    )
+    assert names and not any(n in text for n in names)

@@ -18,6 +18,7 @@ from calibrate.dashboard import (
     adjudication,
     agreement,
     assessors,
+    attempts,
     audit,
     data,
     my_history,
@@ -53,13 +54,14 @@ PAGES: dict[str, tuple[Render, str]] = {
     "agreement": (agreement.render, "Agreement"),
     "raters": (raters.render, "Rater effects"),
     "reliability": (reliability.render, "Reliability (G study)"),
+    "attempts": (attempts.render, "Attempts"),
     "rules": (rules.render, "Programme rules"),
     "adjudication": (adjudication.render, "Adjudication"),
     "assessors": (assessors.render, "Assessors"),
     "accounts": (accounts.render, "Accounts"),
     "audit": (audit.render, "Audit log"),
 }
-ANALYSES = ("overview", "agreement", "raters", "reliability", "rules")
+ANALYSES = ("overview", "agreement", "raters", "reliability", "attempts", "rules")
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "assessor": ("practice", "qualification", "my-queue", "my-history", "my-ratings", "rubrics"),
     "lead": (

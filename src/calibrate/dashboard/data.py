@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from calibrate.access import Actor
+    from calibrate.analyses.attempts import AttemptReport
     from calibrate.analyses.raters import RaterReport
     from calibrate.analyses.selection import Selection
     from calibrate.ratings import Keep
@@ -244,3 +245,9 @@ def reliability(
             seed=SEED,
             progress=lambda done, total, text: show(done / total, text),
         )
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def attempts(url: str, actor: Actor, rubric: str) -> AttemptReport:
+    """Consistency across earners' attempts (:func:`calibrate.services.attempt_consistency`)."""
+    return services.attempt_consistency(engine=engine(url), actor=actor, rubric=rubric)

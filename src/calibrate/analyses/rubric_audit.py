@@ -2305,15 +2305,21 @@ def _discrepancy_drivers(ctx: _Context) -> list[Finding]:
 def _coefficient_interval(
     study: GStudy, coefficient: Literal["g", "phi"], level: float
 ) -> ConfidenceInterval | None:
-    """The interval of G or Phi at the observed design: the one place where the bootstrap
-    intervals of :mod:`calibrate.stats.gtheory` plug in. None until they do."""
-    return None
+    """The bootstrap interval of G or Phi at the observed design (resamples of whole
+    submissions, :func:`calibrate.stats.gtheory.gstudy`); None when the study was run without
+    resamples."""
+    if study.intervals is None:
+        return None
+    return study.confidence_interval(coefficient)
 
 
 def _generalizability(ctx: _Context) -> tuple[list[Finding], list[str]]:
     th, live = ctx.th, ctx.live
     try:
-        study = gstudy(live.sub, live.rater, live.crit, live.value, target=th.g_target)
+        study = gstudy(
+            live.sub, live.rater, live.crit, live.value, target=th.g_target,
+            n_boot=ctx.n_boot, seed=ctx.rng(99), confidence=ctx.level,
+        )  # fmt: skip
     except StatisticsError as exc:
         return [], [f"The G study cannot be estimated: {exc}."]
     n = live.n_sub

@@ -242,6 +242,7 @@ NAVIGATION = {
         "raters",
         "reliability",
         "attempts",
+        "rubric-audit",
         "rules",
         "adjudication",
         "my-queue",
@@ -256,12 +257,22 @@ NAVIGATION = {
         "raters",
         "reliability",
         "attempts",
+        "rubric-audit",
         "rules",
         "assessors",
         "accounts",
         "audit",
     ],
-    "demo-board": ["overview", "agreement", "raters", "reliability", "attempts", "rules", "audit"],
+    "demo-board": [
+        "overview",
+        "agreement",
+        "raters",
+        "reliability",
+        "attempts",
+        "rubric-audit",
+        "rules",
+        "audit",
+    ],
 }
 
 

@@ -144,3 +144,36 @@ def test_attempts_page_shows_the_service_report(
         [d.value.to_dict() for d in board.dataframe]
     )
     assert names and not any(n in text for n in names)
+
+
+def test_rubric_audit_through_the_api_the_cli_and_the_page(
+    demo: tuple[str, Engine],
+    calibrate: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.test_dashboard_pages import open_page
+
+    url, engine = demo
+    with pytest.raises(AccessDenied):
+        services.audit_rubric(engine=engine, actor=as_(engine, "demo-assessor"), rubric=RUBRIC)
+    audit = services.audit_rubric(engine=engine, actor=OPERATOR, rubric=RUBRIC, n_boot=200)
+    again = services.audit_rubric(engine=engine, actor=OPERATOR, rubric=RUBRIC, n_boot=200)
+    assert audit.to_dict() == again.to_dict()  # the same seed, the same intervals
+    assert audit.findings and {f.kind for f in audit.findings} >= {"reliability", "level_usage"}
+    for f in audit.findings:  # every verdict follows its interval where it has one
+        if f.interval is not None and f.threshold is not None and f.verdict in ("below standard",):
+            assert f.interval.high < f.threshold
+
+    out = calibrate("audit-rubric", "--rubric", RUBRIC, "--bootstrap", "200", "--json", db=url)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == json.loads(json.dumps(audit.to_dict()))
+    text = calibrate("audit-rubric", "--rubric", RUBRIC, "--bootstrap", "200", "--all", db=url)
+    assert text.returncode == 0 and all(f.sentence in text.stdout for f in audit.findings)
+
+    at = open_page(monkeypatch, url, "rubric-audit")
+    at.selectbox(key="audit_rubric").select(RUBRIC).run()
+    assert not at.exception, at.exception
+    page = services.audit_rubric(engine=engine, actor=as_(engine, "demo-admin"), rubric=RUBRIC)
+    shown = " ".join(m.value for m in at.markdown).replace("\\", "")
+    assert all(f.sentence in shown for f in page.concerns())
+    assert [m.value for m in at.metric][:2] == [str(len(page.findings)), str(len(page.concerns()))]

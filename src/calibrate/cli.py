@@ -2802,3 +2802,50 @@ def attempts_cmd(
             *(f"  {row.sentence}" for row in report.calibration.qualification),
         ]
     _echo(lines)
+
+
+@app.command("audit-rubric")
+def audit_rubric_cmd(
+    rubric: Annotated[
+        str, typer.Option("--rubric", metavar="ID[@VERSION]", help="The stored rubric version.")
+    ],
+    bootstrap: Annotated[
+        int,
+        typer.Option("--bootstrap", min=1, metavar="N", help="Resamples behind each interval."),
+    ] = 1000,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Bootstrap seed (same seed, same intervals).")
+    ] = 2026,
+    all_findings: Annotated[
+        bool, typer.Option("--all", help="Every finding, not only the concerns.")
+    ] = False,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Audit a stored rubric version: reliability per criterion, level usage, threshold order,
+    criterion difficulty, redundancy and halo, pass-decision consistency, the criteria behind
+    discrepant pairs, G and Phi; each finding with its interval, a verdict that follows it and
+    a recommendation. Lead assessors, administrators, board reviewers."""
+    from calibrate.services import audit_rubric
+
+    with acting(database) as (engine, actor):
+        audit = audit_rubric(engine=engine, actor=actor, rubric=rubric, n_boot=bootstrap, seed=seed)
+    if as_json:
+        emit_json(audit.to_dict())
+        return
+    shown = audit.findings if all_findings else audit.concerns()
+    lines = [
+        f"{audit.rubric}: {len(audit.findings)} findings, {len(audit.concerns())} of concern "
+        f"({audit.level:.0%} intervals, {audit.n_boot:,} resamples, seed {audit.seed})",
+        "",
+    ]
+    for f in shown:
+        where = ", ".join(f.criteria) if f.criteria else "rubric"
+        lines.append(f"{'!' if f.concern else '-'} {f.kind} ({where}): {f.verdict}")
+        lines.append(f"    {f.sentence}")
+        if f.recommendation:
+            lines.append(f"    what to do: {f.recommendation}")
+    if not shown:
+        lines.append("no finding of concern (--all lists every finding)")
+    lines += [f"note: {n}" for n in audit.notes]
+    _echo(lines)

@@ -29,6 +29,7 @@ from calibrate.dashboard import (
     qualification,
     raters,
     reliability,
+    rubric_audit,
     rubrics,
     rules,
     session,
@@ -55,13 +56,16 @@ PAGES: dict[str, tuple[Render, str]] = {
     "raters": (raters.render, "Rater effects"),
     "reliability": (reliability.render, "Reliability (G study)"),
     "attempts": (attempts.render, "Attempts"),
+    "rubric-audit": (rubric_audit.render, "Rubric audit"),
     "rules": (rules.render, "Programme rules"),
     "adjudication": (adjudication.render, "Adjudication"),
     "assessors": (assessors.render, "Assessors"),
     "accounts": (accounts.render, "Accounts"),
     "audit": (audit.render, "Audit log"),
 }
-ANALYSES = ("overview", "agreement", "raters", "reliability", "attempts", "rules")
+ANALYSES = (
+    "overview", "agreement", "raters", "reliability", "attempts", "rubric-audit", "rules",
+)  # fmt: skip
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "assessor": ("practice", "qualification", "my-queue", "my-history", "my-ratings", "rubrics"),
     "lead": (

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from calibrate.access import Actor
     from calibrate.analyses.attempts import AttemptReport
     from calibrate.analyses.raters import RaterReport
+    from calibrate.analyses.rubric_audit import RubricAudit
     from calibrate.analyses.selection import Selection
     from calibrate.ratings import Keep
     from calibrate.rules import ProgrammeRules
@@ -251,3 +252,11 @@ def reliability(
 def attempts(url: str, actor: Actor, rubric: str) -> AttemptReport:
     """Consistency across earners' attempts (:func:`calibrate.services.attempt_consistency`)."""
     return services.attempt_consistency(engine=engine(url), actor=actor, rubric=rubric)
+
+
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def rubric_audit(url: str, actor: Actor, rubric: str) -> RubricAudit:
+    """The rubric's quality audit (:func:`calibrate.services.audit_rubric`, seed :data:`SEED`)."""
+    return services.audit_rubric(
+        engine=engine(url), actor=actor, rubric=rubric, n_boot=RESAMPLES, seed=SEED
+    )

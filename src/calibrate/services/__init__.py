@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from calibrate.services.definitions import import_definitions, rubrics, validate_definitions
     from calibrate.services.demo import build_demo, simulate, simulate_demo, store_demo
     from calibrate.services.exports import export_ratings
-    from calibrate.services.monitoring import attempt_consistency
+    from calibrate.services.monitoring import attempt_consistency, audit_rubric
     from calibrate.services.queue import (
         add_submission,
         adjudicate,
@@ -103,6 +103,7 @@ __all__ = [
     "agreement",
     "attempt_consistency",
     "audit_log",
+    "audit_rubric",
     "build_demo",
     "connected",
     "correct",
@@ -227,6 +228,7 @@ _MODULE_OF = {
         "queue",
     ),
     "attempt_consistency": "monitoring",
+    "audit_rubric": "monitoring",
     "export_ratings": "exports",
     "programme_rules": "rules",
 }

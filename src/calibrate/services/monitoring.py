@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from calibrate.analyses.attempts import AttemptReport
+    from calibrate.analyses.rubric_audit import RubricAudit
 
 ObjectArray = NDArray[np.object_]
 
@@ -90,4 +91,43 @@ def attempt_consistency(
             passed=rounds.passed,
         ),
         confidence=confidence,
+    )
+
+
+def audit_rubric(
+    *, engine: Engine, actor: Actor, rubric: str, n_boot: int = 1000, seed: int = 2026
+) -> RubricAudit:
+    """The quality audit of one stored rubric version
+    (:func:`calibrate.analyses.rubric_audit.audit_rubric`) from its live ratings, with its
+    stored anchor sets and the assessors' ratings of them for the halo findings: for lead
+    assessors, administrators, board reviewers (pseudonyms) of the rubric's issuer, and the
+    operator. The same seed gives the same intervals.
+
+    Raises
+    ------
+    AccessDenied
+        An assessor.
+    CalibrateError
+        An unknown rubric (another issuer's is unknown), or no live rating of it.
+    """
+    from calibrate.analyses.rubric_audit import audit_rubric as audit
+    from calibrate.ratings import ANCHOR_CONTEXTS
+    from calibrate.services.analyses import _for, _scoped_rubric
+    from calibrate.store import load_ratings, stored_anchor_sets
+
+    require(actor, "analyses.read")
+    version = _scoped_rubric(rubric, engine=engine, actor=actor)
+    live = load_ratings(engine=engine, rubric=version.key, contexts=["live"])
+    if not len(live):
+        raise CalibrateError(f"the store holds no live ratings of {version.key} to audit")
+    sets = stored_anchor_sets(engine=engine, rubric=version.key)
+    anchored = load_ratings(engine=engine, rubric=version.key, contexts=ANCHOR_CONTEXTS)
+    with_anchors = bool(sets) and len(anchored) > 0
+    return audit(
+        _for(actor, live, engine),
+        version,
+        anchors=sets if with_anchors else None,
+        anchor_ratings=_for(actor, anchored, engine, units=False) if with_anchors else None,
+        seed=seed,
+        n_boot=n_boot,
     )

@@ -63,8 +63,19 @@ def render(actor: Actor) -> None:
         st.caption(escape(note))
 
     st.subheader("Findings of concern")
+    unsure = sum(f.verdict.startswith("too few") for f in audit.findings)
     if not concerns:
-        st.success("No finding of concern: every verdict the intervals support is favourable.")
+        st.info(
+            "No finding of concern"
+            + (
+                f", but {unsure} of {len(audit.findings)} findings cannot be judged yet: their "
+                "intervals are too wide (too few double-scored submissions, ratings or anchors)."
+                if unsure
+                else ": every verdict the intervals support is favourable."
+            )
+        )
+    elif unsure:
+        st.caption(f"{unsure} more findings cannot be judged yet: their intervals are too wide.")
     for f in concerns:
         where = ", ".join(f.criteria) if f.criteria else "the rubric as a whole"
         st.markdown(

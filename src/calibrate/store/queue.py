@@ -391,8 +391,8 @@ def candidates(
     received, without a result, with fewer unreleased assignments than readings, neither held,
     finished nor given back by this assessor (one that timed out may come back to them), nor
     rated by them; on the
-    versions in ``strict`` (rule ``resubmission.different_assessor``), no later attempt of a
-    submission they rated (following ``previous_id`` forward from their ratings)."""
+    versions in ``strict`` (rule ``resubmission.different_assessor``), no resubmission of which
+    they rated an earlier attempt (following ``previous_id`` back from the open submissions)."""
     taken = (
         sa.select(sa.func.count())
         .where(ASSIGNMENT.c.submission_id == SUBMISSION.c.id, ASSIGNMENT.c.released_at.is_(None))
@@ -416,20 +416,29 @@ def candidates(
         ),
     ]
     if strict:
-        rated = (
-            sa.select(RATING.c.submission_id.label("id"))
-            .where(RATING.c.assessor_id == assessor, RATING.c.submission_id.is_not(None))
-            .cte("rated", recursive=True)
+        # Walk back from each open resubmission to its earlier attempts (a few steps each),
+        # rather than forward from every rating the assessor ever gave (tens of thousands).
+        first = SUBMISSION.alias("open_attempt")
+        chain = (
+            sa.select(first.c.id.label("origin"), first.c.previous_id.label("id"))
+            .where(
+                first.c.rubric_version_id.in_(list(strict)),
+                first.c.received_at.is_not(None),
+                first.c.previous_id.is_not(None),
+                ~sa.exists().where(RESULT.c.submission_id == first.c.id),
+            )
+            .cte("chain", recursive=True)
         )
-        earlier, later = rated.alias("earlier"), SUBMISSION.alias("later_attempt")
-        rated = rated.union(
-            sa.select(later.c.id).join(earlier, later.c.previous_id == earlier.c.id)
+        step, before = chain.alias("step"), SUBMISSION.alias("before")
+        chain = chain.union_all(
+            sa.select(step.c.origin, before.c.previous_id)
+            .join(step, before.c.id == step.c.id)
+            .where(before.c.previous_id.is_not(None))
         )
         conditions.append(
-            ~sa.and_(
-                SUBMISSION.c.rubric_version_id.in_(list(strict)),
-                SUBMISSION.c.id.in_(sa.select(rated.c.id)),
-            )
+            ~sa.exists()
+            .select_from(chain.join(RATING, RATING.c.submission_id == chain.c.id))
+            .where(chain.c.origin == SUBMISSION.c.id, RATING.c.assessor_id == assessor)
         )
     rows = conn.execute(
         sa.select(SUBMISSION.c.id, SUBMISSION.c.rubric_version_id, SUBMISSION.c.readings)

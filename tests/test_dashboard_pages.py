@@ -24,7 +24,7 @@ from calibrate.access import Actor
 from calibrate.analyses.accuracy import live_decision_agreement
 from calibrate.analyses.agreement import AgreementReport, agreement_report
 from calibrate.analyses.raters import unplaced_elements
-from calibrate.dashboard import agreement as agreement_page
+from calibrate.dashboard import data
 from calibrate.dashboard.session import TOKEN
 from calibrate.ratings import Ratings
 from calibrate.rules import rules_for
@@ -133,7 +133,7 @@ def library_agreement(engine: Engine, rubric: str) -> AgreementReport:
         live(engine, rubric),
         levels=levels(engine, rubric),
         n_boot=500,
-        seed=agreement_page.SEED,
+        seed=data.SEED,
     )
 
 

@@ -37,7 +37,7 @@ LAYERS: dict[str, tuple[set[str], set[str]]] = {
         NUMERIC | DATA | BASE | INPUTS | {"calibrate.stats", "calibrate.analyses"},
     ),
     "rules": (
-        {"calibrate.rules", "calibrate.access", "calibrate.workflow"},
+        {"calibrate.rules", "calibrate.access", "calibrate.workflow", "calibrate.flags"},
         NUMERIC | BASE | INPUTS | {"calibrate.rules"},
     ),
     "simulate": (
@@ -61,6 +61,7 @@ LAYERS: dict[str, tuple[set[str], set[str]]] = {
             "calibrate.analyses",
             "calibrate.rules",
             "calibrate.workflow",
+            "calibrate.flags",
             "calibrate.access",
             "calibrate.simulate",
             "calibrate.store",

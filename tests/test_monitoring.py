@@ -177,3 +177,24 @@ def test_rubric_audit_through_the_api_the_cli_and_the_page(
     shown = " ".join(m.value for m in at.markdown).replace("\\", "")
     assert all(f.sentence in shown for f in page.concerns())
     assert [m.value for m in at.metric][:2] == [str(len(page.findings)), str(len(page.concerns()))]
+
+
+def test_flags_through_the_api_and_the_cli(
+    demo: tuple[str, Engine], calibrate: Callable[..., Result]
+) -> None:
+    url, engine = demo
+    with pytest.raises(AccessDenied):
+        services.assessor_flags(engine=engine, actor=as_(engine, "demo-assessor"), rubric=RUBRIC)
+    report = services.assessor_flags(engine=engine, actor=OPERATOR, rubric=RUBRIC)
+    live = store.load_ratings(engine=engine, rubric=RUBRIC, contexts=["live", "validity"])
+    assert set(report.tested) | set(report.not_tested) == set(live.raters)
+    rules = services.programme_rules(rubric=store.stored_rubric(RUBRIC, engine=engine)).flags
+    assert report.fdr == rules.fdr
+    assert all(f.evidence >= rules.min_ratings for f in report.flags)
+    board = services.assessor_flags(engine=engine, actor=as_(engine, "demo-board"), rubric=RUBRIC)
+    assert all(a.startswith("A-") for a in (*board.tested, *board.not_tested))
+    out = calibrate("flags", "--rubric", RUBRIC, "--json", db=url)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == json.loads(json.dumps(report.to_dict()))
+    text = calibrate("flags", "--rubric", RUBRIC, db=url)
+    assert text.returncode == 0 and f"{len(report.tested)} assessors tested" in text.stdout

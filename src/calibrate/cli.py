@@ -2849,3 +2849,34 @@ def audit_rubric_cmd(
         lines.append("no finding of concern (--all lists every finding)")
     lines += [f"note: {n}" for n in audit.notes]
     _echo(lines)
+
+
+@app.command("flags")
+def flags_cmd(
+    rubric: Annotated[
+        str, typer.Option("--rubric", metavar="ID[@VERSION]", help="The stored rubric version.")
+    ],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Flags on the assessors of a stored rubric version from their live work: severity or
+    leniency beyond the programme's tolerance (rule flags.severity_logits) from the
+    random-effects rater model, on assessors with enough ratings (flags.min_ratings), the false
+    discovery rate held at flags.fdr. Lead assessors, administrators, board reviewers."""
+    from calibrate.services import assessor_flags
+
+    with acting(database) as (engine, actor):
+        report = assessor_flags(engine=engine, actor=actor, rubric=rubric)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    lines = [
+        f"{report.window}: {len(report.tested)} assessors tested, {len(report.flags)} flagged "
+        f"(false discovery rate {report.fdr:.0%}: at most about "
+        f"{report.expected_false:.1f} of these flags expected to be false)",
+        *(f"  {f.sentence}" for f in report.flags),
+    ]
+    if report.not_tested:
+        lines.append("not tested:")
+        lines += [f"  {who}: {why}" for who, why in sorted(report.not_tested.items())]
+    _echo(lines)

@@ -636,7 +636,7 @@ def test_pool_drift_errors() -> None:
         pool_drift([], [], [], [], [])
     with pytest.raises(StatisticsError, match="an anchor scored in both terms"):
         pool_drift([0, 0], [0, 1], [0, 1], [2, 2], [2, 2], same_assessors=True)
-    with pytest.raises(StatisticsError, match="assessor must hold non-negative integer codes"):
+    with pytest.raises(StatisticsError, match="rater must hold non-negative integer codes"):
         pool_drift([0, 0], [0, 1], [0.5, 1], [2, 2], [2, 2])
 
 

@@ -34,8 +34,9 @@ CONTRACT = ("unit", "rater", "criterion", "value")
 # Other names once used for the same arrays: none may come back.
 SYNONYMS = {"anchor", "submission", "assessor", "judge", "coder", "item", "score", "scores"}
 # Paired forms: two raters' scores of the same units (their long forms are cohen_kappa_pairs and
-# summarize), and pass decisions.
-PAIRED = {"cohen_kappa", "standardized_mean_difference", "decision_agreement"}
+# summarize), and pass decisions; and the control charts, whose ``x`` is one standardised
+# observation per reading of an assessor (stats.drift.anchor_observations makes them).
+PAIRED = {"cohen_kappa", "standardized_mean_difference", "decision_agreement", "cusum", "ewma"}
 
 
 def public_functions() -> list[tuple[str, Callable[..., Any]]]:
@@ -79,6 +80,8 @@ def test_the_contract_covers_the_long_entry_points() -> None:
         "kappa.fleiss_kappa": ("unit", "value"),
         "percent_agreement.percent_agreement": ("unit", "value"),
         "rasch.fit_mfrm": CONTRACT,
+        "severity.fit_severity": CONTRACT,
+        "drift.pool_drift": ("unit", "rater", "value"),
         "_input.long_ratings": CONTRACT,
     }
     found = {

@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from calibrate.services.definitions import import_definitions, rubrics, validate_definitions
     from calibrate.services.demo import build_demo, simulate, simulate_demo, store_demo
     from calibrate.services.exports import export_ratings
-    from calibrate.services.monitoring import attempt_consistency, audit_rubric
+    from calibrate.services.monitoring import assessor_flags, attempt_consistency, audit_rubric
     from calibrate.services.queue import (
         add_submission,
         adjudicate,
@@ -101,6 +101,7 @@ __all__ = [
     "adjudicate",
     "adjudications",
     "agreement",
+    "assessor_flags",
     "attempt_consistency",
     "audit_log",
     "audit_rubric",
@@ -229,6 +230,7 @@ _MODULE_OF = {
     ),
     "attempt_consistency": "monitoring",
     "audit_rubric": "monitoring",
+    "assessor_flags": "monitoring",
     "export_ratings": "exports",
     "programme_rules": "rules",
 }

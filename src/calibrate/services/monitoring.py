@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from calibrate.analyses.attempts import AttemptReport
     from calibrate.analyses.rubric_audit import RubricAudit
+    from calibrate.flags import FlagReport
 
 ObjectArray = NDArray[np.object_]
 
@@ -130,4 +131,52 @@ def audit_rubric(
         anchor_ratings=_for(actor, anchored, engine, units=False) if with_anchors else None,
         seed=seed,
         n_boot=n_boot,
+    )
+
+
+def assessor_flags(*, engine: Engine, actor: Actor, rubric: str) -> FlagReport:
+    """Flags on the assessors of one stored rubric version from their live work (live
+    submissions and the validity anchors seeded among them; :mod:`calibrate.flags`):
+    severity or leniency beyond ``flags.severity_logits`` from the random-effects rater model
+    (:func:`calibrate.stats.severity.fit_severity`); assessors with fewer than
+    ``flags.min_ratings`` ratings, or whom the data cannot place, are not tested; the false
+    discovery rate is held at ``flags.fdr``. For lead assessors, administrators, board
+    reviewers (pseudonyms) of the rubric's issuer, and the operator.
+
+    Raises
+    ------
+    AccessDenied
+        An assessor.
+    CalibrateError
+        An unknown rubric (another issuer's is unknown), or no live rating of it.
+    """
+    from calibrate.flags import severity_flags
+    from calibrate.services.analyses import _for, _scoped_rubric
+    from calibrate.services.rules import programme_rules
+    from calibrate.stats.severity import fit_severity
+    from calibrate.store import load_ratings
+
+    require(actor, "analyses.read")
+    version = _scoped_rubric(rubric, engine=engine, actor=actor)
+    # validity anchors are read as live work, by many assessors each: they link the design
+    live = _for(
+        actor,
+        load_ratings(engine=engine, rubric=version.key, contexts=["live", "validity"]),
+        engine,
+    )
+    if not len(live):
+        raise CalibrateError(f"the store holds no live ratings of {version.key} to flag from")
+    rules = programme_rules(rubric=version).flags
+    fit = fit_severity(live.unit, live.rater, live.criterion, live.value, categories=version.scores)
+    a = fit.assessors
+    return severity_flags(
+        [live.raters[int(c)] for c in a.code],
+        a.severity,
+        a.se,
+        a.n,
+        a.placed,
+        tolerance=rules.severity_logits,
+        min_ratings=rules.min_ratings,
+        fdr=rules.fdr,
+        window=f"live work on {version.key}",
     )

@@ -1214,9 +1214,9 @@ class PoolDrift:
 
 
 def pool_drift(
-    anchor: ArrayLike,
+    unit: ArrayLike,
     term: ArrayLike,
-    assessor: ArrayLike,
+    rater: ArrayLike,
     value: ArrayLike,
     expert: ArrayLike,
     *,
@@ -1226,11 +1226,11 @@ def pool_drift(
 
     Parameters
     ----------
-    anchor : array_like of int, shape (n,)
-        Anchor code of each rating (the clusters).
+    unit : array_like of int, shape (n,)
+        Trend-anchor code of each rating (the clusters).
     term : array_like of int, shape (n,)
         0 for the earlier term, 1 for the later.
-    assessor : array_like of int, shape (n,)
+    rater : array_like of int, shape (n,)
         Assessor code of each rating.
     value : array_like of float, shape (n,)
         The assessor's score (one criterion of one anchor).
@@ -1290,10 +1290,10 @@ def pool_drift(
     >>> round(ci.low, 4), round(ci.high, 4)
     (-0.7676, 2.1009)
     """
-    a = codes(anchor, "anchor")
+    a = codes(unit, "unit")
     n_all = a.size
     term_ = codes(term, "term", n_all, like="anchor")
-    r = codes(assessor, "assessor", n_all, like="anchor")
+    r = codes(rater, "rater", n_all)
     v = scores(value, "value", n_all, like="anchor")
     e = scores(expert, "expert", n_all, like="anchor")
     if n_all and int(term_.max()) > 1:

@@ -66,6 +66,7 @@ from calibrate.stats._input import Progress, long_ratings
 from calibrate.stats._interval import ConfidenceIntervals
 
 __all__ = [
+    "MAX_DATA_SE",
     "MAX_ITER",
     "MAX_NODES",
     "MIN_INFORMATION",
@@ -90,6 +91,11 @@ Status = Literal["placed", "not placed"]
 MIN_INFORMATION = 0.5
 """An assessor is placed when the data carry at least this share of what is known about their
 severity: ``1 - posterior variance / prior variance`` (0.5: the data say as much as the prior)."""
+MAX_DATA_SE = 0.5
+"""An assessor is also placed when the data alone (the likelihood's information about their
+severity, the prior left out) give a standard error of at most this many logits: their severity
+is known to within about one logit either way, whatever the spread of the pool (Linacre 1994:
+16 to 36 observations estimate a measure to within one logit with 95% confidence)."""
 MIN_RATINGS = 10
 """An assessor with fewer ratings is not placed, whatever the information (two submissions on
 five criteria)."""
@@ -147,8 +153,9 @@ class AssessorSeverities:
     subset : ndarray of int64
         Connected subset of the design (assessors linked by chains of shared submissions).
     status : tuple of {"placed", "not placed"}
-        ``"not placed"``: information below ``min_information``, fewer than ``min_ratings``
-        ratings, or every rating in the lowest (highest) category. The severity is then mostly
+        ``"not placed"``: information below ``min_information`` and a data-only standard error
+        above :data:`MAX_DATA_SE`, fewer than ``min_ratings`` ratings, or every rating in the
+        lowest (highest) category. The severity is then mostly
         the prior's: keep it for the record, but do not rank or act on it.
     """
 
@@ -456,12 +463,14 @@ def fit_severity(
 
     *Placement*. ``information`` :math:`= 1 - V_j / (\sigma_s^2 (1 - 1/J))`, the share of the
     prior variance of the deviation that the data remove. An assessor is placed when it is at
-    least ``min_information``, they have at least ``min_ratings`` ratings, and their ratings
+    least ``min_information`` or the data alone give a standard error of at most
+    :data:`MAX_DATA_SE` (so that a pool of alike assessors, whose small :math:`\sigma_s` leaves
+    the prior strong, does not make every well-observed assessor unplaceable), they have at
+    least ``min_ratings`` ratings, and their ratings
     are not all in the lowest or all in the highest category (the data then bound the severity
     on one side only; its value comes from the prior). An assessor who met one submission, or
     gave only top (bottom) scores, keeps a finite severity on the right side of the mean with
-    a finite interval and is ``"not placed"``. When :math:`\sigma_s` is small, few assessors
-    are placed: the data cannot tell them apart.
+    a finite interval and is ``"not placed"``.
 
     *Monotonicity*. One rating raised lowers its assessor's severity (property-tested with
     :math:`\sigma_s` given, on 40-80 submissions). On a few dozen ratings that one rating also
@@ -1219,7 +1228,14 @@ def _result(
     half = float(norm_ppf(0.5 + level / 2)) * se
     prior = state.sigma_s**2 * (d.nj - 1) / d.nj  # prior variance of s_j - mean(s)
     info = np.clip(1.0 - state.var_s / prior, 0.0, 1.0) if d.nj > 1 else np.zeros(1)
-    placed = (info >= min_information) & (d.n_rater >= min_ratings) & ~d.rater_extreme
+    if d.nj > 1 and prior > 0:  # one assessor is the mean itself: nothing to place
+        precision = np.divide(
+            1.0, state.var_s, out=np.zeros_like(state.var_s), where=state.var_s > 0
+        )
+        known = precision - 1.0 / prior >= 1.0 / MAX_DATA_SE**2
+    else:
+        known = np.zeros(d.nj, dtype=bool)
+    placed = ((info >= min_information) | known) & (d.n_rater >= min_ratings) & ~d.rater_extreme
     status: tuple[Status, ...] = tuple("placed" if ok else "not placed" for ok in placed)
     # posterior-integrated residuals per cell: sum_q M2 - 2 E M1 + E^2 M0 (M_k: x^k-weighted)
     m1, m2 = d.at_x @ ev.pi, d.at_x2 @ ev.pi

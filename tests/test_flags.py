@@ -1,0 +1,113 @@
+"""Flags on assessors (issue 12, part 2): the test beyond a tolerance, the false discovery rate
+over many assessors, minimum evidence, and planted effects found by simulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import false_discovery_control
+
+from calibrate.errors import CalibrateError
+from calibrate.flags import beyond_tolerance, severity_flags
+from calibrate.stats.severity import fit_severity
+from tests.stats.test_severity import simulate
+
+
+def test_the_tolerance_test_is_one_sided_beyond_the_tolerance() -> None:
+    # At exactly the tolerance the estimate is as likely inside as beyond: p = 0.5; two SEs
+    # beyond it, p = 1 - Phi(2) = 0.02275 (standard normal table).
+    p = beyond_tolerance([0.5, -0.5, 1.0, -1.0], [0.25] * 4, 0.5)
+    assert p.tolist() == pytest.approx([0.5, 0.5, 0.0227501, 0.0227501], abs=1e-6)
+
+
+def test_flags_hold_the_false_discovery_rate_of_benjamini_hochberg() -> None:
+    # Benjamini & Hochberg (1995): with m tests, the k-th smallest p is compared with k q / m.
+    # Here m = 4, q = 0.05: p = (0.001, 0.012, 0.04, 0.5) gives adjusted (0.004, 0.024, 0.0533,
+    # 0.5): the first two are flagged, the third is not although its own p is below 0.05.
+    z = np.array([3.090232, 2.257129, 1.750686, 0.0])  # 1 - Phi(z) = 0.001, 0.012, 0.04, 0.5
+    report = severity_flags(
+        ["A", "B", "C", "D"], z * 0.1 + 0.5, [0.1] * 4, [100] * 4, [True] * 4,
+        tolerance=0.5, min_ratings=30, fdr=0.05,
+    )  # fmt: skip
+    assert [f.assessor for f in report.flags] == ["A", "B"]
+    expected = false_discovery_control([0.001, 0.012, 0.04, 0.5], method="bh")
+    assert [f.q_value for f in report.flags] == pytest.approx(expected[:2], rel=1e-4)
+    assert report.expected_false == pytest.approx(0.1)
+    assert report.to_dict()["expected_false_flags"] == pytest.approx(0.1)
+
+
+def test_thin_or_unplaced_assessors_are_neither_flagged_nor_cleared() -> None:
+    report = severity_flags(
+        ["A", "B", "C"], [3.0, 3.0, 0.0], [0.1, 0.1, 0.1], [29, 500, 30], [True, False, True],
+        tolerance=0.5, min_ratings=30, fdr=0.05, window="live work on r@1",
+    )  # fmt: skip
+    assert report.flags == ()
+    assert report.not_tested == {
+        "A": "29 ratings, fewer than 30",
+        "B": "the data cannot place them",
+    }
+    assert report.tested == ("C",)
+
+
+def test_a_flag_says_what_it_measured_in_words() -> None:
+    (flag,) = severity_flags(
+        ["A0005"], [-1.26], [0.2], [120], [True], tolerance=0.5, min_ratings=30, fdr=0.05,
+        window="live work on crsel-intro@1",
+    ).flags  # fmt: skip
+    assert flag.kind == "lenient" and flag.threshold == 0.5 and flag.evidence == 120
+    assert flag.low == pytest.approx(-1.26 - 1.959964 * 0.2, abs=1e-5)
+    assert flag.sentence.startswith("A0005 scores more leniently than the pool's average by 1.26")
+    assert "beyond the tolerance of 0.5 logits, on 120 ratings of live work" in flag.sentence
+
+
+@pytest.mark.parametrize("bad", [{"tolerance": -0.1}, {"fdr": 0.0}, {"level": 1.0}])
+def test_bad_settings_are_refused(bad: dict[str, float]) -> None:
+    options = {"tolerance": 0.5, "min_ratings": 30, "fdr": 0.05, **bad}
+    with pytest.raises(CalibrateError):
+        severity_flags(["A"], [0.0], [0.1], [50], [True], **options)  # type: ignore[arg-type]
+
+
+def flags_on(sev: np.ndarray, seed: int) -> tuple[set[int], int]:
+    """Planted severities on the sparse live design (2 readings per submission), fitted by the
+    random-effects model and flagged at the programme's defaults (0.5 logits, 30 ratings, FDR
+    5%): the flagged assessors and how many were tested."""
+    sim = simulate(n_units=1500, n_raters=sev.size, severities=sev, seed=seed)
+    fit = fit_severity(sim.unit, sim.rater, sim.criterion, sim.value)
+    a = fit.assessors
+    names = [str(int(c)) for c in a.code]
+    report = severity_flags(names, a.severity, a.se, a.n, a.placed, tolerance=0.5,
+                            min_ratings=30, fdr=0.05)  # fmt: skip
+    return {int(f.assessor) for f in report.flags}, len(report.tested)
+
+
+def within(sev: np.ndarray) -> set[int]:
+    """Assessors truly within the tolerance of the pool's average (flagging them is false)."""
+    return set(np.flatnonzero(np.abs(sev - sev.mean()) <= 0.5).tolist())
+
+
+@pytest.mark.slow
+def test_planted_severe_and_lenient_assessors_are_flagged_and_few_others() -> None:
+    # 100 assessors N(0, 0.3^2), 4 planted at +1.5 and 4 at -1.5 logits (Myford & Wolfe's
+    # severity effect, well beyond the 0.5 tolerance), about 150 ratings each; 3 programmes.
+    found, false = [], 0
+    for rep in range(3):
+        sev = np.random.default_rng(70 + rep).normal(0.0, 0.3, 100)
+        sev[:4], sev[4:8] = 1.5, -1.5
+        flagged, tested = flags_on(sev, seed=80 + rep)
+        assert tested >= 95
+        found.append(len(flagged & set(range(8))) / 8)
+        false += len(flagged & within(sev))
+    assert min(found) >= 7 / 8  # power: at most one planted assessor missed per programme
+    assert false <= 2  # at most ~0.05 of the flags raised are expected to be false
+
+
+@pytest.mark.slow
+def test_a_calibrated_pool_raises_almost_no_false_flags() -> None:
+    # No planted effect: 100 assessors N(0, 0.3^2) over 4 programmes; a flag on an assessor
+    # truly within 0.5 logits of the average is false, and there should be almost none.
+    false = 0
+    for rep in range(4):
+        sev = np.random.default_rng(90 + rep).normal(0.0, 0.3, 100)
+        flagged, _ = flags_on(sev, seed=100 + rep)
+        false += len(flagged & within(sev))
+    assert false <= 2

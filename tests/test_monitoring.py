@@ -198,3 +198,15 @@ def test_flags_through_the_api_and_the_cli(
     assert json.loads(out.stdout) == json.loads(json.dumps(report.to_dict()))
     text = calibrate("flags", "--rubric", RUBRIC, db=url)
     assert text.returncode == 0 and f"{len(report.tested)} assessors tested" in text.stdout
+
+
+@pytest.mark.parametrize("command", ["attempts", "audit-rubric", "flags"])
+def test_monitoring_commands_refuse_an_unknown_rubric_in_one_line(
+    demo: tuple[str, Engine], calibrate: Callable[..., Result], command: str
+) -> None:
+    url, engine = demo
+    before = store.counts(engine=engine)
+    out = calibrate(command, "--rubric", "no-such-rubric", db=url)
+    assert out.returncode == 1
+    assert "no-such-rubric" in out.stderr and "Traceback" not in out.stderr
+    assert store.counts(engine=engine) == before  # reading only: nothing written

@@ -187,23 +187,13 @@ def accuracy_report(
     :func:`~calibrate.stats.accuracy.decision_accuracy`.
     """
     sets = tuple(anchor_sets)
-    if not sets:
-        raise CalibrateError("no anchor sets given")
-    others = sorted({s.rubric_key for s in sets} - {rubric.key})
-    if others:
-        raise CalibrateError(
-            f"the anchor sets are scored under {', '.join(others)}, not {rubric.key}"
-        )
-    anchor_ids = [a.id for s in sets for a in s.anchors]
-    repeated = sorted({i for i in anchor_ids if anchor_ids.count(i) > 1})
-    if repeated:
-        raise CalibrateError(f"anchor id(s) in more than one anchor set: {', '.join(repeated)}")
+    anchor_ids = anchor_ids_of(sets, rubric, empty="no anchor sets given")
     criteria = rubric.criterion_ids
     expert = np.vstack([s.expert_scores(criteria) for s in sets])  # (n_anchors, n_criteria)
     expert_pass = rubric.passes(expert)
     names = ", ".join(s.id for s in sets)
 
-    rows = _procedure_rows(ratings, rubric, ANCHOR_CONTEXTS)
+    rows = procedure_rows(ratings, rubric, ANCHOR_CONTEXTS)
     if not len(rows):
         raise CalibrateError(f"the ratings hold no ratings of the anchors of {names}")
     unit_anchor = _lookup(
@@ -292,7 +282,7 @@ def live_decision_agreement(ratings: Ratings, rubric: Rubric) -> DecisionAgreeme
     conjunctive pass rule one criterion read one level lower by the second reader is an
     adjacent agreement and a different decision. Report both (DESIGN.md, Decisions).
     """
-    rows = _procedure_rows(ratings, rubric, ("live",))
+    rows = procedure_rows(ratings, rubric, ("live",))
     criteria = rubric.criterion_ids
     crit = _lookup(rows.criteria, criteria, f"unknown criterion for {rubric.key}")[rows.criterion]
     if not np.isin(rows.value, rubric.scores).all():
@@ -349,7 +339,30 @@ def load_anchor_definitions(
     return rubrics[(sets[0].rubric_id, sets[0].rubric_version)], tuple(sets)
 
 
-def _procedure_rows(ratings: Ratings, rubric: Rubric, contexts: Sequence[str]) -> Ratings:
+def anchor_ids_of(sets: Sequence[AnchorSet], rubric: Rubric, *, empty: str) -> list[str]:
+    """The anchor ids of ``sets`` in order, after checking that there is a set (else
+    ``empty``), that every set is scored under ``rubric`` and that no id is in two sets.
+
+    Raises
+    ------
+    CalibrateError
+        Naming the rule broken.
+    """
+    if not sets:
+        raise CalibrateError(empty)
+    others = sorted({s.rubric_key for s in sets} - {rubric.key})
+    if others:
+        raise CalibrateError(
+            f"the anchor sets are scored under {', '.join(others)}, not {rubric.key}"
+        )
+    ids = [a.id for s in sets for a in s.anchors]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise CalibrateError(f"anchor id(s) in more than one anchor set: {', '.join(repeated)}")
+    return ids
+
+
+def procedure_rows(ratings: Ratings, rubric: Rubric, contexts: Sequence[str]) -> Ratings:
     """The rows of ``rubric`` (per a ``rubric`` column) and of ``contexts`` (per a ``context``
     column); files without these columns are taken to hold only such rows."""
     keep = np.ones(len(ratings), dtype=bool)

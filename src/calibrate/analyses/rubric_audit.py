@@ -91,6 +91,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtri
 
+from calibrate.analyses.accuracy import anchor_ids_of, procedure_rows
 from calibrate.anchors import AnchorSet
 from calibrate.errors import CalibrateError, StatisticsError
 from calibrate.ratings import Ratings, factorize
@@ -874,17 +875,6 @@ class _Live:
     rated: BoolArray
 
 
-def _procedure_rows(ratings: Ratings, rubric: Rubric, contexts: Sequence[str]) -> Ratings:
-    """Rows of ``rubric`` (per a ``rubric`` column) and of ``contexts`` (per a ``context``
-    column); files without these columns are taken to hold only such rows."""
-    keep = np.ones(len(ratings), dtype=bool)
-    if "rubric" in ratings.columns:
-        keep &= np.isin(ratings.columns["rubric"], [rubric.key, rubric.id, ""])
-    if "context" in ratings.columns:
-        keep &= np.isin(ratings.columns["context"], list(contexts))
-    return ratings if keep.all() else ratings.subset(keep)
-
-
 def _criterion_index(labels: Sequence[str], rubric: Rubric, what: str) -> IntArray:
     known = {c: i for i, c in enumerate(rubric.criterion_ids)}
     unknown = [c for c in labels if c not in known]
@@ -912,7 +902,7 @@ def _level_index(value: FloatArray, rubric: Rubric, what: str) -> IntArray:
 
 
 def _prepare_live(ratings: Ratings, rubric: Rubric) -> _Live:
-    rows = _procedure_rows(ratings, rubric, ("live",))
+    rows = procedure_rows(ratings, rubric, ("live",))
     if len(rows) == 0:
         raise CalibrateError(f"the ratings hold no live rating of {rubric.key} to audit")
     crit = _criterion_index(rows.criteria, rubric, "the ratings")[rows.criterion]
@@ -972,19 +962,9 @@ def _prepare_anchors(
     ratings: Ratings, anchor_sets: Sequence[AnchorSet], rubric: Rubric
 ) -> _Anchors:
     sets = tuple(anchor_sets)
-    if not sets:
-        raise CalibrateError("anchors must hold at least one anchor set")
-    others = sorted({s.rubric_key for s in sets} - {rubric.key})
-    if others:
-        raise CalibrateError(
-            f"the anchor sets are scored under {', '.join(others)}, not {rubric.key}"
-        )
-    ids = [a.id for s in sets for a in s.anchors]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise CalibrateError(f"anchor id(s) in more than one anchor set: {', '.join(repeated)}")
+    ids = anchor_ids_of(sets, rubric, empty="anchors must hold at least one anchor set")
     expert = np.vstack([s.expert_scores(rubric.criterion_ids) for s in sets]).astype(np.float64)
-    rows = _procedure_rows(ratings, rubric, ("practice", "qualification", "validity"))
+    rows = procedure_rows(ratings, rubric, ("practice", "qualification", "validity"))
     if len(rows) == 0:
         raise CalibrateError(f"anchor_ratings hold no rating of an anchor of {rubric.key}")
     index = {a: i for i, a in enumerate(ids)}

@@ -910,14 +910,16 @@ def test_resolve_adjudication_property(
             closest = [(a, b) for a, b in pairs["lead"] if abs(a - b) == gap] or [
                 (a, b) for a, b in pairs["readers"] if abs(a - b) == gap
             ]
-            # the mean of the two closest readings (the lead's pair first), halves up
-            assert got.scores[j] in {(a + b + 1) // 2 for a, b in closest}
+            midway = third[j] - first[j] == second[j] - third[j] != 0
+            if midway:  # both closest pairs hold the lead's reading: the lead's score decides
+                assert got.scores[j] == third[j]
+            else:  # the mean of the two closest readings (the lead's pair first), halves up
+                assert got.scores[j] in {(a + b + 1) // 2 for a, b in closest}
             lo, hi = sorted(three[:, j].tolist())[0], sorted(three[:, j].tolist())[-1]
             assert lo <= got.scores[j] <= hi
-            # symmetric in the two readings except when the lead lies exactly between them
-            if not (third[j] - first[j] == second[j] - third[j] != 0):
-                swapped = resolve_adjudication(second, first, third, rubric, rule)
-                assert swapped.scores[j] == got.scores[j]
+            # symmetric in the two readings (docs/workflow.md: which came first never matters)
+            swapped = resolve_adjudication(second, first, third, rubric, rule)
+            assert swapped.scores[j] == got.scores[j]
     # deterministic, and relabelling criteria consistently changes nothing
     again = resolve_adjudication(first, second, third, rubric, rule)
     assert (again.scores.tolist(), again.passed, again.rule) == (

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import false_discovery_control
 
 from calibrate.errors import CalibrateError
-from calibrate.flags import beyond_tolerance, severity_flags
+from calibrate.flags import beyond_tolerance, one_sided, severity_test
 from calibrate.stats.severity import fit_severity
 from tests.stats.test_severity import simulate
 
@@ -20,12 +20,21 @@ def test_the_tolerance_test_is_one_sided_beyond_the_tolerance() -> None:
     assert p.tolist() == pytest.approx([0.5, 0.5, 0.0227501, 0.0227501], abs=1e-6)
 
 
+def test_one_sided_tests_look_the_right_way() -> None:
+    # "below": the statistic is under the threshold (e.g. exact agreement under 50%); one SE
+    # under it gives 1 - Phi(1) = 0.158655; "above" mirrors it; "beyond" is two-directional.
+    assert one_sided([0.45], [0.05], 0.5, "below")[0] == pytest.approx(0.158655, abs=1e-6)
+    assert one_sided([0.55], [0.05], 0.5, "above")[0] == pytest.approx(0.158655, abs=1e-6)
+    assert one_sided([0.55], [0.05], 0.5, "below")[0] == pytest.approx(0.841345, abs=1e-6)
+    assert one_sided([-0.7], [0.1], 0.5, "beyond")[0] == pytest.approx(0.0227501, abs=1e-6)
+
+
 def test_flags_hold_the_false_discovery_rate_of_benjamini_hochberg() -> None:
     # Benjamini & Hochberg (1995): with m tests, the k-th smallest p is compared with k q / m.
     # Here m = 4, q = 0.05: p = (0.001, 0.012, 0.04, 0.5) gives adjusted (0.004, 0.024, 0.0533,
     # 0.5): the first two are flagged, the third is not although its own p is below 0.05.
     z = np.array([3.090232, 2.257129, 1.750686, 0.0])  # 1 - Phi(z) = 0.001, 0.012, 0.04, 0.5
-    report = severity_flags(
+    report = severity_test(
         ["A", "B", "C", "D"], z * 0.1 + 0.5, [0.1] * 4, [100] * 4, [True] * 4,
         tolerance=0.5, min_ratings=30, fdr=0.05,
     )  # fmt: skip
@@ -34,10 +43,11 @@ def test_flags_hold_the_false_discovery_rate_of_benjamini_hochberg() -> None:
     assert [f.q_value for f in report.flags] == pytest.approx(expected[:2], rel=1e-4)
     assert report.expected_false == pytest.approx(0.1)
     assert report.to_dict()["expected_false_flags"] == pytest.approx(0.1)
+    assert report.to_dict()["flagged"] == 2 and report.tested == 4
 
 
 def test_thin_or_unplaced_assessors_are_neither_flagged_nor_cleared() -> None:
-    report = severity_flags(
+    report = severity_test(
         ["A", "B", "C"], [3.0, 3.0, 0.0], [0.1, 0.1, 0.1], [29, 500, 30], [True, False, True],
         tolerance=0.5, min_ratings=30, fdr=0.05, window="live work on r@1",
     )  # fmt: skip
@@ -46,25 +56,28 @@ def test_thin_or_unplaced_assessors_are_neither_flagged_nor_cleared() -> None:
         "A": "29 ratings, fewer than 30",
         "B": "the data cannot place them",
     }
-    assert report.tested == ("C",)
+    assert report.tested == 1
 
 
 def test_a_flag_says_what_it_measured_in_words() -> None:
-    (flag,) = severity_flags(
+    (flag,) = severity_test(
         ["A0005"], [-1.26], [0.2], [120], [True], tolerance=0.5, min_ratings=30, fdr=0.05,
         window="live work on crsel-intro@1",
     ).flags  # fmt: skip
-    assert flag.kind == "lenient" and flag.threshold == 0.5 and flag.evidence == 120
+    assert flag.kind == "lenient" and flag.threshold == 0.5 and flag.n == 120
     assert flag.low == pytest.approx(-1.26 - 1.959964 * 0.2, abs=1e-5)
-    assert flag.sentence.startswith("A0005 scores more leniently than the pool's average by 1.26")
-    assert "beyond the tolerance of 0.5 logits, on 120 ratings of live work" in flag.sentence
+    assert flag.reason.startswith("A0005 scores more leniently than the pool's average by 1.26")
+    assert "beyond the tolerance of 0.5 logits, on 120 ratings of live work" in flag.reason
+    shown = flag.to_dict()
+    assert {"kind", "value", "interval", "threshold", "n", "reason"} <= set(shown)
+    assert shown["interval"] == [flag.low, flag.high] and shown["value"] == -1.26
 
 
 @pytest.mark.parametrize("bad", [{"tolerance": -0.1}, {"fdr": 0.0}, {"level": 1.0}])
 def test_bad_settings_are_refused(bad: dict[str, float]) -> None:
     options = {"tolerance": 0.5, "min_ratings": 30, "fdr": 0.05, **bad}
     with pytest.raises(CalibrateError):
-        severity_flags(["A"], [0.0], [0.1], [50], [True], **options)  # type: ignore[arg-type]
+        severity_test(["A"], [0.0], [0.1], [50], [True], **options)  # type: ignore[arg-type]
 
 
 def flags_on(sev: np.ndarray, seed: int) -> tuple[set[int], int]:
@@ -75,9 +88,9 @@ def flags_on(sev: np.ndarray, seed: int) -> tuple[set[int], int]:
     fit = fit_severity(sim.unit, sim.rater, sim.criterion, sim.value)
     a = fit.assessors
     names = [str(int(c)) for c in a.code]
-    report = severity_flags(names, a.severity, a.se, a.n, a.placed, tolerance=0.5,
+    report = severity_test(names, a.severity, a.se, a.n, a.placed, tolerance=0.5,
                             min_ratings=30, fdr=0.05)  # fmt: skip
-    return {int(f.assessor) for f in report.flags}, len(report.tested)
+    return {int(f.assessor) for f in report.flags}, report.tested
 
 
 def within(sev: np.ndarray) -> set[int]:

@@ -187,17 +187,27 @@ def test_flags_through_the_api_and_the_cli(
         services.assessor_flags(engine=engine, actor=as_(engine, "demo-assessor"), rubric=RUBRIC)
     report = services.assessor_flags(engine=engine, actor=OPERATOR, rubric=RUBRIC)
     live = store.load_ratings(engine=engine, rubric=RUBRIC, contexts=["live", "validity"])
-    assert set(report.tested) | set(report.not_tested) == set(live.raters)
+    assert set(report.assessors) == set(live.raters)
     rules = services.programme_rules(rubric=store.stored_rubric(RUBRIC, engine=engine)).flags
     assert report.fdr == rules.fdr
-    assert all(f.evidence >= rules.min_ratings for f in report.flags)
+    assert all(f.n >= rules.min_ratings for f in report.flags)
+    severity = report.results[0]
+    assert severity.test.name == "severity"
+    # every assessor is tested on severity or said why not
+    assert severity.tested + len(severity.not_tested) == len(report.assessors)
     board = services.assessor_flags(engine=engine, actor=as_(engine, "demo-board"), rubric=RUBRIC)
-    assert all(a.startswith("A-") for a in (*board.tested, *board.not_tested))
+    assert all(a.startswith("A-") for a in board.assessors)
+    assert all(f.assessor.startswith("A-") and "A0" not in f.reason for f in board.flags)
     out = calibrate("flags", "--rubric", RUBRIC, "--json", db=url)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == json.loads(json.dumps(report.to_dict()))
+    shown = json.loads(out.stdout)
+    assert shown == json.loads(json.dumps(report.to_dict()))
+    assert [a["id"] for a in shown["assessors"]] == list(report.assessors)
     text = calibrate("flags", "--rubric", RUBRIC, db=url)
-    assert text.returncode == 0 and f"{len(report.tested)} assessors tested" in text.stdout
+    assert text.returncode == 0 and f"{len(report.assessors)} assessors" in text.stdout
+    # a window with no rating in it is refused in one line
+    empty = calibrate("flags", "--rubric", RUBRIC, "--until", "1990-01-01", db=url)
+    assert empty.returncode == 1 and "no rating between" in empty.stderr
 
 
 @pytest.mark.parametrize("command", ["attempts", "audit-rubric", "flags"])

@@ -21,6 +21,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
     from calibrate.access import Actor
     from calibrate.analyses.selection import Selection
+    from calibrate.flags import FlagReport
     from calibrate.store import ImportReport
 
 # Commands import the library when they run: `calibrate --help` and a mistyped option stay fast.
@@ -1441,8 +1443,6 @@ round_app = typer.Typer(
 app.add_typer(round_app, name="round")
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from calibrate.rubric import Rubric
     from calibrate.services.calibration import (
         AnchorFeedback,
@@ -2853,30 +2853,97 @@ def audit_rubric_cmd(
 
 @app.command("flags")
 def flags_cmd(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[RATINGS.csv]",
+            help="Live ratings (and validity anchors, context 'validity'). Omit to use the store "
+            "(--rubric).",
+        ),
+    ] = None,
+    anchors: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchors",
+            metavar="ANCHOR_SET",
+            help="With RATINGS.csv: anchor-set YAML file or folder (the experts' scores of the "
+            "validity anchors; names the rubric).",
+        ),
+    ] = None,
     rubric: Annotated[
-        str, typer.Option("--rubric", metavar="ID[@VERSION]", help="The stored rubric version.")
-    ],
+        str | None,
+        typer.Option(
+            "--rubric",
+            metavar="ID[@VERSION]",
+            help="The stored rubric version (with RATINGS.csv and no anchors: a rubric file's).",
+        ),
+    ] = None,
+    rubric_dir: Annotated[
+        Path, typer.Option("--rubric-dir", help="Rubric files (with RATINGS.csv).")
+    ] = Path("rubrics"),
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            "--until",
+            formats=["%Y-%m-%d"],
+            help="Last day of the window (default: the latest rating's).",
+        ),
+    ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option("--days", min=1, help="Days in the window (default: rule flags.window_days)."),
+    ] = None,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Flags on the assessors of a stored rubric version from their live work: severity or
-    leniency beyond the programme's tolerance (rule flags.severity_logits) from the
-    random-effects rater model, on assessors with enough ratings (flags.min_ratings), the false
-    discovery rate held at flags.fdr. Lead assessors, administrators, board reviewers."""
-    from calibrate.services import assessor_flags
+    """Flags on assessors from their live work, each with its figure, interval, threshold,
+    evidence and reason: severity or leniency (rater model; validity anchors against the
+    experts) and the other tests of calibrate.flags, on assessors with enough ratings
+    (rule flags.min_ratings), the false discovery rate of each test held at flags.fdr. From the
+    store (lead assessors, administrators, board reviewers) or from RATINGS.csv."""
+    from calibrate.services import assessor_flags, flags_from_files
 
-    with acting(database) as (engine, actor):
-        report = assessor_flags(engine=engine, actor=actor, rubric=rubric)
+    show = None if as_json else progress_printer("flags: ")
+    end = until.date() if until is not None else None
+    if path is not None:
+        report = flags_from_files(
+            path, rubric_dir=rubric_dir, anchors=anchors, rubric=rubric, until=end, days=days,
+            progress=show,
+        )  # fmt: skip
+    else:
+        if rubric is None:
+            raise CalibrateError("give RATINGS.csv (with --anchors or --rubric), or --rubric ID "
+                                 "for the ratings in the store")  # fmt: skip
+        if anchors is not None:
+            raise CalibrateError("--anchors goes with RATINGS.csv; the store holds its anchor sets")
+        with acting(database) as (engine, actor):
+            report = assessor_flags(
+                engine=engine, actor=actor, rubric=rubric, until=end, days=days, progress=show
+            )
     if as_json:
         emit_json(report.to_dict())
         return
+    _echo(flag_lines(report))
+
+
+def flag_lines(report: FlagReport) -> list[str]:
+    """The flag report as text: the window, each test's count, each flag's reason, the
+    assessors not tested."""
+    flags = report.flags
     lines = [
-        f"{report.window}: {len(report.tested)} assessors tested, {len(report.flags)} flagged "
-        f"(false discovery rate {report.fdr:.0%}: at most about "
-        f"{report.expected_false:.1f} of these flags expected to be false)",
-        *(f"  {f.sentence}" for f in report.flags),
+        f"{report.window}: {len(report.assessors)} assessors, {len(flags)} flags (false discovery "
+        f"rate {report.fdr:.0%} per test: about {report.expected_false:.1f} of these flags may be "
+        "false)",
     ]
-    if report.not_tested:
-        lines.append("not tested:")
-        lines += [f"  {who}: {why}" for who, why in sorted(report.not_tested.items())]
-    _echo(lines)
+    for r in report.results:
+        lines.append(
+            f"  {r.test.statistic}: {r.tested} tested, {len(r.flags)} flagged "
+            f"(threshold {r.threshold:g} {r.test.unit}, rule {r.test.rule})"
+        )
+    lines += [f"  - {f.reason}" for f in flags]
+    lines += [f"  note: {n}" for n in report.notes]
+    thin = sorted({w for r in report.results for w in r.not_tested})
+    if thin:
+        lines.append(f"not tested on some statistic ({len(thin)}): " + ", ".join(thin[:20])
+                     + (" ..." if len(thin) > 20 else "") + " (see --json for why)")  # fmt: skip
+    return lines

@@ -1,119 +1,214 @@
 """Flags on assessors that weigh evidence rather than rank: each says what was measured, its
-interval, the threshold it crosses, how much evidence there is, and holds when many assessors
-are tested at once.
+interval, the threshold it crosses, how much evidence there is, the data it read, and holds when
+hundreds of assessors are tested at once.
 
-A flag is raised when a statistic lies beyond its threshold by more than chance allows, tested
-for every assessor with enough evidence (rule ``flags.min_ratings``) and controlled for the
-number of assessors tested together: the Benjamini-Hochberg procedure at rule ``flags.fdr``
-keeps the expected share of false flags among the flags raised at or below that rate [1]_, so
-a report of ``R`` flags holds about ``fdr x R`` false ones at most, on average. An assessor with
-too little evidence, or whom the data cannot place, is listed as such, never flagged or cleared.
+Every kind of flag is a *test*: one statistic per assessor (or assessor x criterion) compared
+with a threshold from the programme rules (``flags.*``, per rubric). A flag is raised when the
+statistic lies beyond its threshold by more than chance allows: the p-value is that of the
+interval null (the true value lies on the acceptable side of the threshold; Wellek 2010 [3]_),
+and the Benjamini-Hochberg procedure [1]_ at rule ``flags.fdr`` runs over the assessors of each
+test, which keeps the expected share of false flags among a test's flags at or below that rate:
+a report of ``R`` flags holds about ``fdr x R`` false ones at most, on average (reported as
+:attr:`FlagReport.expected_false`). An assessor with fewer than ``flags.min_ratings`` ratings
+behind a statistic, or whom the data cannot place, is listed as not tested, never flagged or
+cleared: ten ratings never make a flag.
 
-Kinds so far: ``severe`` and ``lenient`` (the assessor's severity from the random-effects rater
-model, :func:`calibrate.stats.severity.fit_severity`, lies beyond ``flags.severity_logits`` of
-the pool's average: Myford & Wolfe's severity effect [2]_ with a tolerance worth acting on).
+The tests (:data:`TESTS`; Myford & Wolfe's rater effects [2]_ and RSMTool's human-human
+thresholds [4]_):
+
+- ``severe`` / ``lenient``: severity from the random-effects rater model
+  (:func:`calibrate.stats.severity.fit_severity`) beyond ``flags.severity_logits``; and the mean
+  signed deviation from the experts on validity anchors beyond ``flags.deviation_levels``.
 
 References
 ----------
 .. [1] Benjamini, Y., & Hochberg, Y. (1995). Controlling the false discovery rate: a practical
    and powerful approach to multiple testing. *Journal of the Royal Statistical Society, Series
    B, 57*(1), 289-300.
-.. [2] Myford, C. M., & Wolfe, E. W. (2003). Detecting and measuring rater effects using
-   many-facet Rasch measurement: Part I. *Journal of Applied Measurement, 4*(4), 386-422.
+.. [2] Myford, C. M., & Wolfe, E. W. (2003, 2004). Detecting and measuring rater effects using
+   many-facet Rasch measurement, parts I and II. *Journal of Applied Measurement, 4*(4),
+   386-422; *5*(2), 189-227.
 .. [3] Wellek, S. (2010). *Testing statistical hypotheses of equivalence and noninferiority*
    (2nd ed.). Chapman & Hall/CRC (the interval-null test used here, ch. 2).
+.. [4] Williamson, D. M., Xi, X., & Breyer, F. J. (2012). A framework for evaluation and use of
+   automated scoring. *Educational Measurement: Issues and Practice, 31*(1), 2-13 (RSMTool's
+   defaults).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.stats import false_discovery_control, norm
 
 from calibrate.errors import CalibrateError
 
-Kind = Literal["severe", "lenient"]
+if TYPE_CHECKING:
+    from calibrate.anchors import AnchorSet
+    from calibrate.ratings import Ratings
+    from calibrate.rubric import Rubric
+    from calibrate.rules import FlagThresholds
+    from calibrate.stats import Progress
+
+Kind = Literal[
+    "severe",
+    "lenient",
+    "inconsistent",
+    "central",
+    "halo",
+    "differential",
+    "inaccurate",
+    "discrepant",
+    "drift",
+]
+Direction = Literal["beyond", "above", "below"]
+FloatArray = NDArray[np.float64]
+
+
+# --------------------------------------------------------------------------- what a test is
+
+
+@dataclass(frozen=True)
+class Test:
+    """One statistic tested over assessors.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier (``"severity"``), the key in JSON.
+    statistic : str
+        What is measured, in words (``"severity from the rater model"``).
+    unit : str
+        Its unit (``"logits"``, ``"score levels"``, ``"share"``).
+    rule : str
+        The programme rule holding the threshold.
+    direction : {"beyond", "above", "below"}
+        ``"beyond"``: flagged when ``|value|`` lies beyond the threshold (the sign picks
+        :attr:`kinds` [0] for positive, [1] for negative); ``"above"`` / ``"below"``: when the
+        value lies above / below it.
+    kinds : tuple of Kind
+        The kind of the flag raised (two for ``"beyond"``).
+    source : str
+        Where the statistic comes from (``"rater model"``, ``"validity anchors"``,
+        ``"double scoring"``, ``"control chart"``).
+    """
+
+    name: str
+    statistic: str
+    unit: str
+    rule: str
+    direction: Direction
+    kinds: tuple[Kind, ...]
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "statistic": self.statistic,
+            "unit": self.unit,
+            "rule": self.rule,
+            "direction": self.direction,
+            "source": self.source,
+        }
+
+
+SEVERITY = Test(
+    "severity", "severity from the rater model", "logits", "flags.severity_logits",
+    "beyond", ("severe", "lenient"), "rater model",
+)  # fmt: skip
+DEVIATION = Test(
+    "anchor_deviation", "mean deviation from the experts on validity anchors", "score levels",
+    "flags.deviation_levels", "beyond", ("lenient", "severe"), "validity anchors",
+)  # fmt: skip
+TESTS: tuple[Test, ...] = (SEVERITY, DEVIATION)
+"""Every test, in report order."""
+
+
+# --------------------------------------------------------------------------- results
 
 
 @dataclass(frozen=True)
 class Flag:
-    """One flag on one assessor.
+    """One flag on one assessor (and criterion, for a test per criterion).
 
     Attributes
     ----------
-    kind : {"severe", "lenient"}
+    kind : Kind
     assessor : str
-    figure : float
-        The statistic (severity in logits, + more severe than the pool's average).
+    test : str
+        The :attr:`Test.name` that raised it.
+    value : float
+        The statistic (in the test's unit).
     low, high : float
         Its confidence interval at the report's level.
     threshold : float
-        The tolerance it lies beyond.
-    evidence : int
-        Ratings behind it.
+        The threshold it lies beyond (for ``"beyond"`` tests: the tolerance around 0).
+    n : int
+        Ratings (or readings, or pairs: the test's evidence) behind it.
     p_value, q_value : float
-        The test that the statistic lies within the tolerance, and its Benjamini-Hochberg
-        adjusted value (the flag is raised when ``q_value <= fdr``).
-    sentence : str
+        The interval-null test and its Benjamini-Hochberg adjusted value (``q <= fdr``).
+    reason : str
         The flag in words an assessor could read.
+    criterion : str or None
+        The criterion, for a test per criterion.
     """
 
     kind: Kind
     assessor: str
-    figure: float
+    test: str
+    value: float
     low: float
     high: float
     threshold: float
-    evidence: int
+    n: int
     p_value: float
     q_value: float
-    sentence: str
+    reason: str
+    criterion: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "assessor": self.assessor,
-            "figure": self.figure,
+            "criterion": self.criterion,
+            "test": self.test,
+            "value": self.value,
             "interval": [self.low, self.high],
             "threshold": self.threshold,
-            "evidence": self.evidence,
+            "n": self.n,
             "p_value": self.p_value,
             "q_value": self.q_value,
-            "sentence": self.sentence,
+            "reason": self.reason,
         }
 
 
 @dataclass(frozen=True)
-class FlagReport:
-    """The flags of one test over many assessors.
+class TestResult:
+    """One test over the assessors.
 
     Attributes
     ----------
+    test : Test
+    threshold : float
     flags : tuple of Flag
         Raised, strongest evidence first.
-    tested : tuple of str
-        Assessors tested (enough evidence, placed by the data).
+    tested : int
+        Assessors (or cells) tested.
     not_tested : dict of str -> str
-        Assessors not tested, with why ("12 ratings, fewer than 30"; "the data cannot place
-        them").
+        Assessors not tested, with why (``"12 ratings, fewer than 30"``).
     fdr : float
-        The false discovery rate the flags are held to.
-    level : float
-        Coverage of the intervals.
-    window : str
-        The data the test read (e.g. "live ratings of crsel-intro@1").
     """
 
+    test: Test
+    threshold: float
     flags: tuple[Flag, ...]
-    tested: tuple[str, ...]
+    tested: int
     not_tested: dict[str, str]
     fdr: float
-    level: float
-    window: str
 
     @property
     def expected_false(self) -> float:
@@ -122,17 +217,77 @@ class FlagReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "window": self.window,
-            "fdr": self.fdr,
-            "level": self.level,
-            "tested": len(self.tested),
+            **self.test.to_dict(),
+            "threshold": self.threshold,
+            "tested": self.tested,
+            "flagged": len(self.flags),
             "expected_false_flags": self.expected_false,
-            "flags": [f.to_dict() for f in self.flags],
             "not_tested": dict(self.not_tested),
         }
 
 
-def beyond_tolerance(estimate: ArrayLike, se: ArrayLike, tolerance: float) -> np.ndarray:
+@dataclass(frozen=True)
+class FlagReport:
+    """Every test over the assessors of one window of data.
+
+    Attributes
+    ----------
+    results : tuple of TestResult
+    assessors : tuple of str
+        Every assessor in the data, sorted.
+    fdr, level : float
+        The false discovery rate of each test and the coverage of the intervals.
+    window : str
+        The data read (``"live work and validity anchors on crsel-intro@1, 2026-01-05 to
+        2026-06-30"``).
+    """
+
+    results: tuple[TestResult, ...]
+    assessors: tuple[str, ...]
+    fdr: float
+    level: float
+    window: str
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def flags(self) -> tuple[Flag, ...]:
+        """Every flag, strongest evidence first."""
+        return tuple(sorted((f for r in self.results for f in r.flags), key=lambda f: f.q_value))
+
+    @property
+    def expected_false(self) -> float:
+        """Expected number of false flags among all raised, at most."""
+        return sum(r.expected_false for r in self.results)
+
+    def of(self, assessor: str) -> tuple[Flag, ...]:
+        """The flags of one assessor."""
+        return tuple(f for f in self.flags if f.assessor == assessor)
+
+    def to_dict(self) -> dict[str, Any]:
+        by: dict[str, list[dict[str, Any]]] = {a: [] for a in self.assessors}
+        for f in self.flags:
+            by.setdefault(f.assessor, []).append(f.to_dict())
+        not_tested: dict[str, dict[str, str]] = {a: {} for a in self.assessors}
+        for r in self.results:
+            for who, why in r.not_tested.items():
+                not_tested.setdefault(who.split(" / ")[0], {})[r.test.name] = why
+        return {
+            "window": self.window,
+            "fdr": self.fdr,
+            "level": self.level,
+            "expected_false_flags": self.expected_false,
+            "tests": [r.to_dict() for r in self.results],
+            "assessors": [
+                {"id": a, "flags": by[a], "not_tested": not_tested.get(a, {})} for a in by
+            ],
+            "notes": list(self.notes),
+        }
+
+
+# --------------------------------------------------------------------------- the test
+
+
+def beyond_tolerance(estimate: ArrayLike, se: ArrayLike, tolerance: float) -> FloatArray:
     """One-sided p-values of the interval null ``|theta| <= tolerance`` against ``|theta| >
     tolerance`` in the direction of each estimate: ``1 - Phi((|estimate| - tolerance) / se)``
     (the test dual to an interval lying beyond the tolerance; Wellek 2010, ch. 2).
@@ -141,11 +296,133 @@ def beyond_tolerance(estimate: ArrayLike, se: ArrayLike, tolerance: float) -> np
     [3e-05, 0.5, 3e-05]
     """
     x = np.abs(np.asarray(estimate, dtype=float)) - tolerance
+    return np.asarray(norm.sf(x / np.asarray(se, dtype=float)), dtype=float)
+
+
+def one_sided(
+    estimate: ArrayLike, se: ArrayLike, threshold: float, direction: Direction
+) -> FloatArray:
+    """p-values of the null that the statistic lies on the acceptable side of ``threshold``
+    (normal approximation): ``"above"`` tests ``theta > threshold``, ``"below"`` tests
+    ``theta < threshold``, ``"beyond"`` tests ``|theta| > threshold``.
+
+    >>> one_sided([0.40, 0.60], [0.05, 0.05], 0.5, "below").round(4).tolist()
+    [0.0228, 0.9772]
+    """
+    e = np.asarray(estimate, dtype=float)
     s = np.asarray(se, dtype=float)
+    if direction == "beyond":
+        return beyond_tolerance(e, s, threshold)
+    x = e - threshold if direction == "above" else threshold - e
     return np.asarray(norm.sf(x / s), dtype=float)
 
 
-def severity_flags(
+def run_test(
+    test: Test,
+    assessors: Sequence[str],
+    value: ArrayLike,
+    low: ArrayLike,
+    high: ArrayLike,
+    p_value: ArrayLike,
+    n: ArrayLike,
+    *,
+    threshold: float,
+    min_n: int,
+    fdr: float,
+    untested: dict[int, str] | None = None,
+    criteria: Sequence[str | None] | None = None,
+    reason: Callable[[int, Kind], str],
+    evidence: str = "ratings",
+) -> TestResult:
+    """Flag the entries (assessors, or assessor x criterion cells) whose ``p_value`` survives
+    Benjamini-Hochberg at ``fdr`` among the entries tested: those with at least ``min_n`` of
+    evidence, a finite value and p-value, and not in ``untested`` (entry -> why).
+
+    ``reason(j, kind)`` words the flag of entry ``j``.
+
+    Raises
+    ------
+    CalibrateError
+        Arrays of different lengths, ``fdr`` outside (0, 1).
+
+    Examples
+    --------
+    >>> r = run_test(SEVERITY, ["A", "B", "C"], [1.6, 0.1, -0.9], [1.2, -0.3, -1.5],
+    ...              [2.0, 0.5, -0.3], beyond_tolerance([1.6, 0.1, -0.9], [0.2, 0.2, 0.3], 0.5),
+    ...              [80, 80, 10], threshold=0.5, min_n=30, fdr=0.05,
+    ...              reason=lambda j, kind: kind)
+    >>> [(f.assessor, f.kind) for f in r.flags], r.not_tested
+    ([('A', 'severe')], {'C': '10 ratings, fewer than 30'})
+    """
+    v, lo, hi, p = (np.asarray(a, dtype=float) for a in (value, low, high, p_value))
+    counts = np.asarray(n, dtype=np.int64)
+    if not (len(assessors) == v.size == lo.size == hi.size == p.size == counts.size):
+        raise CalibrateError(f"flags ({test.name}): the arrays differ in length")
+    if criteria is not None and len(criteria) != v.size:
+        raise CalibrateError(f"flags ({test.name}): criteria differ in length")
+    if not 0 < fdr < 1:
+        raise CalibrateError("flags: the false discovery rate must lie in (0, 1)")
+    untested = dict(untested or {})
+
+    def label(j: int) -> str:
+        c = None if criteria is None else criteria[j]
+        return assessors[j] if c is None else f"{assessors[j]} / {c}"
+
+    for j in range(v.size):
+        if j in untested:
+            continue
+        if counts[j] < min_n:
+            untested[j] = f"{counts[j]:,} {evidence}, fewer than {min_n:,}"
+        elif not (np.isfinite(v[j]) and np.isfinite(p[j])):
+            untested[j] = "the statistic is undefined on their data"
+    idx = np.array([j for j in range(v.size) if j not in untested], dtype=np.int64)
+    flags: list[Flag] = []
+    if idx.size:
+        q = false_discovery_control(p[idx], method="bh")
+        for k in np.argsort(q, kind="stable"):
+            if q[k] > fdr:
+                break
+            j = int(idx[k])
+            kind = test.kinds[0] if test.direction != "beyond" or v[j] > 0 else test.kinds[1]
+            flags.append(
+                Flag(
+                    kind=kind,
+                    assessor=assessors[j],
+                    test=test.name,
+                    value=float(v[j]),
+                    low=float(lo[j]),
+                    high=float(hi[j]),
+                    threshold=threshold,
+                    n=int(counts[j]),
+                    p_value=float(p[j]),
+                    q_value=float(q[k]),
+                    reason=reason(j, kind),
+                    criterion=None if criteria is None else criteria[j],
+                )
+            )
+    return TestResult(
+        test=test,
+        threshold=threshold,
+        flags=tuple(flags),
+        tested=int(idx.size),
+        not_tested={label(j): why for j, why in sorted(untested.items())},
+        fdr=fdr,
+    )
+
+
+def _normal_interval(value: FloatArray, se: FloatArray, level: float) -> tuple[FloatArray, ...]:
+    z = float(norm.ppf(0.5 + level / 2))
+    return value - z * se, value + z * se
+
+
+def _fdr_words(fdr: float) -> str:
+    return f"flagged with a false discovery rate of {fdr:.0%}"
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+def severity_test(
     assessors: Sequence[str],
     severity: ArrayLike,
     se: ArrayLike,
@@ -157,79 +434,199 @@ def severity_flags(
     fdr: float,
     level: float = 0.95,
     window: str = "",
+) -> TestResult:
+    """Severity or leniency: the assessor's severity from the random-effects rater model lies
+    beyond ``tolerance`` logits of the pool's average (Myford & Wolfe 2003's severity effect
+    with a tolerance worth acting on). Assessors the model cannot place (``placed`` False)
+    are not tested.
+
+    Examples
+    --------
+    >>> r = severity_test(["A", "B", "C"], [1.6, 0.1, -0.9], [0.2, 0.2, 0.3], [80, 80, 10],
+    ...                   [True, True, True], tolerance=0.5, min_ratings=30, fdr=0.05)
+    >>> [(f.assessor, f.kind) for f in r.flags], r.not_tested
+    ([('A', 'severe')], {'C': '10 ratings, fewer than 30'})
+    """
+    s, e = np.asarray(severity, dtype=float), np.asarray(se, dtype=float)
+    ok = np.asarray(placed, dtype=bool)
+    if not (len(assessors) == s.size == e.size == ok.size):
+        raise CalibrateError("severity flags: assessors, severity, se and placed differ in length")
+    _check(tolerance, level)
+    low, high = _normal_interval(s, e, level)
+    counts = np.asarray(n, dtype=np.int64)
+
+    def reason(j: int, kind: Kind) -> str:
+        word = "more severely" if kind == "severe" else "more leniently"
+        return (
+            f"{assessors[j]} scores {word} than the pool's average by {abs(s[j]):.2f} logits "
+            f"({level:.0%} interval {low[j]:+.2f} to {high[j]:+.2f}), beyond the tolerance of "
+            f"{tolerance:g} logits, on {counts[j]:,} ratings{_of(window)}; {_fdr_words(fdr)}."
+        )
+
+    return run_test(
+        SEVERITY, assessors, s, low, high, beyond_tolerance(s, e, tolerance), counts,
+        threshold=tolerance, min_n=min_ratings, fdr=fdr, reason=reason,
+        untested={j: "the data cannot place them" for j in np.flatnonzero(~ok).tolist()},
+    )  # fmt: skip
+
+
+def deviation_test(
+    assessors: Sequence[str],
+    deviation: ArrayLike,
+    low: ArrayLike,
+    high: ArrayLike,
+    se: ArrayLike,
+    df: ArrayLike,
+    n: ArrayLike,
+    *,
+    tolerance: float,
+    min_ratings: int,
+    fdr: float,
+    level: float = 0.95,
+    window: str = "",
+) -> TestResult:
+    """Leniency or severity against the experts: the assessor's mean signed deviation from the
+    expert scores of the validity anchors they scored lies beyond ``tolerance`` score levels,
+    with the anchor-clustered standard error and Student's t on ``df`` (anchors - 1) degrees of
+    freedom (:func:`calibrate.stats.accuracy.anchor_accuracy`).
+
+    Examples
+    --------
+    >>> r = deviation_test(["A", "B"], [0.6, 0.1], [0.45, -0.1], [0.75, 0.3], [0.07, 0.1],
+    ...                    [30, 30], [90, 90], tolerance=0.25, min_ratings=30, fdr=0.05)
+    >>> [(f.assessor, f.kind) for f in r.flags]
+    [('A', 'lenient')]
+    """
+    from scipy.stats import t as student
+
+    d, e = np.asarray(deviation, dtype=float), np.asarray(se, dtype=float)
+    lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    _check(tolerance, level)
+    dof = np.asarray(df, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.asarray(student.sf((np.abs(d) - tolerance) / e, np.where(dof >= 1, dof, np.nan)))
+    counts = np.asarray(n, dtype=np.int64)
+
+    def reason(j: int, kind: Kind) -> str:
+        word = "above" if kind == "lenient" else "below"
+        return (
+            f"{assessors[j]} scores validity anchors {abs(d[j]):.2f} levels {word} the experts "
+            f"on average ({level:.0%} interval {lo[j]:+.2f} to {hi[j]:+.2f}), beyond the "
+            f"tolerance of {tolerance:g} levels, on {counts[j]:,} ratings of "
+            f"{int(dof[j]) + 1:,} anchors{_of(window)}; {_fdr_words(fdr)}."
+        )
+
+    return run_test(
+        DEVIATION, assessors, d, lo, hi, p, counts, threshold=tolerance, min_n=min_ratings,
+        fdr=fdr, reason=reason,
+        untested={j: "fewer than 2 anchors" for j in np.flatnonzero(~(dof >= 1)).tolist()},
+    )  # fmt: skip
+
+
+def _check(tolerance: float, level: float) -> None:
+    if tolerance < 0 or not 0 < level < 1:
+        raise CalibrateError("flags: a tolerance >= 0 and a level in (0, 1)")
+
+
+def _of(window: str) -> str:
+    return f" of {window}" if window else ""
+
+
+# --------------------------------------------------------------------------- all tests at once
+
+
+def assessor_flags(
+    ratings: Ratings,
+    rubric: Rubric,
+    thresholds: FlagThresholds,
+    *,
+    anchor_sets: Sequence[AnchorSet] = (),
+    level: float = 0.95,
+    window: str = "",
+    progress: Progress | None = None,
 ) -> FlagReport:
-    """Flag assessors whose severity lies beyond ``tolerance`` logits of the pool's average,
-    controlling the false discovery rate at ``fdr`` over the assessors tested (see the module
-    notes). ``placed`` says which the data can place; those and assessors with fewer than
-    ``min_ratings`` ratings are not tested.
+    """Every test (:data:`TESTS`) over the assessors of one rubric's live work.
+
+    Parameters
+    ----------
+    ratings : Ratings
+        Live ratings and the ratings of validity anchors seeded among them (units of anchors
+        labelled ``anchor:<id>``, as the store gives them, or the bare anchor id in a file with
+        a ``context`` column saying ``validity``); rows of other rubrics or contexts are left
+        out.
+    rubric : Rubric
+    thresholds : FlagThresholds
+        The rubric's programme rules ``flags.*``.
+    anchor_sets : sequence of AnchorSet
+        The rubric's anchor sets, for the tests against the experts (left out without them).
+    level : float
+        Coverage of the intervals.
+    window : str
+        The data read, in words (part of every reason).
+    progress : callable, optional
+        ``progress(step, steps, label)`` as each test runs.
 
     Raises
     ------
     CalibrateError
-        Arrays of different lengths, a negative tolerance, ``fdr`` or ``level`` outside (0, 1).
-
-    Examples
-    --------
-    >>> r = severity_flags(["A", "B", "C"], [1.6, 0.1, -0.9], [0.2, 0.2, 0.3], [80, 80, 10],
-    ...                    [True, True, True], tolerance=0.5, min_ratings=30, fdr=0.05)
-    >>> [(f.assessor, f.kind) for f in r.flags], r.not_tested
-    ([('A', 'severe')], {'C': '10 ratings, fewer than 30'})
+        No live rating of the rubric; anchors that are not in ``anchor_sets``.
     """
-    s = np.asarray(severity, dtype=float)
-    e = np.asarray(se, dtype=float)
-    counts = np.asarray(n, dtype=np.int64)
-    ok = np.asarray(placed, dtype=bool)
-    if not (len(assessors) == s.size == e.size == counts.size == ok.size):
-        raise CalibrateError(
-            "severity_flags: assessors, severity, se, n and placed differ in length"
+    from calibrate.analyses.accuracy import accuracy_report, procedure_rows
+    from calibrate.stats.severity import fit_severity
+
+    work = procedure_rows(ratings, rubric, ("live", "validity"))
+    if not len(work):
+        raise CalibrateError(f"no live ratings of {rubric.key} to flag from")
+    steps = 2
+    say = progress or (lambda step, total, label: None)
+    t = thresholds
+    say(0, steps, "rater model")
+    fit = fit_severity(work.unit, work.rater, work.criterion, work.value, level=level)
+    a = fit.assessors
+    names = [work.raters[int(c)] for c in a.code]
+    results = [
+        severity_test(
+            names, a.severity, a.se, a.n, a.placed, tolerance=t.severity_logits,
+            min_ratings=t.min_ratings, fdr=t.fdr, level=level, window=window,
         )
-    if tolerance < 0 or not 0 < fdr < 1 or not 0 < level < 1:
-        raise CalibrateError("severity_flags: tolerance >= 0, fdr and level in (0, 1)")
-    not_tested: dict[str, str] = {}
-    for j, name in enumerate(assessors):
-        if not ok[j]:
-            not_tested[name] = "the data cannot place them"
-        elif counts[j] < min_ratings:
-            not_tested[name] = f"{counts[j]} ratings, fewer than {min_ratings}"
-    tested = np.array([a not in not_tested for a in assessors], dtype=bool)
-    idx = np.flatnonzero(tested & np.isfinite(s) & np.isfinite(e) & (e > 0))
-    flags: list[Flag] = []
-    if idx.size:
-        p = beyond_tolerance(s[idx], e[idx], tolerance)
-        q = false_discovery_control(p, method="bh")
-        z = float(norm.ppf(0.5 + level / 2))
-        for k in np.argsort(q, kind="stable"):
-            if q[k] > fdr:
-                break
-            j = int(idx[k])
-            kind: Kind = "severe" if s[j] > 0 else "lenient"
-            low, high = s[j] - z * e[j], s[j] + z * e[j]
-            word = "more severely" if kind == "severe" else "more leniently"
-            flags.append(
-                Flag(
-                    kind=kind,
-                    assessor=assessors[j],
-                    figure=float(s[j]),
-                    low=float(low),
-                    high=float(high),
-                    threshold=tolerance,
-                    evidence=int(counts[j]),
-                    p_value=float(p[k]),
-                    q_value=float(q[k]),
-                    sentence=(
-                        f"{assessors[j]} scores {word} than the pool's average by "
-                        f"{abs(s[j]):.2f} logits ({level:.0%} interval {low:+.2f} to {high:+.2f}), "
-                        f"beyond the tolerance of {tolerance:g} logits, on {counts[j]:,} ratings"
-                        f"{f' of {window}' if window else ''}; flagged at a false discovery "
-                        f"rate of {fdr:.0%}."
-                    ),
-                )
+    ]  # fmt: skip
+    notes = []
+    say(1, steps, "validity anchors")
+    validity = _validity(work)
+    if anchor_sets and validity is not None:
+        report = accuracy_report(validity, anchor_sets, rubric, confidence=level)
+        who = sorted(report.assessors)
+        rows = [report.assessors[w] for w in who]
+        results.append(
+            deviation_test(
+                who,
+                [r.mean_deviation for r in rows],
+                [r.mean_deviation_ci.low for r in rows],
+                [r.mean_deviation_ci.high for r in rows],
+                [r.mean_deviation_se for r in rows],
+                [r.n_anchors - 1 for r in rows],
+                [r.n for r in rows],
+                tolerance=t.deviation_levels, min_ratings=t.min_ratings, fdr=t.fdr,
+                level=level, window=window,
             )
+        )  # fmt: skip
+    else:
+        notes.append("no validity anchors with expert scores: the tests against the experts "
+                     "were not run")  # fmt: skip
+    say(steps, steps, "done")
     return FlagReport(
-        flags=tuple(flags),
-        tested=tuple(a for a, t in zip(assessors, tested, strict=True) if t),
-        not_tested=not_tested,
-        fdr=fdr,
+        results=tuple(results),
+        assessors=tuple(sorted(work.raters)),
+        fdr=t.fdr,
         level=level,
         window=window,
+        notes=tuple(notes),
     )
+
+
+def _validity(work: Ratings) -> Ratings | None:
+    """The rows of validity anchors, or None."""
+    if "context" not in work.columns:
+        return None
+    keep = work.columns["context"] == "validity"
+    return work.subset(keep) if keep.any() else None

@@ -192,6 +192,13 @@ class Ratings:
     def __len__(self) -> int:
         return len(self.value)
 
+    def times(self) -> NDArray[np.datetime64]:
+        """Rating times (UTC, microseconds) from the ``timestamp`` column; NaT where a rating
+        has none (every row without the column)."""
+        if "timestamp" not in self.columns:
+            return np.full(len(self), np.datetime64("NaT"), dtype="datetime64[us]")
+        return _moments(self.columns["timestamp"])
+
     def subset(self, keep: NDArray[np.bool_]) -> Ratings:
         """The rows in ``keep``; codes renumbered densely, labels of unused codes dropped."""
 

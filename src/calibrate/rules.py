@@ -52,8 +52,8 @@ from calibrate.yamlfile import format_path, read_yaml
 
 Value = bool | int | float
 Kind = Literal[
-    "share", "count", "days", "levels", "logits", "mean square", "t", "sd units", "coefficient",
-    "switch",
+    "share", "count", "days", "levels", "score levels", "logits", "mean square", "t", "sd units",
+    "coefficient", "switch",
 ]  # fmt: skip
 KINDS: tuple[Kind, ...] = get_args(Kind)
 Group = Literal[
@@ -693,6 +693,33 @@ RULES: tuple[Rule, ...] = (
         bounds=(0.0, None),
     ),
     Rule(
+        "flags.deviation_levels",
+        0.25,
+        "score levels",
+        "An assessor whose scores of validity anchors differ from the experts' by more than "
+        "this many score levels on average, beyond chance, is flagged as lenient or severe.",
+        _source(
+            NO_FIGURE + " A quarter of a level: a systematic deviation of half a level (one "
+            "criterion in two scored a level off, all in one direction) lies well beyond it, "
+            "while an assessor within it moves fewer than one score in four.",
+            MYFORD_WOLFE,
+        ),
+        bounds=(0.0, None),
+        per_rubric=True,
+    ),
+    Rule(
+        "flags.window_days",
+        365,
+        "days",
+        "Flags read the ratings of this many days up to the latest one (or the end date asked "
+        "for): an assessor is judged on recent work, not on how they scored years ago.",
+        _source(
+            NO_FIGURE + " A year: a state programme's scoring cycle, long enough for an "
+            "assessor to reach the minimum evidence at the live pace.",
+        ),
+        bounds=(1, None),
+    ),
+    Rule(
         "flags.min_ratings",
         30,
         "count",
@@ -964,6 +991,8 @@ class FlagThresholds:
     fit_high: float
     bias_t: float
     severity_logits: float
+    deviation_levels: float
+    window_days: int
     min_ratings: int
     fdr: float
 
@@ -1125,6 +1154,8 @@ class ProgrammeRules:
             fit_high=self._float("flags.fit_high"),
             bias_t=self._float("flags.bias_t"),
             severity_logits=self._float("flags.severity_logits"),
+            deviation_levels=self._float("flags.deviation_levels"),
+            window_days=self._int("flags.window_days"),
             min_ratings=self._int("flags.min_ratings"),
             fdr=self._float("flags.fdr"),
         )

@@ -75,7 +75,12 @@ if TYPE_CHECKING:
     from calibrate.services.definitions import import_definitions, rubrics, validate_definitions
     from calibrate.services.demo import build_demo, simulate, simulate_demo, store_demo
     from calibrate.services.exports import export_ratings
-    from calibrate.services.monitoring import assessor_flags, attempt_consistency, audit_rubric
+    from calibrate.services.monitoring import (
+        assessor_flags,
+        attempt_consistency,
+        audit_rubric,
+        flags_from_files,
+    )
     from calibrate.services.queue import (
         add_submission,
         adjudicate,
@@ -110,6 +115,7 @@ __all__ = [
     "correct",
     "create_first_admin",
     "export_ratings",
+    "flags_from_files",
     "grant_board",
     "history",
     "import_definitions",
@@ -231,6 +237,7 @@ _MODULE_OF = {
     "attempt_consistency": "monitoring",
     "audit_rubric": "monitoring",
     "assessor_flags": "monitoring",
+    "flags_from_files": "monitoring",
     "export_ratings": "exports",
     "programme_rules": "rules",
 }

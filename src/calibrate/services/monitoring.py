@@ -4,6 +4,8 @@ reviewers (pseudonyms) of the rubric's issuer, and the operator."""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -17,7 +19,10 @@ if TYPE_CHECKING:
 
     from calibrate.analyses.attempts import AttemptReport
     from calibrate.analyses.rubric_audit import RubricAudit
+    from calibrate.anchors import AnchorSet
     from calibrate.flags import FlagReport
+    from calibrate.ratings import Ratings
+    from calibrate.stats import Progress
 
 ObjectArray = NDArray[np.object_]
 
@@ -134,49 +139,127 @@ def audit_rubric(
     )
 
 
-def assessor_flags(*, engine: Engine, actor: Actor, rubric: str) -> FlagReport:
+def assessor_flags(
+    *,
+    engine: Engine,
+    actor: Actor,
+    rubric: str,
+    until: date | None = None,
+    days: int | None = None,
+    progress: Progress | None = None,
+) -> FlagReport:
     """Flags on the assessors of one stored rubric version from their live work (live
-    submissions and the validity anchors seeded among them; :mod:`calibrate.flags`):
-    severity or leniency beyond ``flags.severity_logits`` from the random-effects rater model
-    (:func:`calibrate.stats.severity.fit_severity`); assessors with fewer than
-    ``flags.min_ratings`` ratings, or whom the data cannot place, are not tested; the false
-    discovery rate is held at ``flags.fdr``. For lead assessors, administrators, board
-    reviewers (pseudonyms) of the rubric's issuer, and the operator.
+    submissions and the validity anchors seeded among them, with the stored anchor sets' expert
+    scores; :func:`calibrate.flags.assessor_flags`), over the last ``days`` days (default: rule
+    ``flags.window_days``) up to ``until`` (default: the latest rating), with the rubric's
+    programme rules ``flags.*``. For lead assessors, administrators, board reviewers
+    (pseudonyms) of the rubric's issuer, and the operator.
 
     Raises
     ------
     AccessDenied
         An assessor.
     CalibrateError
-        An unknown rubric (another issuer's is unknown), or no live rating of it.
+        An unknown rubric (another issuer's is unknown), no live rating of it in the window,
+        or a window of fewer than one day.
     """
-    from calibrate.flags import severity_flags
+    from calibrate.flags import assessor_flags as flag
     from calibrate.services.analyses import _for, _scoped_rubric
     from calibrate.services.rules import programme_rules
-    from calibrate.stats.severity import fit_severity
-    from calibrate.store import load_ratings
+    from calibrate.store import load_ratings, stored_anchor_sets
 
     require(actor, "analyses.read")
     version = _scoped_rubric(rubric, engine=engine, actor=actor)
-    # validity anchors are read as live work, by many assessors each: they link the design
-    live = _for(
-        actor,
-        load_ratings(engine=engine, rubric=version.key, contexts=["live", "validity"]),
-        engine,
-    )
-    if not len(live):
+    work = load_ratings(engine=engine, rubric=version.key, contexts=["live", "validity"])
+    if not len(work):
         raise CalibrateError(f"the store holds no live ratings of {version.key} to flag from")
-    rules = programme_rules(rubric=version).flags
-    fit = fit_severity(live.unit, live.rater, live.criterion, live.value, categories=version.scores)
-    a = fit.assessors
-    return severity_flags(
-        [live.raters[int(c)] for c in a.code],
-        a.severity,
-        a.se,
-        a.n,
-        a.placed,
-        tolerance=rules.severity_logits,
-        min_ratings=rules.min_ratings,
-        fdr=rules.fdr,
-        window=f"live work on {version.key}",
+    thresholds = programme_rules(rubric=version).flags
+    chosen, window = flag_window(work, days or thresholds.window_days, until)
+    return flag(
+        _for(actor, chosen, engine, units=False),
+        version,
+        thresholds,
+        anchor_sets=stored_anchor_sets(engine=engine, rubric=version.key),
+        window=f"live work on {version.key}, {window}",
+        progress=progress,
     )
+
+
+def flags_from_files(
+    path: Path,
+    *,
+    rubric_dir: Path,
+    anchors: Path | None = None,
+    rubric: str | None = None,
+    until: date | None = None,
+    days: int | None = None,
+    progress: Progress | None = None,
+) -> FlagReport:
+    """:func:`assessor_flags` on a ratings file: the rubric from the anchor sets at ``anchors``
+    (their expert scores for the tests against the experts), or ``rubric`` (``id@version``) of
+    the rubric files in ``rubric_dir`` when no anchors are given.
+
+    Raises
+    ------
+    CalibrateError
+        Neither anchors nor a rubric; an unknown rubric; a rubric that disagrees with the
+        anchors'; the problems of reading the files.
+    """
+    from calibrate.analyses.accuracy import load_anchor_definitions
+    from calibrate.flags import assessor_flags as flag
+    from calibrate.ratings import read_ratings_csv
+    from calibrate.rubric import load_rubrics
+    from calibrate.services.rules import programme_rules
+
+    sets: tuple[AnchorSet, ...] = ()
+    if anchors is not None:
+        version, sets = load_anchor_definitions(anchors, rubric_dir)
+        if rubric is not None and rubric not in (version.key, version.id):
+            raise CalibrateError(f"the anchor sets are of {version.key}, not {rubric}")
+    elif rubric is not None:
+        found = [r for r in load_rubrics(rubric_dir) if rubric in (r.key, r.id)]
+        if len(found) != 1:
+            raise CalibrateError(
+                f"rubric {rubric}: {'no such rubric' if not found else 'several versions'} in "
+                f"{rubric_dir}; give id@version"
+            )
+        version = found[0]
+    else:
+        raise CalibrateError("give the anchor sets (--anchors) or the rubric (--rubric)")
+    thresholds = programme_rules(rubric=version).flags
+    ratings = read_ratings_csv(path)
+    chosen, window = flag_window(ratings, days or thresholds.window_days, until)
+    return flag(
+        chosen, version, thresholds, anchor_sets=sets,
+        window=f"{path.name} on {version.key}, {window}", progress=progress,
+    )  # fmt: skip
+
+
+def flag_window(ratings: Ratings, days: int, until: date | None) -> tuple[Ratings, str]:
+    """The ratings of the ``days`` days up to the end of ``until`` (default: the latest rating
+    time), and the window in words. Ratings without a time are kept only when none has one
+    (then the window is every rating).
+
+    Raises
+    ------
+    CalibrateError
+        ``days`` below 1, or no rating in the window.
+    """
+    if days < 1:
+        raise CalibrateError(f"a window of {days} days: give at least 1")
+    times = ratings.times()
+    known = ~np.isnat(times)
+    if not known.any():
+        return ratings, "every rating (they carry no time)"
+    end = (
+        np.datetime64(until, "D") + np.timedelta64(1, "D")
+        if until is not None
+        else times[known].max().astype("datetime64[D]") + np.timedelta64(1, "D")
+    )
+    start = end - np.timedelta64(days, "D")
+    keep = known & (times >= start) & (times < end)
+    last = (end - np.timedelta64(1, "D")).astype(object)
+    window = f"{start.astype(object):%Y-%m-%d} to {last:%Y-%m-%d}"
+    if not keep.any():
+        raise CalibrateError(f"no rating between {window}")
+    return ratings.subset(keep), window

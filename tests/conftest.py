@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -122,6 +124,22 @@ def loaded(engine: Engine, demo_rubric: Rubric) -> Engine:
     """A store holding the demo rubric."""
     store.import_definitions([demo_rubric], engine=engine)
     return engine
+
+
+SetRules = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture
+def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SetRules:
+    """Set the programme rules in force (the ``CALIBRATE_RULES_FILE`` setting, read on every
+    call)."""
+    path = tmp_path / "rules.yaml"
+
+    def set_rules(values: dict[str, Any]) -> None:
+        path.write_text(json.dumps(values), encoding="utf-8")  # JSON is YAML
+        monkeypatch.setenv("CALIBRATE_RULES_FILE", str(path))
+
+    return set_rules
 
 
 @dataclass

@@ -30,7 +30,7 @@ from calibrate.store.calibration import SUSPENSION
 from calibrate.store.engine import reading
 from calibrate.store.queue import ASSIGNMENT, RESULT, SUBMISSION, assignment_by_handle
 from calibrate.store.scoring import RATING
-from tests.conftest import OPERATOR, Result, table_rows
+from tests.conftest import OPERATOR, Result, SetRules, table_rows
 from tests.test_cli_calibration import (
     AMY,
     BEN,
@@ -57,7 +57,6 @@ WRITTEN = (
     SUSPENSION.name,
     "audit_event",
 )
-SetRules = Callable[[dict[str, Any]], None]
 
 
 def queue_store(
@@ -82,18 +81,6 @@ def lite(
 ) -> Iterator[Store]:
     """The north store on SQLite, with a lead."""
     yield from queue_store(f"sqlite:///{tmp_path / 'store.db'}", tmp_path, calibrate, monkeypatch)
-
-
-@pytest.fixture
-def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SetRules:
-    """Set the programme rules in force (the ``CALIBRATE_RULES_FILE`` setting)."""
-    path = tmp_path / "rules.yaml"
-
-    def set_rules(values: dict[str, Any]) -> None:
-        path.write_text(json.dumps(values), encoding="utf-8")  # JSON is YAML
-        monkeypatch.setenv("CALIBRATE_RULES_FILE", str(path))
-
-    return set_rules
 
 
 def qualify(s: Store, *actors: Actor) -> None:

@@ -32,7 +32,7 @@ from calibrate.dashboard.text import WORD_JOINER, escape
 from calibrate.services import queue as q
 from calibrate.store.engine import reading
 from calibrate.store.queue import ASSIGNMENT
-from tests.conftest import OPERATOR, ROOT
+from tests.conftest import OPERATOR, ROOT, SetRules
 from tests.test_dashboard_access import HTML_IMAGE, IMAGE, LINK, SCRIPT
 from tests.test_dashboard_calibration import (
     _words,
@@ -51,14 +51,12 @@ from tests.test_queue import (
     BEN,
     LEA,
     RUBRIC,
-    SetRules,
     add,
     kind,
     levels,
     qualify,
     rubric,
 )
-from tests.test_queue import rules as rules  # the fixture
 
 PASSWORD = "a password long enough"
 ACCOUNTS = {"amy": AMY, "ben": BEN, "lea": LEA, "ada": ADA}

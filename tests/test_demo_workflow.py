@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,13 +36,12 @@ from calibrate.store.queue import (
     submission_by_id,
 )
 from calibrate.store.scoring import PoolAnchor, anchor_pool, anchors_by_id, stored_version
-from tests.conftest import OPERATOR, table_rows
+from tests.conftest import OPERATOR, SetRules, table_rows
 
 SIZE, SEED = "classroom", 7
 PRACTICE, QUEUE = "crsel-intro@1", "ct-unplugged@1"
 """Where demo-assessor practises and where their queue is (in this demo their assessor,
 A0001, scored inquiry-lead last term, so the preferred rubrics are theirs)."""
-SetRules = Callable[[dict[str, Any]], None]
 
 
 @pytest.fixture(scope="module")
@@ -67,19 +66,6 @@ def demo(built: Path, tmp_path: Path) -> Iterator[Engine]:
     engine = store.open_store(f"sqlite:///{copy}")
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SetRules:
-    """Set the programme rules in force (the ``CALIBRATE_RULES_FILE`` setting, read on every
-    call)."""
-    path = tmp_path / "rules.yaml"
-
-    def set_rules(values: dict[str, Any]) -> None:
-        path.write_text(json.dumps(values), encoding="utf-8")  # JSON is YAML
-        monkeypatch.setenv("CALIBRATE_RULES_FILE", str(path))
-
-    return set_rules
 
 
 def as_(engine: Engine, username: str) -> Actor:

@@ -10,9 +10,8 @@ import json
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from calibrate.store.engine import reading, writing
 from calibrate.store.queue import ASSIGNMENT, RESULT, assignment_by_handle
 from calibrate.store.scoring import RATING, anchors_by_id, assessor_id, stored_version
 from calibrate.workflow import round_half_up
-from tests.conftest import OPERATOR, ROOT, table_rows
+from tests.conftest import OPERATOR, ROOT, SetRules, table_rows
 
 RUBRIC = "crsel-intro@1"
 AMY = Actor("amy", "assessor", issuer="north", assessor="A-amy")
@@ -44,7 +43,6 @@ BOB = Actor("bob", "board", grants=frozenset({"north"}))
 HANDLE = re.compile(r"S-[0-9a-f]{10}")
 ITEM_KEYS = {"handle", "rubric", "artifact", "assigned_at", "due_at"}
 ARTIFACT_KEYS = {"title", "description", "excerpt"}
-SetRules = Callable[[dict[str, Any]], None]
 
 
 @pytest.fixture
@@ -54,19 +52,6 @@ def north(engine: Engine) -> Iterator[Engine]:
         ROOT / "rubrics", ROOT / "anchor_sets", engine=engine, actor=OPERATOR, issuer="north"
     )
     yield engine
-
-
-@pytest.fixture
-def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SetRules:
-    """Set the programme rules in force (the ``CALIBRATE_RULES_FILE`` setting, read on every
-    call)."""
-    path = tmp_path / "rules.yaml"
-
-    def set_rules(values: dict[str, Any]) -> None:
-        path.write_text(json.dumps(values), encoding="utf-8")  # JSON is YAML
-        monkeypatch.setenv("CALIBRATE_RULES_FILE", str(path))
-
-    return set_rules
 
 
 def rubric(engine: Engine) -> Rubric:

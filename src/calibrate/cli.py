@@ -2647,6 +2647,48 @@ AssessorArgument = Annotated[
 ]
 
 
+UntilOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--until",
+        formats=["%Y-%m-%d"],
+        help="Last day of the flags' window (default: the latest rating's).",
+    ),
+]
+DaysOption = Annotated[
+    int | None,
+    typer.Option("--days", min=1, help="Days in the flags' window (default: flags.window_days)."),
+]
+
+
+@app.command("suspend-flagged")
+def suspend_flagged_cmd(
+    rubric: TakeRubricOption,
+    until: UntilOption = None,
+    days: DaysOption = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Apply the flags to the workflow: suspend from live scoring on the rubric every assessor
+    with a flag of a kind the rubric's rules have suspend (flags.suspend_<kind>), the flags'
+    reasons as the reason. Administrators."""
+    from calibrate.services import suspend_flagged
+
+    show = None if as_json else progress_printer("flags: ")
+    with acting(database) as (engine, actor):
+        end = until.date() if until is not None else None
+        done = suspend_flagged(
+            engine=engine, actor=actor, rubric=rubric, until=end, days=days, progress=show
+        )
+    if as_json:
+        emit_json(done)
+        return
+    if not done:
+        typer.echo("no assessor has a flag of a kind set to suspend (rules flags.suspend_*)")
+    for row in done:
+        typer.echo(f"{row['assessor']}: {row['action']} ({', '.join(row['kinds'])})")
+
+
 @app.command("suspend")
 def suspend_cmd(
     assessor: AssessorArgument,
@@ -2881,18 +2923,8 @@ def flags_cmd(
     rubric_dir: Annotated[
         Path, typer.Option("--rubric-dir", help="Rubric files (with RATINGS.csv).")
     ] = Path("rubrics"),
-    until: Annotated[
-        datetime | None,
-        typer.Option(
-            "--until",
-            formats=["%Y-%m-%d"],
-            help="Last day of the window (default: the latest rating's).",
-        ),
-    ] = None,
-    days: Annotated[
-        int | None,
-        typer.Option("--days", min=1, help="Days in the window (default: rule flags.window_days)."),
-    ] = None,
+    until: UntilOption = None,
+    days: DaysOption = None,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:

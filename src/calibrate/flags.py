@@ -128,6 +128,16 @@ TESTS: tuple[Test, ...] = (SEVERITY, DEVIATION)
 """Every test, in report order."""
 
 
+def suspending_kind(kind: Kind) -> str:
+    """The name of a flag kind in the rules ``flags.suspend_<name>``
+    (:data:`calibrate.rules.SUSPENDING`): severe and lenient are one, ``severity``.
+
+    >>> suspending_kind("lenient"), suspending_kind("halo")
+    ('severity', 'halo')
+    """
+    return "severity" if kind in ("severe", "lenient") else kind
+
+
 # --------------------------------------------------------------------------- results
 
 

@@ -306,6 +306,34 @@ _FIT_NOTE = (
     "Mean squares between 0.5 and 1.5 are productive for measurement; below 0.5 ratings are "
     "too predictable (overfit, as central tendency and halo show), above 1.5 they are erratic."
 )
+SUSPENDING: tuple[tuple[str, str], ...] = (
+    ("severity", "severe or lenient (rater model or validity anchors)"),
+    ("inconsistent", "inconsistent (erratic fit)"),
+    ("central", "central tendency"),
+    ("halo", "halo"),
+    ("differential", "differential severity on a criterion"),
+    ("inaccurate", "inaccurate on validity anchors"),
+    ("discrepant", "discrepant in double scoring"),
+    ("drift", "drifting"),
+)
+"""Flag kinds an issuer may have suspend an assessor (rules ``flags.suspend_<kind>``)."""
+
+
+def _suspend_rule(kind: str, words: str) -> Rule:
+    return Rule(
+        f"flags.suspend_{kind}",
+        False,
+        "switch",
+        f"A flag for being {words} suspends the assessor from live scoring on the rubric, "
+        "with the flag's reason, when an administrator applies the flags.",
+        _source(
+            NO_FIGURE + " Off by default: a flag is evidence for a lead to review; an issuer "
+            "who trusts it to act turns it on (the assessor is reinstated by an administrator).",
+        ),
+        per_rubric=True,
+    )
+
+
 RULES: tuple[Rule, ...] = (
     # qualification ---------------------------------------------------------------------------
     Rule(
@@ -739,6 +767,7 @@ RULES: tuple[Rule, ...] = (
         _source("0.05 is the conventional level of the procedure.", BENJAMINI_HOCHBERG),
         bounds=(0.001, 0.5),
     ),
+    *(_suspend_rule(kind, words) for kind, words in SUSPENDING),
     # reliability -----------------------------------------------------------------------------
     Rule(
         "reliability.alpha_reliable",
@@ -995,6 +1024,8 @@ class FlagThresholds:
     window_days: int
     min_ratings: int
     fdr: float
+    suspend: frozenset[str]
+    """The flag kinds (:data:`SUSPENDING`) whose flags suspend an assessor."""
 
 
 @dataclass(frozen=True)
@@ -1158,6 +1189,7 @@ class ProgrammeRules:
             window_days=self._int("flags.window_days"),
             min_ratings=self._int("flags.min_ratings"),
             fdr=self._float("flags.fdr"),
+            suspend=frozenset(k for k, _ in SUSPENDING if self._bool(f"flags.suspend_{k}")),
         )
 
     @property

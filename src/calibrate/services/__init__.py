@@ -92,6 +92,7 @@ if TYPE_CHECKING:
         reinstate,
         results,
         suspend,
+        suspend_flagged,
         suspensions,
     )
     from calibrate.services.ratings import correct, history, import_ratings, my_ratings
@@ -160,6 +161,7 @@ __all__ = [
     "stored_accuracy",
     "stored_selection",
     "suspend",
+    "suspend_flagged",
     "suspensions",
     "validate_definitions",
     "verify",
@@ -230,6 +232,7 @@ _MODULE_OF = {
             "reinstate",
             "results",
             "suspend",
+            "suspend_flagged",
             "suspensions",
         ),
         "queue",

@@ -45,7 +45,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
@@ -65,7 +65,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.engine import Connection
 
+    from calibrate.flags import Flag
     from calibrate.rules import ProgrammeRules
+    from calibrate.stats import Progress
     from calibrate.store.queue import Assignment, Reading, StoredSubmission
     from calibrate.store.scoring import StoredVersion
 
@@ -1049,6 +1051,71 @@ def suspend(
         return _suspend(
             conn, who, assessor, version, found, kind="manual", reason=why, by=actor.name, at=now
         )
+
+
+def suspend_flagged(
+    *,
+    engine: Engine,
+    actor: Actor,
+    rubric: str,
+    until: date | None = None,
+    days: int | None = None,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Apply the flags to the workflow: every assessor with a flag of a kind the rubric's
+    rules have suspend (``flags.suspend_<kind>``) is suspended from live scoring on the rubric,
+    the flags' reasons as the suspension's reason, their open items given back; an assessor
+    suspended already is left as is. The flags are those of
+    :func:`calibrate.services.monitoring.assessor_flags` over the same window.
+
+    Returns
+    -------
+    list of dict
+        One per flagged assessor of a suspending kind: ``assessor``, ``kinds``, ``reason``
+        and ``action`` (``"suspended"`` or ``"suspended already"``).
+
+    Raises
+    ------
+    AccessDenied
+        Not an administrator or the operator.
+    CalibrateError
+        As :func:`~calibrate.services.monitoring.assessor_flags`.
+    """
+    from calibrate.flags import suspending_kind
+    from calibrate.services.monitoring import assessor_flags
+    from calibrate.store.calibration import active_suspension
+    from calibrate.store.engine import writing
+    from calibrate.store.scoring import stored_version
+
+    require(actor, "workflow.manage")
+    (found,) = _rubrics(engine, actor, rubric)
+    on = _rules(found).flags.suspend
+    report = assessor_flags(
+        engine=engine, actor=actor, rubric=found.key, until=until, days=days, progress=progress
+    )
+    chosen: dict[str, list[Flag]] = {}
+    for flag in report.flags:
+        if suspending_kind(flag.kind) in on:
+            chosen.setdefault(flag.assessor, []).append(flag)
+    done: list[dict[str, Any]] = []
+    if not chosen:
+        return done
+    now = _now(None)
+    with writing(engine) as conn:
+        version = stored_version(conn, found)
+        for name, flags in sorted(chosen.items()):
+            kinds = sorted({f.kind for f in flags})
+            reason = " ".join(f"Flagged {f.kind}: {f.reason}" for f in flags)
+            who = _scoped_assessor(conn, name)
+            row = {"assessor": name, "kinds": kinds, "reason": reason}
+            if active_suspension(conn, who, version.id) is not None:
+                done.append({**row, "action": "suspended already"})
+                continue
+            _suspend(
+                conn, who, name, version, found, kind="flag", reason=reason, by=actor.name, at=now
+            )
+            done.append({**row, "action": "suspended"})
+    return done
 
 
 def reinstate(

@@ -134,6 +134,39 @@ def distinct_codes(codes: IntArray) -> IntArray:
     return np.unique(codes).astype(np.int64)
 
 
+def pairs_within(key: IntArray) -> tuple[IntArray, IntArray]:
+    """Index pairs ``(i, j)``, ``i < j``, of entries sharing a key, for keys grouped (sorted).
+
+    Parameters
+    ----------
+    key : ndarray of int64, shape (n,)
+        Keys with equal keys adjacent (e.g. unit codes after a stable sort).
+
+    Returns
+    -------
+    i, j : ndarray of int64, shape (K,)
+        Every pair of positions within a group once, grouped by lag ``j - i``. The cost grows
+        with the number of pairs, one vectorised pass per lag up to the largest group size.
+
+    Examples
+    --------
+    >>> i, j = pairs_within(np.array([0, 0, 0, 1, 2, 2]))
+    >>> list(zip(i.tolist(), j.tolist()))
+    [(0, 1), (1, 2), (4, 5), (0, 2)]
+    """
+    first: list[IntArray] = []
+    second: list[IntArray] = []
+    for lag in range(1, key.size):
+        i = np.flatnonzero(key[lag:] == key[:-lag])
+        if i.size == 0:
+            break
+        first.append(i)
+        second.append(i + lag)
+    if not first:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(first).astype(np.int64), np.concatenate(second).astype(np.int64)
+
+
 def tabulate(ratings: LongRatings, *, levels: ArrayLike | None = None) -> UnitTable:
     """Tabulate validated long ratings into a :class:`UnitTable`.
 

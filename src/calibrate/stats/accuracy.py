@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from calibrate.errors import StatisticsError
+from calibrate.stats._cluster import clustered_variance
 from calibrate.stats._distributions import t_ppf
 from calibrate.stats._input import codes, long_ratings, scores
 from calibrate.stats._interval import ConfidenceIntervals
@@ -216,18 +217,8 @@ def anchor_accuracy(
         adjacent = np.bincount(g, weights=np.abs(d) <= 1, minlength=n_g) / n
         mean_deviation = np.bincount(g, weights=d, minlength=n_g) / n
         mae = np.bincount(g, weights=np.abs(d), minlength=n_g) / n
-    # Clusters: (group, anchor) cells.
-    cells, cell = np.unique(g * (int(a.max()) + 1) + a, return_inverse=True)
-    cell_group = cells // (int(a.max()) + 1)
-    d_a = np.bincount(cell, weights=d)
-    n_a = np.bincount(cell)
-    n_anchors = np.bincount(cell_group, minlength=n_g)
-    resid_ss = np.bincount(
-        cell_group, weights=(d_a - mean_deviation[cell_group] * n_a) ** 2, minlength=n_g
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # Cluster-robust variance of the mean [2], with the A / (A - 1) factor.
-        var = np.where(n_anchors >= 2, n_anchors / (n_anchors - 1) * resid_ss / n**2, np.nan)
+    # Cluster-robust variance of the mean [2], with the A / (A - 1) factor.
+    var, n_anchors = clustered_variance(g, a, d - mean_deviation[g], n_g)
     categories, code = category_codes(np.concatenate([e, v]), levels)
     n_cat = categories.size
     tables = np.bincount(

@@ -19,6 +19,7 @@ from calibrate.stats._tabulate import (
     Weights,
     agreement_weights,
     category_codes,
+    pairs_within,
     tabulate,
 )
 from calibrate.stats.percent_agreement import (
@@ -293,17 +294,9 @@ def cohen_kappa_pairs(
     n_cat = categories.size
     order = np.argsort(u, kind="stable")
     u, r, code = u[order], r[order], code[order]
-    first: list[IntArray] = []
-    second: list[IntArray] = []
-    for d in range(1, u.size):
-        i = np.flatnonzero(u[d:] == u[:-d])
-        if i.size == 0:
-            break
-        first.append(i)
-        second.append(i + d)
-    if not first:
+    i, j = pairs_within(u)
+    if i.size == 0:
         raise StatisticsError("ratings must have at least one unit rated by two raters")
-    i, j = np.concatenate(first), np.concatenate(second)
     ra, rb, ca, cb = r[i], r[j], code[i], code[j]
     if (ra == rb).any():
         k = int(np.flatnonzero(ra == rb)[0])

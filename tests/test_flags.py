@@ -3,13 +3,21 @@ over many assessors, minimum evidence, and planted effects found by simulation."
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+import yaml
 from scipy.stats import false_discovery_control
 
 from calibrate.errors import CalibrateError
-from calibrate.flags import beyond_tolerance, one_sided, severity_test
+from calibrate.flags import assessor_flags, beyond_tolerance, halo_test, one_sided, severity_test
+from calibrate.ratings import Ratings
+from calibrate.rubric import Rubric, rubric_from_data
+from calibrate.rules import rules_for
+from calibrate.stats.discrepancy import HaloIndex
 from calibrate.stats.severity import fit_severity
+from tests.conftest import DEMO_RUBRIC
 from tests.stats.test_severity import simulate
 
 
@@ -124,3 +132,74 @@ def test_a_calibrated_pool_raises_almost_no_false_flags() -> None:
         flagged, _ = flags_on(sev, seed=100 + rep)
         false += len(flagged & within(sev))
     assert false <= 2
+
+
+# --- every test at once, on a rubric's live work -----------------------------------------------
+
+
+def live_work(seed: int = 3, n_units: int = 800) -> tuple[Ratings, Rubric]:
+    """The demo rubric (2 criteria, levels 1-3) on the sparse live design: each submission read
+    by 2 of 16 assessors; A00 scores at random, A01 gives every criterion of a reading the same
+    score (the rounded mean of what they would have given: halo); the others calibrated."""
+    rubric = rubric_from_data(yaml.safe_load(DEMO_RUBRIC), source="demo.yaml")
+    sev = np.random.default_rng(seed).normal(0.0, 0.15, 16)
+    sim = simulate(n_units=n_units, n_raters=16, n_criteria=2, tau=(-2.0, 2.0), severities=sev,
+                   sd_ability=3.0, seed=seed)  # fmt: skip
+    value = sim.value.copy()
+    rng = np.random.default_rng(seed + 1)
+    at_random = sim.rater == 0
+    value[at_random] = rng.integers(1, 4, int(at_random.sum()))
+    halo = np.flatnonzero(sim.rater == 1)  # rows come in readings of 2 criteria, in order
+    pairs = halo.reshape(-1, 2)
+    mean = value[pairs].mean(axis=1) + rng.random(pairs.shape[0]) - 0.5
+    value[pairs] = np.clip(np.round(mean), 1, 3)[:, None]
+    ratings = Ratings(
+        unit=sim.unit, rater=sim.rater, criterion=sim.criterion, value=value,
+        units=tuple(f"S{u}" for u in range(n_units)),
+        raters=tuple(f"A{r:02d}" for r in range(16)),
+        criteria=("plan", "reflect"),
+    )  # fmt: skip
+    return ratings, rubric
+
+
+def test_every_test_runs_on_live_work_and_finds_what_was_planted() -> None:
+    ratings, rubric = live_work()
+    # On this design (3 levels, 2 criteria) calibrated assessors' kappas with each other are
+    # about 0.6: the issuer sets the rubric's kappa and correlation floors at 0.4 (per-rubric
+    # rules) rather than RSMTool's 0.7 for long essay scales.
+    rules = replace(rules_for(rubric).flags, min_qwk=0.4, min_correlation=0.4)
+    report = assessor_flags(ratings, rubric, rules, window="live work")
+    kinds = {(f.assessor, f.kind) for f in report.flags}
+    assert ("A00", "discrepant") in kinds  # at random: low agreement, kappa, correlation
+    assert {f.test for f in report.of("A00")} >= {"adjacent", "qwk", "correlation"}
+    assert ("A01", "halo") in kinds
+    assert [f.assessor for f in report.flags if f.kind == "halo"] == ["A01"]
+    # the calibrated assessors raise no flag on agreement with the others
+    assert {f.assessor for f in report.flags if f.kind == "discrepant"} <= {"A00", "A01"}
+    shown = report.to_dict()
+    assert [t["name"] for t in shown["tests"]] == [
+        "severity",
+        "exact",
+        "adjacent",
+        "qwk",
+        "correlation",
+        "smd",
+        "halo",
+    ]  # no validity anchors: no test against the experts, and a note says so
+    assert shown["notes"] and "experts" in shown["notes"][0]
+    (a00,) = [a for a in shown["assessors"] if a["id"] == "A00"]
+    assert all(f["n"] >= 30 and f["interval"][0] <= f["value"] <= f["interval"][1]
+               for f in a00["flags"])  # fmt: skip
+
+
+def test_the_halo_threshold_keeps_half_the_reference_variance() -> None:
+    # rule flags.halo_share 0.5: the assessor's SD across criteria may fall to sqrt(0.5) of
+    # the reference's; the threshold is -(1 - sqrt(0.5)) = -0.2929 times the mean reference SD.
+    found = HaloIndex(
+        n_readings=np.array([40, 40]), n_units=np.array([40, 40]),
+        halo=np.array([-0.4, -0.05]), se=np.array([0.05, 0.05]),
+        assessor_sd=np.array([0.2, 0.55]), reference_sd=np.array([0.6, 0.6]),
+    )  # fmt: skip
+    result = halo_test(["A", "B"], found, share=0.5, min_readings=6, fdr=0.05)
+    assert result.threshold == pytest.approx(-(1 - np.sqrt(0.5)) * 0.6)
+    assert [f.assessor for f in result.flags] == ["A"]

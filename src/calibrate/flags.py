@@ -19,6 +19,16 @@ thresholds [4]_):
 - ``severe`` / ``lenient``: severity from the random-effects rater model
   (:func:`calibrate.stats.severity.fit_severity`) beyond ``flags.severity_logits``; and the mean
   signed deviation from the experts on validity anchors beyond ``flags.deviation_levels``.
+- ``discrepant``: in double scoring, the assessor's exact and adjacent agreement, quadratic
+  weighted kappa and correlation with the other readers of the same submissions below
+  ``flags.min_exact``, ``flags.min_adjacent``, ``flags.min_qwk``, ``flags.min_correlation``,
+  or their standardized mean difference from them beyond ``flags.max_smd`` (RSMTool's
+  human-human thresholds), each with a standard error clustered by submission
+  (:func:`calibrate.stats.discrepancy.reader_discrepancy`).
+- ``halo``: the assessor's readings are flatter across criteria than reference readings of the
+  same submissions (the other reader's in double scoring, the experts' on validity anchors) by
+  more than keeping ``flags.halo_share`` of the reference's variance allows
+  (:func:`calibrate.stats.discrepancy.halo_index`).
 
 References
 ----------
@@ -53,6 +63,7 @@ if TYPE_CHECKING:
     from calibrate.rubric import Rubric
     from calibrate.rules import FlagThresholds
     from calibrate.stats import Progress
+    from calibrate.stats.discrepancy import HaloIndex, ReaderDiscrepancy
 
 Kind = Literal[
     "severe",
@@ -124,7 +135,63 @@ DEVIATION = Test(
     "anchor_deviation", "mean deviation from the experts on validity anchors", "score levels",
     "flags.deviation_levels", "beyond", ("lenient", "severe"), "validity anchors",
 )  # fmt: skip
-TESTS: tuple[Test, ...] = (SEVERITY, DEVIATION)
+DISCREPANCY: dict[str, Test] = {
+    "exact": Test(
+        "exact",
+        "exact agreement with the other readers",
+        "share",
+        "flags.min_exact",
+        "below",
+        ("discrepant",),
+        "double scoring",
+    ),
+    "adjacent": Test(
+        "adjacent",
+        "adjacent agreement with the other readers",
+        "share",
+        "flags.min_adjacent",
+        "below",
+        ("discrepant",),
+        "double scoring",
+    ),
+    "qwk": Test(
+        "qwk",
+        "quadratic weighted kappa with the other readers",
+        "coefficient",
+        "flags.min_qwk",
+        "below",
+        ("discrepant",),
+        "double scoring",
+    ),
+    "correlation": Test(
+        "correlation",
+        "correlation with the other readers",
+        "coefficient",
+        "flags.min_correlation",
+        "below",
+        ("discrepant",),
+        "double scoring",
+    ),
+    "smd": Test(
+        "smd",
+        "standardized mean difference from the other readers",
+        "sd units",
+        "flags.max_smd",
+        "beyond",
+        ("discrepant", "discrepant"),
+        "double scoring",
+    ),
+}
+HALO = Test(
+    "halo",
+    "spread across criteria within a reading, less the reference reading's",
+    "score levels",
+    "flags.halo_share",
+    "below",
+    ("halo",),
+    "double scoring, validity anchors",
+)
+TESTS: tuple[Test, ...] = (SEVERITY, DEVIATION, *DISCREPANCY.values(), HALO)
 """Every test, in report order."""
 
 
@@ -310,21 +377,34 @@ def beyond_tolerance(estimate: ArrayLike, se: ArrayLike, tolerance: float) -> Fl
 
 
 def one_sided(
-    estimate: ArrayLike, se: ArrayLike, threshold: float, direction: Direction
+    estimate: ArrayLike,
+    se: ArrayLike,
+    threshold: float,
+    direction: Direction,
+    df: ArrayLike | None = None,
 ) -> FloatArray:
-    """p-values of the null that the statistic lies on the acceptable side of ``threshold``
-    (normal approximation): ``"above"`` tests ``theta > threshold``, ``"below"`` tests
-    ``theta < threshold``, ``"beyond"`` tests ``|theta| > threshold``.
+    """p-values of the null that the statistic lies on the acceptable side of ``threshold``:
+    ``"above"`` tests ``theta > threshold``, ``"below"`` tests ``theta < threshold``,
+    ``"beyond"`` tests ``|theta| > threshold``; normal, or Student's t on ``df`` degrees of
+    freedom (NaN where ``df`` < 1).
 
     >>> one_sided([0.40, 0.60], [0.05, 0.05], 0.5, "below").round(4).tolist()
     [0.0228, 0.9772]
     """
+    from scipy.stats import t as student
+
     e = np.asarray(estimate, dtype=float)
     s = np.asarray(se, dtype=float)
     if direction == "beyond":
-        return beyond_tolerance(e, s, threshold)
-    x = e - threshold if direction == "above" else threshold - e
-    return np.asarray(norm.sf(x / s), dtype=float)
+        x = np.abs(e) - threshold
+    else:
+        x = e - threshold if direction == "above" else threshold - e
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = x / s
+        if df is None:
+            return np.asarray(norm.sf(z), dtype=float)
+        dof = np.asarray(df, dtype=float)
+        return np.asarray(student.sf(z, np.where(dof >= 1, dof, np.nan)), dtype=float)
 
 
 def run_test(
@@ -507,14 +587,11 @@ def deviation_test(
     >>> [(f.assessor, f.kind) for f in r.flags]
     [('A', 'lenient')]
     """
-    from scipy.stats import t as student
-
     d, e = np.asarray(deviation, dtype=float), np.asarray(se, dtype=float)
     lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     _check(tolerance, level)
     dof = np.asarray(df, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.asarray(student.sf((np.abs(d) - tolerance) / e, np.where(dof >= 1, dof, np.nan)))
+    p = one_sided(d, e, tolerance, "beyond", dof)
     counts = np.asarray(n, dtype=np.int64)
 
     def reason(j: int, kind: Kind) -> str:
@@ -530,6 +607,113 @@ def deviation_test(
         DEVIATION, assessors, d, lo, hi, p, counts, threshold=tolerance, min_n=min_ratings,
         fdr=fdr, reason=reason,
         untested={j: "fewer than 2 anchors" for j in np.flatnonzero(~(dof >= 1)).tolist()},
+    )  # fmt: skip
+
+
+def discrepancy_tests(
+    assessors: Sequence[str],
+    found: ReaderDiscrepancy,
+    thresholds: FlagThresholds,
+    *,
+    level: float = 0.95,
+    window: str = "",
+) -> list[TestResult]:
+    """Discrepancy in double scoring against RSMTool's human-human thresholds (Williamson, Xi
+    & Breyer 2012): exact and adjacent agreement, quadratic weighted kappa and correlation
+    with the other readers below their minimum, standardized mean difference beyond its
+    maximum; t tests on the submissions (clusters) less one, evidence counted in pairs."""
+    t = thresholds
+    limits = {
+        "exact": t.min_exact,
+        "adjacent": t.min_adjacent,
+        "qwk": t.min_qwk,
+        "correlation": t.min_correlation,
+        "smd": t.max_smd,
+    }
+    pairs, units = found.n_pairs, found.n_units
+    out = []
+    for name, test in DISCREPANCY.items():
+        value = getattr(found, name)
+        se = getattr(found, f"{name}_se")
+        ci = found.confidence_interval(name, level)  # type: ignore[arg-type]
+        limit = limits[name]
+        p = one_sided(value, se, limit, test.direction, units - 1)
+
+        def reason(j: int, kind: Kind, name: str = name, v: Any = value, ci: Any = ci) -> str:
+            figure = _discrepancy_words(
+                name, v[j], ci.low[j], ci.high[j], limits[name], int(pairs[j]), level
+            )
+            return (f"{assessors[j]} {figure}, on {units[j]:,} double-scored submissions"
+                    f"{_of(window)}; {_fdr_words(t.fdr)}.")  # fmt: skip
+
+        out.append(
+            run_test(
+                test, assessors, value, ci.low, ci.high, p, pairs, threshold=limit,
+                min_n=t.min_ratings, fdr=t.fdr, reason=reason, evidence="paired scores",
+            )
+        )  # fmt: skip
+    return out
+
+
+def _discrepancy_words(
+    name: str, v: float, lo: float, hi: float, limit: float, pairs: int, level: float
+) -> str:
+    """What a discrepancy statistic says, in words."""
+    if name in ("exact", "adjacent"):
+        what = "exactly" if name == "exact" else "within one level"
+        return (
+            f"agrees {what} with the other readers of the same submissions on {v:.0%} of "
+            f"{pairs:,} scores ({level:.0%} interval {lo:.0%} to {hi:.0%}), below {limit:.0%}"
+        )
+    if name == "smd":
+        side = "above" if v > 0 else "below"
+        return (
+            f"scores {abs(v):.2f} standard deviations {side} the other readers of the same "
+            f"submissions ({level:.0%} interval {lo:+.2f} to {hi:+.2f}), beyond {limit:g}"
+        )
+    what = "quadratic weighted kappa" if name == "qwk" else "correlation"
+    return (
+        f"has a {what} of {v:.2f} with the other readers of the same submissions "
+        f"({level:.0%} interval {lo:.2f} to {hi:.2f}), below {limit:g}"
+    )
+
+
+def halo_test(
+    assessors: Sequence[str],
+    found: HaloIndex,
+    *,
+    share: float,
+    min_readings: int,
+    fdr: float,
+    level: float = 0.95,
+    window: str = "",
+) -> TestResult:
+    """Halo: the assessor's readings are flatter across criteria than the reference readings
+    of the same submissions by more than keeping ``share`` of the reference's variance allows:
+    the threshold is ``-(1 - sqrt(share))`` times the mean reference SD across criteria (the
+    0.5 lower bound of productive fit mean squares, Wright & Linacre 1994, read as variance
+    kept; halo shows as overfit, Myford & Wolfe 2004). t test on the clustered SE."""
+    n = found.n_readings
+    weight = n.sum()
+    reference = float(np.nansum(found.reference_sd * n) / weight) if weight else float("nan")
+    limit = -(1.0 - float(np.sqrt(share))) * reference
+    ci = found.confidence_interval(level)
+    p = one_sided(found.halo, found.se, limit, "below", found.n_units - 1)
+    h = found.halo
+
+    def reason(j: int, kind: Kind) -> str:
+        return (
+            f"{assessors[j]} scores the criteria of one submission more alike than the other "
+            f"reader or the experts do: their spread across criteria is {abs(h[j]):.2f} levels "
+            f"{'smaller' if h[j] < 0 else 'larger'} on average ({level:.0%} interval "
+            f"{ci.low[j]:+.2f} to {ci.high[j]:+.2f}), beyond {abs(limit):.2f} (keeping under "
+            f"{share:.0%} of the reference's variation), on {n[j]:,} readings{_of(window)}; "
+            f"{_fdr_words(fdr)}."
+        )
+
+    return run_test(
+        HALO, assessors, h, ci.low, ci.high, p, n, threshold=limit, min_n=min_readings,
+        fdr=fdr, reason=reason, evidence="paired readings",
     )  # fmt: skip
 
 
@@ -582,28 +766,32 @@ def assessor_flags(
         No live rating of the rubric; anchors that are not in ``anchor_sets``.
     """
     from calibrate.analyses.accuracy import accuracy_report, procedure_rows
+    from calibrate.stats.discrepancy import reader_discrepancy
     from calibrate.stats.severity import fit_severity
 
     work = procedure_rows(ratings, rubric, ("live", "validity"))
     if not len(work):
         raise CalibrateError(f"no live ratings of {rubric.key} to flag from")
-    steps = 2
+    steps = 4
     say = progress or (lambda step, total, label: None)
     t = thresholds
+    names = list(work.raters)
     say(0, steps, "rater model")
-    fit = fit_severity(work.unit, work.rater, work.criterion, work.value, level=level)
+    fit = fit_severity(
+        work.unit, work.rater, work.criterion, work.value, categories=rubric.scores, level=level
+    )
     a = fit.assessors
-    names = [work.raters[int(c)] for c in a.code]
     results = [
         severity_test(
-            names, a.severity, a.se, a.n, a.placed, tolerance=t.severity_logits,
-            min_ratings=t.min_ratings, fdr=t.fdr, level=level, window=window,
+            [names[int(c)] for c in a.code], a.severity, a.se, a.n, a.placed,
+            tolerance=t.severity_logits, min_ratings=t.min_ratings, fdr=t.fdr, level=level,
+            window=window,
         )
     ]  # fmt: skip
     notes = []
     say(1, steps, "validity anchors")
-    validity = _validity(work)
-    if anchor_sets and validity is not None:
+    validity, expert = _validity(work, rubric, anchor_sets)
+    if validity is not None:
         report = accuracy_report(validity, anchor_sets, rubric, confidence=level)
         who = sorted(report.assessors)
         rows = [report.assessors[w] for w in who]
@@ -623,10 +811,28 @@ def assessor_flags(
     else:
         notes.append("no validity anchors with expert scores: the tests against the experts "
                      "were not run")  # fmt: skip
+    say(2, steps, "double scoring")
+    live = ~_is_validity(work)
+    results += discrepancy_tests(
+        names,
+        reader_discrepancy(
+            work.unit[live], work.rater[live], work.criterion[live], work.value[live],
+            n_raters=len(names), levels=rubric.scores,
+        ),
+        t, level=level, window=window,
+    )  # fmt: skip
+    say(3, steps, "halo")
+    n_criteria = max(len(rubric.criterion_ids), 1)
+    results.append(
+        halo_test(
+            names, _halo(work, live, expert), share=t.halo_share,
+            min_readings=-(-t.min_ratings // n_criteria), fdr=t.fdr, level=level, window=window,
+        )
+    )  # fmt: skip
     say(steps, steps, "done")
     return FlagReport(
         results=tuple(results),
-        assessors=tuple(sorted(work.raters)),
+        assessors=tuple(sorted(names)),
         fdr=t.fdr,
         level=level,
         window=window,
@@ -634,9 +840,63 @@ def assessor_flags(
     )
 
 
-def _validity(work: Ratings) -> Ratings | None:
-    """The rows of validity anchors, or None."""
+def _is_validity(work: Ratings) -> NDArray[np.bool_]:
     if "context" not in work.columns:
-        return None
-    keep = work.columns["context"] == "validity"
-    return work.subset(keep) if keep.any() else None
+        return np.zeros(len(work), dtype=bool)
+    return np.asarray(work.columns["context"] == "validity", dtype=bool)
+
+
+def _validity(
+    work: Ratings, rubric: Rubric, anchor_sets: Sequence[AnchorSet]
+) -> tuple[Ratings | None, FloatArray]:
+    """The rows of validity anchors (None without any, or without anchor sets) and the expert
+    score of each row of ``work`` (NaN for live work)."""
+    from calibrate.analyses.accuracy import ANCHOR_PREFIX
+
+    expert = np.full(len(work), np.nan)
+    is_validity = _is_validity(work)
+    if not anchor_sets or not is_validity.any():
+        return None, expert
+    criteria = rubric.criterion_ids
+    score = {
+        (a.id, c): float(v)
+        for s in anchor_sets
+        for a, row in zip(s.anchors, s.expert_scores(criteria), strict=True)
+        for c, v in zip(criteria, row, strict=True)
+    }
+    for i in np.flatnonzero(is_validity):
+        anchor = work.units[work.unit[i]].removeprefix(ANCHOR_PREFIX)
+        expert[i] = score.get((anchor, work.criteria[work.criterion[i]]), np.nan)
+    return work.subset(is_validity), expert
+
+
+def _halo(work: Ratings, live: NDArray[np.bool_], expert: FloatArray) -> HaloIndex:
+    """:func:`~calibrate.stats.discrepancy.halo_index` over paired readings: each live reading
+    against every other reading of the same submission (both ways), and each reading of a
+    validity anchor against the experts' scores (an assessor's first reading of an anchor)."""
+    from calibrate.stats._tabulate import pairs_within
+    from calibrate.stats.discrepancy import halo_index
+
+    idx = np.flatnonzero(live)
+    order = idx[np.lexsort((work.rater[idx], work.criterion[idx], work.unit[idx]))]
+    key = work.unit[order] * (len(work.criteria) + 1) + work.criterion[order]
+    i, j = pairs_within(key)
+    first, second = order[i], order[j]
+    both = np.concatenate([first, second])
+    other = np.concatenate([second, first])
+    anchors = np.flatnonzero(~live & ~np.isnan(expert))
+    _, once = np.unique(
+        np.stack([work.unit[anchors], work.rater[anchors], work.criterion[anchors]]),
+        axis=1, return_index=True,
+    )  # fmt: skip
+    anchors = anchors[np.sort(once)]
+    rows = np.concatenate([both, anchors])
+    reference = np.concatenate([work.value[other], expert[anchors]])
+    partner = np.concatenate([work.rater[other], np.full(anchors.size, -1)])
+    _, reading = np.unique(
+        np.stack([work.unit[rows], work.rater[rows], partner]), axis=1, return_inverse=True
+    )
+    return halo_index(
+        reading.ravel(), work.rater[rows], work.criterion[rows], work.value[rows], reference,
+        unit=work.unit[rows], n_raters=len(work.raters),
+    )  # fmt: skip

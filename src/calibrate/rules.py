@@ -708,6 +708,23 @@ RULES: tuple[Rule, ...] = (
         bounds=(0.0, None),
     ),
     Rule(
+        "flags.halo_share",
+        0.5,
+        "share",
+        "An assessor whose scores of one submission vary across the criteria less than the "
+        "reference readings of the same submissions do (the other reader's, the experts'), "
+        "keeping less than this share of their variation, beyond chance, is flagged for halo.",
+        _source(
+            "Halo shows as overfit, and mean squares below 0.5 are less productive for "
+            "measurement; read here as the share of the reference's variance across criteria "
+            "an assessor keeps.",
+            LINACRE_2002,
+            MYFORD_WOLFE,
+        ),
+        bounds=(0.01, 1.0),
+        per_rubric=True,
+    ),
+    Rule(
         "flags.severity_logits",
         0.5,
         "logits",
@@ -1020,6 +1037,7 @@ class FlagThresholds:
     fit_high: float
     bias_t: float
     severity_logits: float
+    halo_share: float
     deviation_levels: float
     window_days: int
     min_ratings: int
@@ -1185,6 +1203,7 @@ class ProgrammeRules:
             fit_high=self._float("flags.fit_high"),
             bias_t=self._float("flags.bias_t"),
             severity_logits=self._float("flags.severity_logits"),
+            halo_share=self._float("flags.halo_share"),
             deviation_levels=self._float("flags.deviation_levels"),
             window_days=self._int("flags.window_days"),
             min_ratings=self._int("flags.min_ratings"),

@@ -55,14 +55,16 @@ def simulate(
     tau: tuple[float, ...] = (-1.5, 0.0, 1.5),
     sd_severity: float = 0.5,
     severities: FloatArray | None = None,
+    sd_ability: float = 1.0,
     seed: int = 0,
 ) -> Simulated:
     """The sparse live design: each submission read by ``per_unit`` of ``n_raters`` assessors
     (round robin over a shuffled order, so every assessor is busy) on every criterion;
-    abilities N(0, 1), severities N(0, sd_severity^2) unless given, difficulties -0.5..0.5,
+    abilities N(0, sd_ability^2), severities N(0, sd_severity^2) unless given, difficulties
+    -0.5..0.5,
     scores 1..len(tau)+1."""
     rng = np.random.default_rng(seed)
-    ability = rng.normal(0.0, 1.0, n_units)
+    ability = rng.normal(0.0, sd_ability, n_units)
     sev = rng.normal(0.0, sd_severity, n_raters) if severities is None else severities
     pairs = (rng.permutation(n_units * per_unit) % n_raters).reshape(n_units, per_unit)
     for row in pairs:  # the same assessor twice on one submission: draw again

@@ -344,8 +344,14 @@ def test_retakes_and_a_stricter_standard() -> None:
     assert all(len(a.rounds) == 1 for a in programme.truth.assessors)
     rates = programme.summary().qualification_pass_rate
     assert set(rates) == {1}
+    # Perfect agreement with the experts on every score of a round: at the default step (10
+    # logits) a well-calibrated assessor gives the experts' level with probability about
+    # 1 - 2 exp(-5) = 0.987 per score, so about half their rounds of 10 anchors are perfect; at a
+    # step of 4 logits it is at most 1 / (1 + 2 exp(-2)) = 0.79 per score, and a round of 50 or
+    # more scores is perfect with probability below 1e-5.
     impossible = SimulationConfig(
-        rules=RuleOverrides({"qualification.min_exact": 1.0, "qualification.min_adjacent": 1.0})
+        rules=RuleOverrides({"qualification.min_exact": 1.0, "qualification.min_adjacent": 1.0}),
+        threshold_step=4.0,
     )
     with pytest.raises(CalibrateError, match="no assessor qualified"):
         simulate_programme(RUBRICS, SETS, size="pilot", seed=2, config=impossible)
@@ -507,10 +513,13 @@ def test_central_tendency_compresses_scores(effects_run: Programme) -> None:
 
 
 def test_halo_flattens_a_reading_across_criteria(effects_run: Programme) -> None:
-    """Mean SD of the criterion scores within one live reading."""
+    """Mean SD of the criterion scores within one live reading. On seeds 0-11 of this run the
+    halo assessors' largest was 0.03 to 0.07 and the well-calibrated assessors' smallest 0.13 to
+    0.20 (mean 0.18 to 0.25): with a level 10 logits wide and criteria 1.5 logits apart, a
+    calibrated reading's criterion scores differ less than they did at 4 logits a level."""
     live = effects_run.context == LIVE
     spread = _by_effect(effects_run, lambda m: _reading_spread(effects_run, m), live, MIN_LIVE)
-    assert spread["halo"].max() < 0.15 < spread["calibrated"].min()
+    assert spread["halo"].max() < 0.1 < spread["calibrated"].min()
 
 
 def test_drift_changes_the_deviation_after_the_drift_date(effects_run: Programme) -> None:

@@ -344,20 +344,28 @@ def test_retakes_and_a_stricter_standard() -> None:
     assert all(len(a.rounds) == 1 for a in programme.truth.assessors)
     rates = programme.summary().qualification_pass_rate
     assert set(rates) == {1}
+    # Perfect agreement with the experts on every score of a round: at the default step (10
+    # logits) a well-calibrated assessor gives the experts' level with probability about
+    # 1 - 2 exp(-5) = 0.987 per score, so about half their rounds of 10 anchors are perfect; at a
+    # step of 4 logits it is at most 1 / (1 + 2 exp(-2)) = 0.79 per score, and a round of 50 or
+    # more scores is perfect with probability below 1e-5.
     impossible = SimulationConfig(
-        rules=RuleOverrides({"qualification.min_exact": 1.0, "qualification.min_adjacent": 1.0})
+        rules=RuleOverrides({"qualification.min_exact": 1.0, "qualification.min_adjacent": 1.0}),
+        threshold_step=4.0,
     )
     with pytest.raises(CalibrateError, match="no assessor qualified"):
         simulate_programme(RUBRICS, SETS, size="pilot", seed=2, config=impossible)
 
 
 def test_default_standard_screens_out_planted_effects() -> None:
-    """Under the default standard nearly every well-calibrated assessor qualifies within three
-    rounds, few of those planted with the effects qualification is there to catch (on the demo
-    rubrics, seeds 0-59 of the pilot: 95% against 9-33%, see the simulate module notes). Here a
-    pool of 80 on the test rubrics; on seeds 0-79 the well-calibrated share was 0.92 to 1 (mean
-    0.98) and the share of halo, severe, inconsistent and central assessors at most 0.50 (mean
-    0.31), so the bounds leave room for other seeds."""
+    """Under the default standard every well-calibrated assessor qualifies within three rounds,
+    fewer of those planted with the effects qualification is there to catch (on the demo
+    rubrics, seeds 0-59 of the pilot: 100% against 13-67%, see the simulate module notes). Here
+    a pool of 80 on the test rubrics (2 assessors per effect); on seeds 0-79 the well-calibrated
+    share was 1 on every seed, and the share of halo, severe, inconsistent and central
+    assessors 0.50 on average but up to 0.88 on a seed: the 0.6 bound is this seed's, not one
+    that holds on every seed (with half-level effects the default standard catches about half
+    of these assessors)."""
     size = ProgrammeSize(assessors=80, earners=50)
     programme = simulate_programme(RUBRICS, SETS, size=size, seed=5)
     qualified: dict[str, list[bool]] = {}
@@ -477,8 +485,9 @@ def test_every_effect_scores_live_work(effects_run: Programme) -> None:
 
 def test_severe_and_lenient_deviate_from_the_experts(effects_run: Programme) -> None:
     """Mean signed deviation from the expert scores on anchors (practice, qualification and
-    validity): 1.5 logits of severity moves scores by about a quarter of a level, well-calibrated
-    assessors (severity SD 0.2 logits) centre on the experts."""
+    validity): 5 logits of severity (half a 10-logit level) puts an anchor on the threshold
+    below its level, moving scores by up to half a level (less at the bottom of the scale);
+    well-calibrated assessors (severity SD 0.75 logits) centre on the experts."""
     deviation, anchor = _anchor_deviation(effects_run)
     mean = _by_effect(effects_run, lambda m: deviation[m].mean(), anchor, MIN_ANCHOR)
     low, mid, high = np.quantile(mean["calibrated"], [0.1, 0.5, 0.9])
@@ -489,7 +498,7 @@ def test_severe_and_lenient_deviate_from_the_experts(effects_run: Programme) -> 
 
 
 def test_inconsistent_assessors_scatter_about_the_experts(effects_run: Programme) -> None:
-    """SD of the deviations from the expert scores: extra noise of 2 logits widens it."""
+    """SD of the deviations from the expert scores: extra noise of 5 logits (SD, half a level) widens it."""
     deviation, anchor = _anchor_deviation(effects_run)
     sd = _by_effect(effects_run, lambda m: deviation[m].std(), anchor, MIN_ANCHOR)
     assert sd["inconsistent"].min() > np.quantile(sd["calibrated"], 0.9)
@@ -507,16 +516,19 @@ def test_central_tendency_compresses_scores(effects_run: Programme) -> None:
 
 
 def test_halo_flattens_a_reading_across_criteria(effects_run: Programme) -> None:
-    """Mean SD of the criterion scores within one live reading."""
+    """Mean SD of the criterion scores within one live reading. On seeds 0-11 of this run the
+    halo assessors' largest was 0.03 to 0.07 and the well-calibrated assessors' smallest 0.13 to
+    0.20 (mean 0.18 to 0.25): with a level 10 logits wide and criteria 1.5 logits apart, a
+    calibrated reading's criterion scores differ less than they did at 4 logits a level."""
     live = effects_run.context == LIVE
     spread = _by_effect(effects_run, lambda m: _reading_spread(effects_run, m), live, MIN_LIVE)
-    assert spread["halo"].max() < 0.15 < spread["calibrated"].min()
+    assert spread["halo"].max() < 0.1 < spread["calibrated"].min()
 
 
 def test_drift_changes_the_deviation_after_the_drift_date(effects_run: Programme) -> None:
     """Mean deviation on validity anchors after the drift date minus before: a drifter turning
-    severe (shift > 0) scores lower afterwards, one turning lenient higher (by about a quarter
-    of a level for 1.5 logits). Well-calibrated assessors show no such change at mid-programme.
+    severe (shift > 0) scores lower afterwards, one turning lenient higher (by up to half a
+    level for 5 logits). Well-calibrated assessors show no such change at mid-programme.
     """
     deviation, _ = _anchor_deviation(effects_run)
     validity = effects_run.context == VALIDITY
@@ -548,8 +560,8 @@ def test_differential_severity_is_on_one_criterion(effects_run: Programme) -> No
     assessors' mean deviation on that criterion (anchors at the top of the scale can only be
     under-scored, so raw per-criterion means differ even for calibrated assessors), with its
     standard error. The planted criterion stands out from the assessor's other criteria by more
-    than 3 standard errors, no other criterion does; 2 logits on one criterion move it by about a
-    third of a level."""
+    than 3 standard errors, no other criterion does; 5 logits on one criterion move it by up to
+    half a level."""
     deviation, anchor = _anchor_deviation(effects_run)
     criterion = effects_run.column("criterion")
     calibrated = [j for j, a in enumerate(effects_run.truth.assessors) if a.effect == "calibrated"]

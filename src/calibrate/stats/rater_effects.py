@@ -861,18 +861,26 @@ def _pass(
         _, prob_c = _tables(post.eta, post.psi, np.zeros(post.eta.shape[0]), a)
         k_read = grp.b @ np.einsum("k,kcq->cq", k, prob_c)
     win = fixed.window
-    tables = np.stack([dlog, ea, va] + ([dek, cak] if cross else [])).reshape(-1, dlog.size)
+    # (K * Q, T): the tables of one combo and node side by side, so that a rating's window is
+    # one contiguous block and segment sums run over contiguous rows
+    tables = np.stack([dlog, ea, va] + ([dek, cak] if cross else []), axis=-1)
+    tables = tables.reshape(dlog.size, -1)
     nseg = grp.seg_unit.size
     ea_s, info_s, cross_s = np.zeros(nseg), np.zeros(nseg), np.zeros(nseg)
     single = nseg == grp.combo.size  # one rating per segment
-    for s0, s1 in _chunks(nseg, win.width * tables.shape[0]):
+    nt = tables.shape[1]
+    for s0, s1 in _chunks(nseg, win.width * nt):
         r0, r1 = int(grp.seg_first[s0]), int(grp.seg_first[s1])
         units = grp.seg_unit[s0:s1]
-        per_rating = np.take(tables, fixed.at[r0:r1, None] + np.arange(win.width), axis=1)
+        per_rating = np.take(tables, fixed.at[r0:r1, None] + np.arange(win.width), axis=0)
         if single:
             per_seg = per_rating
         else:
-            per_seg = np.add.reduceat(per_rating, grp.seg_first[s0:s1] - r0, axis=1)
+            flat = per_rating.reshape(r1 - r0, -1)
+            per_seg = np.add.reduceat(flat, grp.seg_first[s0:s1] - r0, axis=0).reshape(
+                s1 - s0, win.width, nt
+            )
+        per_seg = np.moveaxis(per_seg, -1, 0)
         lg = fixed.logw[units] - per_seg[0]
         lg -= lg.max(axis=1, keepdims=True)
         pi = np.exp(lg)

@@ -38,15 +38,15 @@ Arrays = tuple[
 ]
 
 
-def live_ratings(n_ratings: int, seed: int = 0) -> Arrays:
-    """``n_ratings`` ratings (rounded to whole submissions): submissions x 2 assessors x 5
-    criteria."""
+def live_ratings(n_ratings: int, seed: int = 0, n_assessors: int = N_ASSESSORS) -> Arrays:
+    """``n_ratings`` ratings (rounded to whole submissions): submissions x 2 of
+    ``n_assessors`` assessors x 5 criteria."""
     rng = np.random.default_rng(seed)
     n_units = max(1, n_ratings // (2 * N_CRITERIA))
-    first = np.arange(n_units) % N_ASSESSORS
-    step = rng.integers(1, N_ASSESSORS, n_units)
-    step[:N_ASSESSORS] = 1  # the chain: unit u links assessors u and u + 1
-    second = (first + step) % N_ASSESSORS
+    first = np.arange(n_units) % n_assessors
+    step = rng.integers(1, n_assessors, n_units)
+    step[:n_assessors] = 1  # the chain: unit u links assessors u and u + 1
+    second = (first + step) % n_assessors
     readers = np.stack([first, second], axis=1).ravel()
     unit = np.repeat(np.arange(n_units), 2 * N_CRITERIA)
     rater = np.repeat(readers, N_CRITERIA)
@@ -54,7 +54,7 @@ def live_ratings(n_ratings: int, seed: int = 0) -> Arrays:
     eta = (
         rng.normal(0.0, 1.0, n_units)[unit]
         - np.linspace(-0.5, 0.5, N_CRITERIA)[criterion]
-        - rng.normal(0.0, 0.5, N_ASSESSORS)[rater]
+        - rng.normal(0.0, 0.5, n_assessors)[rater]
     )
     psi = np.concatenate([[0.0], np.cumsum(TAU)])
     logits = np.multiply.outer(np.arange(psi.size), eta) - psi[:, None]

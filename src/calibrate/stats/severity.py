@@ -77,10 +77,13 @@ __all__ = [
     "TOL",
     "AssessorSeverities",
     "CriterionDifficulties",
+    "RatingPosterior",
     "ScaleThresholds",
     "SeverityResult",
     "Status",
+    "category_tables",
     "fit_severity",
+    "rating_posterior",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -536,6 +539,119 @@ def fit_severity(
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class RatingPosterior:
+    """Each submission's ability posterior under a :func:`fit_severity` fit, on the fit's nodes.
+
+    Attributes
+    ----------
+    theta : ndarray, shape (Q,)
+        The quadrature nodes (abilities, logits): ``mu + sigma_theta z``.
+    weights : ndarray, shape (U, Q)
+        Posterior weight of each node for each submission, given all its ratings (rows sum
+        to 1); submissions in code order.
+    unit, rater, criterion, x : ndarray of int64, shape (n,)
+        Per rating: the submission (row of ``weights``), the assessor (index into
+        ``result.assessors``), the criterion (index into ``result.criteria``) and the category
+        (0-based index into ``result.thresholds.categories``).
+    cell : ndarray of int64, shape (n,)
+        Per rating: its (assessor, criterion) cell, a row of ``eta``.
+    eta : ndarray, shape (C, Q)
+        Location of each cell at each node, ``theta_q - delta_i - s_j``.
+    psi : ndarray, shape (m,)
+        Cumulative thresholds, ``psi_0 = 0``, ``psi_k = tau_1 + ... + tau_k``.
+    """
+
+    theta: FloatArray
+    weights: FloatArray
+    unit: IntArray
+    rater: IntArray
+    criterion: IntArray
+    x: IntArray
+    cell: IntArray
+    eta: FloatArray
+    psi: FloatArray
+
+
+def rating_posterior(
+    result: SeverityResult,
+    unit: ArrayLike,
+    rater: ArrayLike,
+    criterion: ArrayLike,
+    value: ArrayLike,
+) -> RatingPosterior:
+    """The submissions' ability posteriors under a fit, for statistics that condition on it.
+
+    Parameters
+    ----------
+    result : SeverityResult
+        A fit of :func:`fit_severity`.
+    unit, rater, criterion : array_like of int, shape (n,)
+        The ratings' codes, as given to the fit (normally the same ratings).
+    value : array_like of float, shape (n,)
+        Scores, each one of ``result.thresholds.categories``.
+
+    Returns
+    -------
+    RatingPosterior
+
+    Raises
+    ------
+    StatisticsError
+        Inputs breaking the long-ratings contract (NaN included), an assessor or criterion
+        the fit does not know, or a score that is not one of the fit's categories.
+
+    Notes
+    -----
+    The posterior of submission ``n`` on the fit's trapezoidal nodes is proportional to the
+    normal weight of the node times the likelihood of all its ratings at the fitted
+    severities, difficulties and thresholds (Bock & Aitkin [1]_): the same weights the fit's
+    infit and outfit integrate over.
+    """
+    data = long_ratings(unit, rater, criterion, value, missing="refuse")
+    if data.value.size == 0:
+        raise StatisticsError("ratings must not be empty")
+    cats = np.asarray(result.thresholds.categories)
+    x = _index_of(cats, data.value, "scores must be one of the fit's categories", "score")
+    j = _index_of(
+        result.assessors.code, cast(IntArray, data.rater), "every assessor must be in the fit",
+        "assessor",
+    )  # fmt: skip
+    i = _index_of(
+        result.criteria.code, cast(IntArray, data.criterion),
+        "every criterion must be in the fit", "criterion",
+    )  # fmt: skip
+    _, u = np.unique(data.unit, return_inverse=True)
+    u = u.astype(np.int64)
+    ni = result.criteria.code.size
+    cells, cell = np.unique(j * ni + i, return_inverse=True)
+    z, w = _nodes(result.nodes)
+    theta = result.submission_mean + result.submission_sd * z
+    s, delta = result.assessors.severity, result.criteria.difficulty
+    eta = theta[None, :] - (delta[cells % ni] + s[cells // ni])[:, None]
+    psi = np.concatenate([[0.0], np.cumsum(result.thresholds.tau)])
+    logits = np.arange(cats.size, dtype=np.float64)[:, None, None] * eta[None] - psi[:, None, None]
+    lognorm, _ = category_tables(logits, logits.max(axis=0))
+    nu = int(u.max()) + 1
+    a = _csr(np.ones(x.size), u, cell.astype(np.int64), (nu, cells.size))
+    xn = np.bincount(u, x.astype(np.float64), minlength=nu)
+    _, weights = _node_posterior(np.log(w), theta, xn, a, lognorm)
+    return RatingPosterior(
+        theta=_floats(theta), weights=weights, unit=u, rater=j, criterion=i, x=x,
+        cell=cell.astype(np.int64), eta=_floats(eta), psi=_floats(psi),
+    )  # fmt: skip
+
+
+def _index_of(known: Any, values: Any, rule: str, name: str) -> IntArray:
+    """Positions of ``values`` in the sorted array ``known``; a value not in it is an error."""
+    at = np.minimum(np.searchsorted(known, values), known.size - 1)
+    bad = np.flatnonzero(known[at] != values)
+    if bad.size:
+        raise StatisticsError(f"{rule}; rating {int(bad[0])} has {name} {values[bad[0]]:g}")
+    out: IntArray = np.asarray(at, dtype=np.int64)
+    return out
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -759,6 +875,33 @@ def _contrast(k: int) -> FloatArray:
     return c
 
 
+def category_tables(logits: FloatArray, top: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Log normaliser (C, Q) and category probabilities (m, C, Q) of the rating-scale model
+    from its log-numerators ``logits`` (m, C, Q), e.g. ``k eta - psi_k`` per category, cell and
+    node, and their maximum over categories ``top`` (C, Q); ``logits`` is overwritten (it
+    becomes the probabilities)."""
+    np.subtract(logits, top, out=logits)
+    np.exp(logits, out=logits)
+    tot = logits.sum(axis=0)
+    logits /= tot
+    return _floats(top + np.log(tot)), logits
+
+
+def _node_posterior(
+    lw: FloatArray, theta: FloatArray, xn: NDArray[Any], a: sparse.csr_matrix, lam: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Log marginal likelihood (U,) up to a constant and posterior node weights (U, Q) of each
+    submission: ``log f_n(q) = log w_q + X_n theta_q - sum_c A_nc lam_cq``, ``X_n`` the
+    submission's total category, ``A`` its ratings per cell, ``lam`` the log normalisers."""
+    lg = lw + np.multiply.outer(xn, theta) - a @ lam
+    top = lg.max(axis=1, keepdims=True)
+    lg -= top
+    np.exp(lg, out=lg)
+    tot = lg.sum(axis=1, keepdims=True)
+    lg /= tot
+    return _floats(top[:, 0] + np.log(tot[:, 0])), _floats(lg)
+
+
 class _Model:
     """Marginal likelihood on one quadrature rule: value, gradient, Louis information."""
 
@@ -781,19 +924,15 @@ class _Model:
     def tables(self, p: _Params) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """Per cell and node: log normaliser (C, Q), probabilities (m, C, Q), mean and
         variance of the category (C, Q)."""
-        prob, top = self._logits(p)
-        np.subtract(prob, top, out=prob)
-        np.exp(prob, out=prob)
-        tot = prob.sum(axis=0)
-        prob /= tot
-        e = np.zeros_like(top)
-        w = np.zeros_like(top)
+        lognorm, prob = category_tables(*self._logits(p))
+        e = np.zeros_like(lognorm)
+        w = np.zeros_like(lognorm)
         for k in range(1, self.d.m):
             e += k * prob[k]
             w += (k * k) * prob[k]
         w -= e * e
         np.maximum(w, 1e-300, out=w)
-        return top + np.log(tot), prob, e, w
+        return lognorm, prob, e, w
 
     def _logits(self, p: _Params) -> tuple[FloatArray, FloatArray]:
         """``k eta - psi_k`` per category, cell and node (m, C, Q), and its maximum over k."""
@@ -811,18 +950,11 @@ class _Model:
         return _floats(top + np.log(logits.sum(axis=0)))
 
     def _posterior(self, p: _Params, lam: FloatArray) -> tuple[float, FloatArray]:
-        """Marginal log-likelihood and the posterior node weights of each submission (U, Q):
-        ``log f_n(q) = X_n theta_q - sum_c A_nc lam_cq + const``."""
+        """Marginal log-likelihood and the posterior node weights of each submission (U, Q)."""
         d = self.d
-        theta = p.mu + p.sig * self.z
-        lg = self.lw + np.multiply.outer(d.xn, theta) - d.a @ lam
-        top = lg.max(axis=1, keepdims=True)
-        lg -= top
-        np.exp(lg, out=lg)
-        tot = lg.sum(axis=1, keepdims=True)
-        lg /= tot
+        log_f, pi = _node_posterior(self.lw, p.mu + p.sig * self.z, d.xn, d.a, lam)
         const = -float(d.xc @ (p.delta[d.cell_i] + p.s[d.cell_j])) - float(d.nk @ p.psi())
-        return float(np.sum(top[:, 0] + np.log(tot[:, 0]))) + const, lg
+        return float(log_f.sum()) + const, pi
 
     def loglik(self, p: _Params) -> float:
         return self._posterior(p, self._normaliser(p))[0]

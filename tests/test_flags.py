@@ -75,7 +75,7 @@ def test_a_flag_says_what_it_measured_in_words() -> None:
     assert flag.kind == "lenient" and flag.threshold == 0.5 and flag.n == 120
     assert flag.low == pytest.approx(-1.26 - 1.959964 * 0.2, abs=1e-5)
     assert flag.reason.startswith("A0005 scores more leniently than the pool's average by 1.26")
-    assert "beyond the tolerance of 0.5 logits, on 120 ratings of live work" in flag.reason
+    assert "beyond the tolerance of 0.5 levels, on 120 ratings of live work" in flag.reason
     shown = flag.to_dict()
     assert {"kind", "value", "interval", "threshold", "n", "reason"} <= set(shown)
     assert shown["interval"] == [flag.low, flag.high] and shown["value"] == -1.26
@@ -171,6 +171,7 @@ def test_every_test_runs_on_live_work_and_finds_what_was_planted() -> None:
     report = assessor_flags(ratings, rubric, rules, window="live work")
     kinds = {(f.assessor, f.kind) for f in report.flags}
     assert ("A00", "discrepant") in kinds  # at random: low agreement, kappa, correlation
+    assert ("A00", "inconsistent") in kinds  # and scores the model cannot predict
     assert {f.test for f in report.of("A00")} >= {"adjacent", "qwk", "correlation"}
     assert ("A01", "halo") in kinds
     assert [f.assessor for f in report.flags if f.kind == "halo"] == ["A01"]
@@ -179,6 +180,9 @@ def test_every_test_runs_on_live_work_and_finds_what_was_planted() -> None:
     shown = report.to_dict()
     assert [t["name"] for t in shown["tests"]] == [
         "severity",
+        "differential",
+        "inconsistent",
+        "central",
         "exact",
         "adjacent",
         "qwk",

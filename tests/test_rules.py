@@ -138,11 +138,11 @@ def test_other_defaults_and_their_sources() -> None:
     assert "Williamson" in rule("flags.min_qwk").source
     # Linacre (2002), FACETS: mean squares 0.5-1.5 productive; |t| >= 2 for bias terms
     assert (f.fit_low, f.fit_high, f.bias_t) == (0.5, 1.5, 2.0)
-    assert (f.severity_logits, f.min_ratings, f.fdr) == (0.5, 30, 0.05)
+    assert (f.severity_levels, f.min_ratings, f.fdr) == (0.25, 30, 0.05)
     # Krippendorff (2004, p. 241): .800 reliable, .667 tentative
     assert (d.reliability.alpha_reliable, d.reliability.alpha_tentative) == (0.800, 0.667)
     for r in RULES:  # choices without a published figure say so
-        if r.name in {"qualification.period_days", "flags.severity_logits"}:
+        if r.name in {"qualification.period_days", "flags.severity_levels"}:
             assert r.source.startswith("Programme choice; the field publishes no figure.")
 
 

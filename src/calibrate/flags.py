@@ -17,8 +17,19 @@ The tests (:data:`TESTS`; Myford & Wolfe's rater effects [2]_ and RSMTool's huma
 thresholds [4]_):
 
 - ``severe`` / ``lenient``: severity from the random-effects rater model
-  (:func:`calibrate.stats.severity.fit_severity`) beyond ``flags.severity_logits``; and the mean
+  (:func:`calibrate.stats.severity.fit_severity`) beyond ``flags.severity_levels``; and the mean
   signed deviation from the experts on validity anchors beyond ``flags.deviation_levels``.
+  The model's logits are converted to score levels at each assessor's own ratings (times the
+  mean slope of the expected score, the model variance of a rating), so that a tolerance means
+  the same on every scale.
+- ``differential``: the assessor's severity on one criterion, beyond their own overall
+  (FACETS' assessor-by-criterion bias, :func:`calibrate.stats.rater_effects.local_shift`),
+  beyond ``flags.differential_levels``; tested per assessor x criterion.
+- ``inconsistent``: the infit mean square above ``flags.fit_high`` (chi-square test on the
+  model's degrees of freedom, :func:`calibrate.stats.rater_effects.mean_square_intervals`).
+- ``central``: the assessor's rating-scale thresholds spread wider than the pool's by more than
+  ``flags.central_spread`` (:func:`calibrate.stats.rater_effects.scale_spread`): the middle
+  levels take more of the continuum.
 - ``discrepant``: in double scoring, the assessor's exact and adjacent agreement, quadratic
   weighted kappa and correlation with the other readers of the same submissions below
   ``flags.min_exact``, ``flags.min_adjacent``, ``flags.min_qwk``, ``flags.min_correlation``,
@@ -64,6 +75,7 @@ if TYPE_CHECKING:
     from calibrate.rules import FlagThresholds
     from calibrate.stats import Progress
     from calibrate.stats.discrepancy import HaloIndex, ReaderDiscrepancy
+    from calibrate.stats.rater_effects import MeanSquareTest
 
 Kind = Literal[
     "severe",
@@ -84,7 +96,7 @@ FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class Test:
+class FlagTest:
     """One statistic tested over assessors.
 
     Attributes
@@ -127,16 +139,28 @@ class Test:
         }
 
 
-SEVERITY = Test(
-    "severity", "severity from the rater model", "logits", "flags.severity_logits",
+SEVERITY = FlagTest(
+    "severity", "severity from the rater model", "score levels", "flags.severity_levels",
     "beyond", ("severe", "lenient"), "rater model",
 )  # fmt: skip
-DEVIATION = Test(
+DIFFERENTIAL = FlagTest(
+    "differential", "severity on one criterion beyond the assessor's own", "score levels",
+    "flags.differential_levels", "beyond", ("differential", "differential"), "rater model",
+)  # fmt: skip
+INCONSISTENT = FlagTest(
+    "inconsistent", "infit mean square (unpredictability of the scores)", "mean square",
+    "flags.fit_high", "above", ("inconsistent",), "rater model",
+)  # fmt: skip
+CENTRAL = FlagTest(
+    "central", "spread of the assessor's thresholds against the pool's", "factor",
+    "flags.central_spread", "above", ("central",), "rater model",
+)  # fmt: skip
+DEVIATION = FlagTest(
     "anchor_deviation", "mean deviation from the experts on validity anchors", "score levels",
     "flags.deviation_levels", "beyond", ("lenient", "severe"), "validity anchors",
 )  # fmt: skip
-DISCREPANCY: dict[str, Test] = {
-    "exact": Test(
+DISCREPANCY: dict[str, FlagTest] = {
+    "exact": FlagTest(
         "exact",
         "exact agreement with the other readers",
         "share",
@@ -145,7 +169,7 @@ DISCREPANCY: dict[str, Test] = {
         ("discrepant",),
         "double scoring",
     ),
-    "adjacent": Test(
+    "adjacent": FlagTest(
         "adjacent",
         "adjacent agreement with the other readers",
         "share",
@@ -154,7 +178,7 @@ DISCREPANCY: dict[str, Test] = {
         ("discrepant",),
         "double scoring",
     ),
-    "qwk": Test(
+    "qwk": FlagTest(
         "qwk",
         "quadratic weighted kappa with the other readers",
         "coefficient",
@@ -163,7 +187,7 @@ DISCREPANCY: dict[str, Test] = {
         ("discrepant",),
         "double scoring",
     ),
-    "correlation": Test(
+    "correlation": FlagTest(
         "correlation",
         "correlation with the other readers",
         "coefficient",
@@ -172,7 +196,7 @@ DISCREPANCY: dict[str, Test] = {
         ("discrepant",),
         "double scoring",
     ),
-    "smd": Test(
+    "smd": FlagTest(
         "smd",
         "standardized mean difference from the other readers",
         "sd units",
@@ -182,7 +206,7 @@ DISCREPANCY: dict[str, Test] = {
         "double scoring",
     ),
 }
-HALO = Test(
+HALO = FlagTest(
     "halo",
     "spread across criteria within a reading, less the reference reading's",
     "score levels",
@@ -191,7 +215,9 @@ HALO = Test(
     ("halo",),
     "double scoring, validity anchors",
 )
-TESTS: tuple[Test, ...] = (SEVERITY, DEVIATION, *DISCREPANCY.values(), HALO)
+TESTS: tuple[FlagTest, ...] = (
+    SEVERITY, DEVIATION, DIFFERENTIAL, INCONSISTENT, CENTRAL, *DISCREPANCY.values(), HALO,
+)  # fmt: skip
 """Every test, in report order."""
 
 
@@ -217,7 +243,7 @@ class Flag:
     kind : Kind
     assessor : str
     test : str
-        The :attr:`Test.name` that raised it.
+        The :attr:`FlagTest.name` that raised it.
     value : float
         The statistic (in the test's unit).
     low, high : float
@@ -264,12 +290,12 @@ class Flag:
 
 
 @dataclass(frozen=True)
-class TestResult:
+class FlagTestResult:
     """One test over the assessors.
 
     Attributes
     ----------
-    test : Test
+    test : FlagTest
     threshold : float
     flags : tuple of Flag
         Raised, strongest evidence first.
@@ -280,7 +306,7 @@ class TestResult:
     fdr : float
     """
 
-    test: Test
+    test: FlagTest
     threshold: float
     flags: tuple[Flag, ...]
     tested: int
@@ -309,7 +335,7 @@ class FlagReport:
 
     Attributes
     ----------
-    results : tuple of TestResult
+    results : tuple of FlagTestResult
     assessors : tuple of str
         Every assessor in the data, sorted.
     fdr, level : float
@@ -319,7 +345,7 @@ class FlagReport:
         2026-06-30"``).
     """
 
-    results: tuple[TestResult, ...]
+    results: tuple[FlagTestResult, ...]
     assessors: tuple[str, ...]
     fdr: float
     level: float
@@ -408,7 +434,7 @@ def one_sided(
 
 
 def run_test(
-    test: Test,
+    test: FlagTest,
     assessors: Sequence[str],
     value: ArrayLike,
     low: ArrayLike,
@@ -423,7 +449,7 @@ def run_test(
     criteria: Sequence[str | None] | None = None,
     reason: Callable[[int, Kind], str],
     evidence: str = "ratings",
-) -> TestResult:
+) -> FlagTestResult:
     """Flag the entries (assessors, or assessor x criterion cells) whose ``p_value`` survives
     Benjamini-Hochberg at ``fdr`` among the entries tested: those with at least ``min_n`` of
     evidence, a finite value and p-value, and not in ``untested`` (entry -> why).
@@ -490,7 +516,7 @@ def run_test(
                     criterion=None if criteria is None else criteria[j],
                 )
             )
-    return TestResult(
+    return FlagTestResult(
         test=test,
         threshold=threshold,
         flags=tuple(flags),
@@ -524,11 +550,11 @@ def severity_test(
     fdr: float,
     level: float = 0.95,
     window: str = "",
-) -> TestResult:
-    """Severity or leniency: the assessor's severity from the random-effects rater model lies
-    beyond ``tolerance`` logits of the pool's average (Myford & Wolfe 2003's severity effect
-    with a tolerance worth acting on). Assessors the model cannot place (``placed`` False)
-    are not tested.
+) -> FlagTestResult:
+    """Severity or leniency: the assessor's severity from the random-effects rater model, in
+    score levels (positive = harsher), lies beyond ``tolerance`` levels of the pool's average
+    (Myford & Wolfe 2003's severity effect with a tolerance worth acting on). Assessors the
+    model cannot place (``placed`` False) are not tested.
 
     Examples
     --------
@@ -548,9 +574,10 @@ def severity_test(
     def reason(j: int, kind: Kind) -> str:
         word = "more severely" if kind == "severe" else "more leniently"
         return (
-            f"{assessors[j]} scores {word} than the pool's average by {abs(s[j]):.2f} logits "
-            f"({level:.0%} interval {low[j]:+.2f} to {high[j]:+.2f}), beyond the tolerance of "
-            f"{tolerance:g} logits, on {counts[j]:,} ratings{_of(window)}; {_fdr_words(fdr)}."
+            f"{assessors[j]} scores {word} than the pool's average by {abs(s[j]):.2f} score "
+            f"levels ({level:.0%} interval {low[j]:+.2f} to {high[j]:+.2f}), beyond the "
+            f"tolerance of {tolerance:g} levels, on {counts[j]:,} ratings{_of(window)}; "
+            f"{_fdr_words(fdr)}."
         )
 
     return run_test(
@@ -574,7 +601,7 @@ def deviation_test(
     fdr: float,
     level: float = 0.95,
     window: str = "",
-) -> TestResult:
+) -> FlagTestResult:
     """Leniency or severity against the experts: the assessor's mean signed deviation from the
     expert scores of the validity anchors they scored lies beyond ``tolerance`` score levels,
     with the anchor-clustered standard error and Student's t on ``df`` (anchors - 1) degrees of
@@ -610,6 +637,107 @@ def deviation_test(
     )  # fmt: skip
 
 
+def differential_test(
+    assessors: Sequence[str],
+    criteria: Sequence[str],
+    shift: ArrayLike,
+    se: ArrayLike,
+    n: ArrayLike,
+    *,
+    tolerance: float,
+    min_ratings: int,
+    fdr: float,
+    level: float = 0.95,
+    window: str = "",
+) -> FlagTestResult:
+    """Differential severity: one assessor x criterion cell's severity beyond the assessor's
+    own, in score levels (positive = harsher on that criterion), beyond ``tolerance``; one
+    entry per cell, the false discovery rate held over the cells tested."""
+    v, e = np.asarray(shift, dtype=float), np.asarray(se, dtype=float)
+    _check(tolerance, level)
+    low, high = _normal_interval(v, e, level)
+    counts = np.asarray(n, dtype=np.int64)
+
+    def reason(j: int, kind: Kind) -> str:
+        word = "more severely" if v[j] > 0 else "more leniently"
+        return (
+            f"{assessors[j]} scores criterion {criteria[j]} {word} than their own scores of "
+            f"the other criteria predict, by {abs(v[j]):.2f} score levels ({level:.0%} "
+            f"interval {low[j]:+.2f} to {high[j]:+.2f}), beyond the tolerance of "
+            f"{tolerance:g} levels, on {counts[j]:,} ratings of it{_of(window)}; "
+            f"{_fdr_words(fdr)}."
+        )
+
+    return run_test(
+        DIFFERENTIAL, assessors, v, low, high, beyond_tolerance(v, e, tolerance), counts,
+        threshold=tolerance, min_n=min_ratings, fdr=fdr, reason=reason, criteria=criteria,
+    )  # fmt: skip
+
+
+def inconsistent_test(
+    assessors: Sequence[str],
+    found: MeanSquareTest,
+    n: ArrayLike,
+    *,
+    min_ratings: int,
+    fdr: float,
+    window: str = "",
+) -> FlagTestResult:
+    """Inconsistency: the assessor's infit mean square (information-weighted unpredictability
+    of their scores given the submissions, criteria and their own severity) above the
+    productive range's top, ``found.upper`` (Wright & Linacre 1994: 0.5-1.5), by the
+    chi-square test on the model's degrees of freedom."""
+    ms, ci = found.estimate, found.interval
+    counts = np.asarray(n, dtype=np.int64)
+    level = ci.level
+
+    def reason(j: int, kind: Kind) -> str:
+        return (
+            f"{assessors[j]}'s scores are less predictable than the model expects: infit mean "
+            f"square {ms[j]:.2f} ({level:.0%} interval {ci.low[j]:.2f} to {ci.high[j]:.2f}, 1 "
+            f"expected), above {found.upper:g}, on {counts[j]:,} ratings{_of(window)}; "
+            f"{_fdr_words(fdr)}."
+        )
+
+    return run_test(
+        INCONSISTENT, assessors, ms, ci.low, ci.high, found.p_above, counts,
+        threshold=found.upper, min_n=min_ratings, fdr=fdr, reason=reason,
+    )  # fmt: skip
+
+
+def central_test(
+    assessors: Sequence[str],
+    spread: ArrayLike,
+    se: ArrayLike,
+    n: ArrayLike,
+    *,
+    threshold: float,
+    min_ratings: int,
+    fdr: float,
+    level: float = 0.95,
+    window: str = "",
+) -> FlagTestResult:
+    """Central tendency: the multiplier of the assessor's rating-scale thresholds against the
+    pool's (1: the pool's scale) above ``threshold``: the middle levels take more of the
+    continuum, the top and bottom levels are avoided (Myford & Wolfe 2004)."""
+    v, e = np.asarray(spread, dtype=float), np.asarray(se, dtype=float)
+    _check(threshold, level)
+    low, high = _normal_interval(v, e, level)
+    counts = np.asarray(n, dtype=np.int64)
+
+    def reason(j: int, kind: Kind) -> str:
+        return (
+            f"{assessors[j]} keeps to the middle levels: their scale's thresholds are spread "
+            f"{v[j]:.2f} times the pool's ({level:.0%} interval {low[j]:.2f} to {high[j]:.2f}), "
+            f"above {threshold:g}, on {counts[j]:,} ratings{_of(window)}; {_fdr_words(fdr)}."
+        )
+
+    return run_test(
+        CENTRAL, assessors, v, low, high, one_sided(v, e, threshold, "above"), counts,
+        threshold=threshold, min_n=min_ratings, fdr=fdr, reason=reason,
+    )  # fmt: skip
+
+
 def discrepancy_tests(
     assessors: Sequence[str],
     found: ReaderDiscrepancy,
@@ -617,7 +745,7 @@ def discrepancy_tests(
     *,
     level: float = 0.95,
     window: str = "",
-) -> list[TestResult]:
+) -> list[FlagTestResult]:
     """Discrepancy in double scoring against RSMTool's human-human thresholds (Williamson, Xi
     & Breyer 2012): exact and adjacent agreement, quadratic weighted kappa and correlation
     with the other readers below their minimum, standardized mean difference beyond its
@@ -687,7 +815,7 @@ def halo_test(
     fdr: float,
     level: float = 0.95,
     window: str = "",
-) -> TestResult:
+) -> FlagTestResult:
     """Halo: the assessor's readings are flatter across criteria than the reference readings
     of the same submissions by more than keeping ``share`` of the reference's variance allows:
     the threshold is ``-(1 - sqrt(share))`` times the mean reference SD across criteria (the
@@ -767,7 +895,6 @@ def assessor_flags(
     """
     from calibrate.analyses.accuracy import accuracy_report, procedure_rows
     from calibrate.stats.discrepancy import reader_discrepancy
-    from calibrate.stats.severity import fit_severity
 
     work = procedure_rows(ratings, rubric, ("live", "validity"))
     if not len(work):
@@ -777,17 +904,7 @@ def assessor_flags(
     t = thresholds
     names = list(work.raters)
     say(0, steps, "rater model")
-    fit = fit_severity(
-        work.unit, work.rater, work.criterion, work.value, categories=rubric.scores, level=level
-    )
-    a = fit.assessors
-    results = [
-        severity_test(
-            [names[int(c)] for c in a.code], a.severity, a.se, a.n, a.placed,
-            tolerance=t.severity_logits, min_ratings=t.min_ratings, fdr=t.fdr, level=level,
-            window=window,
-        )
-    ]  # fmt: skip
+    results = _rater_model_tests(work, rubric, t, level=level, window=window)
     notes = []
     say(1, steps, "validity anchors")
     validity, expert = _validity(work, rubric, anchor_sets)
@@ -838,6 +955,85 @@ def assessor_flags(
         window=window,
         notes=tuple(notes),
     )
+
+
+def _rater_model_tests(
+    work: Ratings, rubric: Rubric, t: FlagThresholds, *, level: float, window: str
+) -> list[FlagTestResult]:
+    """Severity, differential severity, inconsistency and central tendency from one fit of
+    the random-effects rater model to the live work; logits converted to score levels at each
+    assessor's (cell's) ratings: the mean change of the expected score when the effect is
+    removed (Linacre's fair average), its standard error by the mean slope of the expected
+    score (the model variance of a rating; delta method)."""
+    from calibrate.stats.rater_effects import (
+        local_shift,
+        mean_square_intervals,
+        mean_squares,
+        rating_moments,
+        scale_spread,
+        score_shift,
+    )
+    from calibrate.stats.severity import fit_severity
+
+    names = list(work.raters)
+    u, r, c, x = work.unit, work.rater, work.criterion, work.value
+    fit = fit_severity(u, r, c, x, categories=rubric.scores, level=level)
+    a = fit.assessors
+    variance = rating_moments(fit, u, r, c, x).variance  # levels per logit, per rating
+    sev = np.zeros(len(names))
+    sev[a.code] = a.severity
+    levels = _mean_by(r, score_shift(fit, u, r, c, x, sev[r]), len(names))[a.code]
+    slope = _mean_by(r, variance, len(names))[a.code]
+    results = [
+        severity_test(
+            [names[int(k)] for k in a.code], levels, a.se * slope, a.n, a.placed,
+            tolerance=t.severity_levels, min_ratings=t.min_ratings, fdr=t.fdr, level=level,
+            window=window,
+        )
+    ]  # fmt: skip
+    n_crit = len(work.criteria)
+    n_cells = len(names) * n_crit
+    cell = r * n_crit + c
+    bias = local_shift(fit, u, r, c, x, cell, n_groups=n_cells)
+    known = np.nan_to_num(bias.estimate)
+    moved = _mean_by(cell, score_shift(fit, u, r, c, x, known[cell]), n_cells)
+    moved[~np.isfinite(bias.estimate)] = np.nan
+    codes = np.arange(n_cells)
+    results.append(
+        differential_test(
+            [names[k // n_crit] for k in codes], [work.criteria[k % n_crit] for k in codes],
+            moved, bias.se * _mean_by(cell, variance, n_cells), bias.n,
+            tolerance=t.differential_levels, min_ratings=t.min_ratings, fdr=t.fdr,
+            level=level, window=window,
+        )
+    )  # fmt: skip
+    ms = mean_squares(fit, u, r, c, x)
+    tested = mean_square_intervals(
+        ms.infit, ms.infit_df, level=level, lower=t.fit_low, upper=t.fit_high
+    )
+    results.append(
+        inconsistent_test(
+            [names[int(k)] for k in ms.code],
+            tested,
+            ms.n,
+            min_ratings=t.min_ratings,
+            fdr=t.fdr,
+            window=window,
+        )
+    )
+    spread = scale_spread(fit, u, r, c, x, r, n_groups=len(names))
+    results.append(
+        central_test(
+            names, spread.estimate, spread.se, spread.n, threshold=t.central_spread,
+            min_ratings=t.min_ratings, fdr=t.fdr, level=level, window=window,
+        )
+    )  # fmt: skip
+    return results
+
+
+def _mean_by(group: NDArray[np.int64], x: FloatArray, size: int) -> FloatArray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.bincount(group, weights=x, minlength=size) / np.bincount(group, minlength=size)
 
 
 def _is_validity(work: Ratings) -> NDArray[np.bool_]:

@@ -725,17 +725,56 @@ RULES: tuple[Rule, ...] = (
         per_rubric=True,
     ),
     Rule(
-        "flags.severity_logits",
-        0.5,
-        "logits",
-        "An assessor whose severity differs from the pool's average by more than this many "
-        "logits, beyond chance, is flagged as severe or lenient.",
+        "flags.severity_levels",
+        0.25,
+        "score levels",
+        "An assessor whose severity from the rater model moves their scores away from the "
+        "pool's average by more than this many score levels, beyond chance, is flagged as "
+        "severe or lenient.",
         _source(
             NO_FIGURE + " The size of a severity difference worth acting on, on top of the "
-            "test of significance Myford & Wolfe apply.",
+            "test of significance Myford & Wolfe apply: a quarter of a level, as "
+            "flags.deviation_levels (the model's logits converted to score levels at the "
+            "assessor's own ratings, the slope of the expected score).",
             MYFORD_WOLFE,
         ),
         bounds=(0.0, None),
+        per_rubric=True,
+    ),
+    Rule(
+        "flags.differential_levels",
+        0.25,
+        "score levels",
+        "An assessor whose severity on one criterion departs from their own severity on the "
+        "others by more than this many score levels, beyond chance, is flagged for "
+        "differential severity on that criterion.",
+        _source(
+            NO_FIGURE + " The assessor-by-criterion bias of FACETS (Myford & Wolfe's "
+            "differential severity), judged by its size as flags.severity_levels, the "
+            "false discovery rate held over every assessor and criterion tested.",
+            FACETS,
+            MYFORD_WOLFE,
+        ),
+        bounds=(0.0, None),
+        per_rubric=True,
+    ),
+    Rule(
+        "flags.central_spread",
+        1.3,
+        "coefficient",
+        "An assessor whose rating-scale thresholds are spread wider than the pool's by more "
+        "than this factor, beyond chance, is flagged for central tendency: they keep to the "
+        "middle levels.",
+        _source(
+            NO_FIGURE + " The thresholds' multiplier per assessor (the rating-scale analogue "
+            "of FACETS' rater-specific scale structure for central tendency); 1.3 is about "
+            "the spread at which a four-level scale's middle levels take a third more of "
+            "the continuum.",
+            MYFORD_WOLFE,
+            FACETS,
+        ),
+        bounds=(1.0, None),
+        per_rubric=True,
     ),
     Rule(
         "flags.deviation_levels",
@@ -1036,7 +1075,9 @@ class FlagThresholds:
     fit_low: float
     fit_high: float
     bias_t: float
-    severity_logits: float
+    severity_levels: float
+    differential_levels: float
+    central_spread: float
     halo_share: float
     deviation_levels: float
     window_days: int
@@ -1202,7 +1243,9 @@ class ProgrammeRules:
             fit_low=self._float("flags.fit_low"),
             fit_high=self._float("flags.fit_high"),
             bias_t=self._float("flags.bias_t"),
-            severity_logits=self._float("flags.severity_logits"),
+            severity_levels=self._float("flags.severity_levels"),
+            differential_levels=self._float("flags.differential_levels"),
+            central_spread=self._float("flags.central_spread"),
             halo_share=self._float("flags.halo_share"),
             deviation_levels=self._float("flags.deviation_levels"),
             window_days=self._int("flags.window_days"),

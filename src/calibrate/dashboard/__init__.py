@@ -21,6 +21,7 @@ from calibrate.dashboard import (
     attempts,
     audit,
     data,
+    flags,
     my_history,
     my_queue,
     my_ratings,
@@ -57,6 +58,7 @@ PAGES: dict[str, tuple[Render, str]] = {
     "reliability": (reliability.render, "Reliability (G study)"),
     "attempts": (attempts.render, "Attempts"),
     "rubric-audit": (rubric_audit.render, "Rubric audit"),
+    "flags": (flags.render, "Flags"),
     "rules": (rules.render, "Programme rules"),
     "adjudication": (adjudication.render, "Adjudication"),
     "assessors": (assessors.render, "Assessors"),
@@ -64,7 +66,8 @@ PAGES: dict[str, tuple[Render, str]] = {
     "audit": (audit.render, "Audit log"),
 }
 ANALYSES = (
-    "overview", "agreement", "raters", "reliability", "attempts", "rubric-audit", "rules",
+    "overview", "flags", "agreement", "raters", "reliability", "attempts", "rubric-audit",
+    "rules",
 )  # fmt: skip
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "assessor": ("practice", "qualification", "my-queue", "my-history", "my-ratings", "rubrics"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from calibrate.analyses.raters import RaterReport
     from calibrate.analyses.rubric_audit import RubricAudit
     from calibrate.analyses.selection import Selection
+    from calibrate.flags import FlagReport
     from calibrate.ratings import Keep
     from calibrate.rules import ProgrammeRules
     from calibrate.stats.gtheory import GStudy
@@ -260,3 +262,13 @@ def rubric_audit(url: str, actor: Actor, rubric: str) -> RubricAudit:
     return services.audit_rubric(
         engine=engine(url), actor=actor, rubric=rubric, n_boot=RESAMPLES, seed=SEED
     )
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def flags(url: str, actor: Actor, rubric: str, until: date | None, days: int | None) -> FlagReport:
+    """Flags on the assessors (:func:`calibrate.services.assessor_flags`)."""
+    with progress_bar("Testing assessors") as show:
+        return services.assessor_flags(
+            engine=engine(url), actor=actor, rubric=rubric, until=until, days=days,
+            progress=lambda done, total, text: show(done / total, text),
+        )  # fmt: skip

@@ -86,6 +86,7 @@ __all__ = [
     "mean_squares",
     "rating_moments",
     "scale_spread",
+    "score_shift",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -100,6 +101,10 @@ converges quadratically, so the estimates are then good to about ``TOL**2``."""
 _MAX_STEP = 1.0  # largest Newton step
 _CHUNK = 1 << 20  # floats per (rows x nodes) block
 _NEGLIGIBLE = 1e-13  # posterior node weight left out of the window
+
+
+W_FLOOR = 1e-10
+"""Smallest model variance of a rating used in the mean squares' terms."""
 
 
 # --------------------------------------------------------------------------- results
@@ -304,6 +309,71 @@ def rating_moments(
     return RatingMoments(expected=out[0], variance=out[1], expected_psi=out[2])
 
 
+def score_shift(
+    fit: SeverityResult,
+    unit: ArrayLike,
+    rater: ArrayLike,
+    criterion: ArrayLike,
+    value: ArrayLike,
+    shift: ArrayLike,
+) -> FloatArray:
+    """The change of every rating's expected score when its location moves by ``shift``
+    logits: a rater effect in score levels (Linacre's "fair average": the expected score with
+    and without the effect, the submissions' abilities integrated over their posteriors).
+
+    Parameters
+    ----------
+    fit, unit, rater, criterion, value
+        As :func:`rating_moments`.
+    shift : array_like of float, shape (n,)
+        Logits added to each rating's location :math:`\theta - \\delta_i - s_j`, the same for
+        every rating of one assessor and criterion (e.g. the assessor's severity: the score
+        change when their severity is removed; positive = they score lower than the average
+        assessor would).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        :math:`\\sum_q \\pi_{nq} (E[c \\mid \\eta + \text{shift}] - E[c \\mid \\eta])`.
+
+    Raises
+    ------
+    StatisticsError
+        As :func:`rating_moments`; a shift that is not finite, or differs within a cell.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from calibrate.stats.severity import fit_severity
+    >>> unit = np.repeat(np.arange(10), 6)
+    >>> rater = np.tile(np.repeat([0, 1, 2], 2), 10)
+    >>> crit = np.tile([0, 1], 30)
+    >>> score = [int(s) for s in "313131332211333233333212322331323223332332323233212111221311"]
+    >>> fit = fit_severity(unit, rater, crit, score)
+    >>> small = score_shift(fit, unit, rater, crit, score, np.full(60, 1e-4))
+    >>> slope = rating_moments(fit, unit, rater, crit, score).variance
+    >>> bool(np.allclose(small, 1e-4 * slope, rtol=1e-3))
+    True
+    """
+    post = rating_posterior(fit, unit, rater, criterion, value)
+    moved = np.asarray(shift, dtype=np.float64)
+    if moved.shape != post.x.shape or not np.isfinite(moved).all():
+        raise StatisticsError("score_shift: shift must be finite, one per rating")
+    by_cell = np.zeros(post.eta.shape[0])
+    by_cell[post.cell] = moved
+    if not np.array_equal(by_cell[post.cell], moved):
+        raise StatisticsError("score_shift: shift differs within an assessor x criterion cell")
+    cats = np.asarray(fit.thresholds.categories)
+    none = np.zeros(post.eta.shape[0])
+    _, before = _tables(post.eta, post.psi, none, post.psi)
+    _, after = _tables(post.eta + by_cell[:, None], post.psi, none, post.psi)
+    table = np.einsum("k,kcq->cq", cats, after - before)
+    out = np.empty(post.x.size)
+    for r0, r1 in _chunks(post.x.size, post.theta.size):
+        out[r0:r1] = np.einsum("rq,rq->r", post.weights[post.unit[r0:r1]], table[post.cell[r0:r1]])
+    return out
+
+
 def local_shift(
     fit: SeverityResult,
     unit: ArrayLike,
@@ -504,7 +574,9 @@ def mean_squares(
     k = np.arange(m, dtype=np.float64)
     _, prob = _tables(post.eta, post.psi, np.zeros(post.eta.shape[0]), post.psi)
     e = np.einsum("k,kcq->cq", k, prob)
-    w = np.maximum(np.einsum("k,kcq->cq", k * k, prob) - e * e, 1e-300)
+    # floored so that w**2 and 1/w stay finite at nodes where a score is all but certain
+    # (wide thresholds put most nodes there; their posterior weight is ~0 anyway)
+    w = np.maximum(np.einsum("k,kcq->cq", k * k, prob) - e * e, W_FLOOR)
     dev = k[:, None, None] - e[None]
     c4 = np.einsum("kcq,kcq->cq", dev**4, prob)
     nc, nu = post.eta.shape[0], post.weights.shape[0]

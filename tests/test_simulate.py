@@ -498,7 +498,8 @@ def test_severe_and_lenient_deviate_from_the_experts(effects_run: Programme) -> 
 
 
 def test_inconsistent_assessors_scatter_about_the_experts(effects_run: Programme) -> None:
-    """SD of the deviations from the expert scores: extra noise of 5 logits (SD, half a level) widens it."""
+    """SD of the deviations from the expert scores: extra noise of 5 logits (SD, half a level)
+    widens it."""
     deviation, anchor = _anchor_deviation(effects_run)
     sd = _by_effect(effects_run, lambda m: deviation[m].std(), anchor, MIN_ANCHOR)
     assert sd["inconsistent"].min() > np.quantile(sd["calibrated"], 0.9)

@@ -103,7 +103,7 @@ def render(actor: Actor) -> None:
     figures[0].metric(
         "Mean dev.",
         _levels(o.mean_deviation),
-        delta=f"95% {_levels(o.mean_deviation_ci.low)} to {_levels(o.mean_deviation_ci.high)}",
+        delta=f"{_levels(o.mean_deviation_ci.low)} to {_levels(o.mean_deviation_ci.high)}",
         delta_color="off",
         delta_arrow="off",
         help=f"{DEVIATION_HELP} {INTERVAL_HELP}",
@@ -111,9 +111,10 @@ def render(actor: Actor) -> None:
     figures[1].metric("Adjacent", _percent(o.adjacent), help=ADJACENT_HELP)
     figures[2].metric("QWK", _number(o.qwk), help=QWK_HELP)
     figures[3].metric(
-        "Same decision",
+        "Decisions",
         _percent(o.decision_accuracy),
-        help=f"{DECISION_HELP} Over {o.n_decisions or 0:,} complete readings.",
+        help=f"Same pass decision as the experts. {DECISION_HELP} Over "
+        f"{o.n_decisions or 0:,} complete readings.",
     )
     st.caption(
         f"{escape(rubric)}, {context} anchors of {escape(', '.join(report.anchor_sets))}. "
@@ -187,15 +188,15 @@ def _table(label: str, rows: dict[str, AccuracyRow]) -> pd.DataFrame:
     table = pd.DataFrame(
         {
             label: list(rows),
-            "ratings": [r.n for r in rows.values()],
-            "anchors": [r.n_anchors for r in rows.values()],
-            "exact": [r.exact for r in rows.values()],
-            "adjacent": [r.adjacent for r in rows.values()],
+            "verdict": [VERDICT_SENTENCES[r.verdict()] for r in rows.values()],
             "mean dev.": [r.mean_deviation for r in rows.values()],
             "low": [r.mean_deviation_ci.low for r in rows.values()],
             "high": [r.mean_deviation_ci.high for r in rows.values()],
-            "verdict": [VERDICT_SENTENCES[r.verdict()] for r in rows.values()],
+            "exact": [r.exact for r in rows.values()],
+            "adjacent": [r.adjacent for r in rows.values()],
             "QWK": [r.qwk for r in rows.values()],
+            "ratings": [r.n for r in rows.values()],
+            "anchors": [r.n_anchors for r in rows.values()],
         }
     )
     if decisions:
@@ -212,19 +213,19 @@ def _chart(rows: dict[str, AccuracyRow]) -> alt.LayerChart:
             "deviation": [r.mean_deviation for r in rows.values()],
             "low": [r.mean_deviation_ci.low for r in rows.values()],
             "high": [r.mean_deviation_ci.high for r in rows.values()],
-            "verdict": [VERDICT_SENTENCES[r.verdict()] for r in rows.values()],
+            "verdict": [r.verdict() for r in rows.values()],
             "ratings": [r.n for r in rows.values()],
         }
     ).sort_values("deviation")
     y = alt.Y("assessor:N", sort=list(points["assessor"]), title=None)
     colour = alt.Color(
         "verdict:N",
-        title="verdict",
+        title="verdict (against the experts)",
         scale=alt.Scale(
-            domain=[VERDICT_SENTENCES[v] for v in VERDICT_SENTENCES],
+            domain=list(VERDICT_SENTENCES),
             range=["#e15759", "#4e79a7", "#59a14f", "#9c9c9c", "#bab0ac"],
         ),
-        legend=alt.Legend(orient="bottom", columns=2, labelLimit=0),
+        legend=alt.Legend(orient="bottom", columns=3, labelLimit=0, titleLimit=0),
     )
     x = alt.X("deviation:Q", title="mean signed deviation from the experts (levels), 95% interval")
     bars = (

@@ -64,17 +64,13 @@ def render(actor: Actor) -> None:
         return
 
     vc, obs = study.components, study.observed
-    sizes = st.columns(5)
+    sizes = st.columns(4)
     sizes[0].metric("Ratings", f"{vc.n_ratings:,}")
     sizes[1].metric("Submissions", f"{vc.n_submissions:,}")
     sizes[2].metric("Assessors", f"{vc.n_assessors:,}")
     sizes[3].metric("Criteria", f"{vc.n_criteria:,}")
-    sizes[4].metric(
-        "Per submission",
-        f"{vc.assessors_per_submission:.2f}",
-        help="Assessors per submission: harmonic mean over submissions.",
-    )
     st.caption(
+        f"{vc.assessors_per_submission:.2f} assessors per submission (harmonic mean). "
         f"Design: {vc.design} ({vc.notation}), {'balanced' if vc.balanced else 'unbalanced'}; "
         f"estimator: {vc.estimator}. p: submissions, r: assessors, i: criteria."
     )
@@ -270,7 +266,7 @@ def _chart(d_study: pd.DataFrame, target: float) -> alt.LayerChart:
         "coefficient:N",
         title="coefficient (band: 95% interval)",
         scale=alt.Scale(domain=list(names.values()), range=["#4e79a7", "#f28e2b"]),
-        legend=alt.Legend(orient="bottom", labelLimit=0, titleLimit=0),
+        legend=alt.Legend(orient="bottom", labelLimit=0, titleLimit=0, symbolOpacity=1),
     )
     x = alt.X("assessors:Q", title="assessors per submission", axis=alt.Axis(tickMinStep=1))
     band = alt.Chart(long).mark_area(opacity=0.15).encode(x=x, y="low:Q", y2="high:Q", color=colour)
@@ -304,7 +300,7 @@ def _chart(d_study: pd.DataFrame, target: float) -> alt.LayerChart:
     rule = alt.Chart(mark).mark_rule(strokeDash=[2, 2], color="gray").encode(y="target:Q")
     label = (
         alt.Chart(mark)
-        .mark_text(align="right", baseline="bottom", dy=-3, color="gray")
-        .encode(y="target:Q", x=alt.value("width"), text="label:N")
+        .mark_text(align="left", baseline="bottom", dx=3, dy=-3, color="gray")
+        .encode(y="target:Q", x=alt.value(0), text="label:N")
     )
     return alt.LayerChart(layer=[band, lines, rule, label])

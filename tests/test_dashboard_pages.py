@@ -22,10 +22,11 @@ from streamlit.testing.v1 import AppTest
 
 from calibrate import services, store
 from calibrate.access import Actor
-from calibrate.analyses.accuracy import VERDICT_SENTENCES, accuracy_report, live_decision_agreement
+from calibrate.analyses.accuracy import accuracy_report, live_decision_agreement
 from calibrate.analyses.agreement import AgreementReport, agreement_report
 from calibrate.analyses.raters import unplaced_elements
 from calibrate.dashboard import data
+from calibrate.dashboard.accuracy import VERDICT_SENTENCES
 from calibrate.dashboard.session import TOKEN
 from calibrate.ratings import Ratings
 from calibrate.rules import rules_for

@@ -39,14 +39,6 @@ ANCHOR_PREFIX = "anchor:"
 
 IntArray = NDArray[np.int64]
 Verdict = Literal["harsher", "more lenient", "in line", "cannot tell yet", "too few anchors"]
-VERDICT_SENTENCES: dict[Verdict, str] = {
-    "harsher": "harsher than the experts",
-    "more lenient": "more lenient than the experts",
-    "in line": "in line with the experts",
-    "cannot tell yet": "cannot tell yet",
-    "too few anchors": "too few anchors for an interval",
-}
-"""Each :meth:`AccuracyRow.verdict` in words, for the doors."""
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,23 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from calibrate.analyses.accuracy import VERDICT_SENTENCES
 from calibrate.dashboard import data
 from calibrate.dashboard.text import escape
 from calibrate.errors import AccessDenied, CalibrateError
 
 if TYPE_CHECKING:
     from calibrate.access import Actor
-    from calibrate.analyses.accuracy import AccuracyRow
+    from calibrate.analyses.accuracy import AccuracyRow, Verdict
 
 CONTEXTS = ("validity", "qualification", "practice")
+VERDICT_SENTENCES: dict[Verdict, str] = {
+    "harsher": "harsher than the experts",
+    "more lenient": "more lenient than the experts",
+    "in line": "in line with the experts",
+    "cannot tell yet": "cannot tell yet",
+    "too few anchors": "too few anchors for an interval",
+}
+"""Each :meth:`~calibrate.analyses.accuracy.AccuracyRow.verdict` in words."""
 CONTEXT_HELP = (
     "Validity: anchors slipped unannounced into assessors' live queues (how they score when "
     "they do not know they are checked). Qualification: the rounds an assessor must pass "

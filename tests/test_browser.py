@@ -171,7 +171,7 @@ def test_agreement_page_in_chromium(server: str, shots: Path) -> None:
         retakes = page.inner_text("body")
         browser.close()
     assert page.url.endswith("/agreement")
-    assert "Pass decisions" in body and "Same decision" in body
+    assert "Pass decisions" in body and "Agreed" in body
     assert "Pass decisions" not in retakes and "Agreement statistics" in retakes
     assert headers[:2] == ["statistic", "all criteria"]
     assert set(criteria) <= set(headers)  # one column per criterion in the grid itself

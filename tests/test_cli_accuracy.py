@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,6 +35,7 @@ ROW_KEYS = {
     "decision_accuracy",
     "false_pass",
     "false_fail",
+    "verdict",
 }
 
 
@@ -69,6 +71,8 @@ def test_json_per_assessor_criterion_and_overall(calibrate: Run, scripted_csv: P
     assert set(payload) == {
         "rubric",
         "anchor_sets",
+        "contexts",
+        "keep",
         "confidence",
         "assessors",
         "criteria",
@@ -76,12 +80,19 @@ def test_json_per_assessor_criterion_and_overall(calibrate: Run, scripted_csv: P
         "overall",
     }
     assert payload["rubric"] == "crsel-intro@1" and len(payload["anchor_sets"]) == 3
+    assert payload["contexts"] == ["practice", "qualification", "validity"]
+    assert payload["keep"] is None
     rows = {a["id"]: a for a in payload["assessors"]}
     assert set(rows) == {"exact", "harsh", "lenient"}
     assert all(set(r) == ROW_KEYS | {"id"} for r in rows.values())
     assert rows["exact"]["exact"] == 1.0 and rows["exact"]["decision_accuracy"] == 1.0
     assert rows["lenient"]["mean_deviation"] > 0 and rows["lenient"]["mean_deviation_ci"][0] > 0
     assert rows["harsh"]["mean_deviation"] < 0 and rows["harsh"]["mean_deviation_ci"][1] < 0
+    assert [rows[k]["verdict"] for k in ("exact", "harsh", "lenient")] == [
+        "in line",  # every rating the experts': the interval is [0, 0]
+        "harsher",
+        "more lenient",
+    ]
     assert rows["lenient"]["false_pass"] > 0 and rows["harsh"]["false_fail"] > 0
     # Criteria: 5, each read by 3 assessors on 32 anchors; decisions do not apply (null).
     assert [c["n"] for c in payload["criteria"]] == [96] * 5
@@ -98,7 +109,7 @@ def test_text_output(calibrate: Run, scripted_csv: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "accuracy against the anchors of crsel-intro@1" in out
-    assert "480 ratings of 32 anchors by 3 assessors" in out
+    assert "480 ratings of 32 anchors by 3 assessors (practice, qualification, validity;" in out
     lenient = next(line for line in out.splitlines() if line.strip().startswith("lenient"))
     assert " +0." in lenient
     assert "negative = harsher than the experts" in out
@@ -155,23 +166,31 @@ def test_misused_options_give_one_line(calibrate: Run, args: tuple[str, ...], me
     assert result.stderr.count("\n") == 1
 
 
-def test_the_store(calibrate: Run, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The URL of a store holding the classroom demo (seed 2026) and its folder of files."""
+    folder = tmp_path_factory.mktemp("accuracy")
+    url = f"sqlite:///{folder / 'store.db'}"
     engine = store.open_store(url)
     build_demo(
         engine=engine,
-        out=tmp_path / "demo",
+        out=folder / "demo",
         size="classroom",
         workflow=False,
         seed=2026,
         actor=Actor.operator(),
     )
     engine.dispose()
+    return url, folder / "demo"
+
+
+def test_the_store(calibrate: Run, demo: tuple[str, Path]) -> None:
+    url, files = demo
     from_store = calibrate("accuracy", "--database", url, "--rubric", "crsel-intro", "--json")
     assert from_store.returncode == 0, from_store.stderr
     from_file = calibrate(
         "accuracy",
-        str(tmp_path / "demo" / "ratings.csv"),
+        str(files / "ratings.csv"),
         "--anchors",
         str(ANCHORS),
         "--rubric-dir",
@@ -183,3 +202,118 @@ def test_the_store(calibrate: Run, tmp_path: Path) -> None:
     assert text.returncode == 0 and text.stdout.startswith("store: accuracy against the anchors")
     unknown = calibrate("accuracy", "--database", url, "--rubric", "nope")
     assert unknown.returncode == 1 and "not in the store" in unknown.stderr
+
+
+@pytest.fixture
+def retaken_csv(scripted_csv: Path) -> Path:
+    """The scripted ratings as qualification ratings, plus a practice round and a retake: the
+    ``harsh`` assessor first reads every anchor in practice one level low (where the scale
+    allows), then twice in qualification: in round harsh-q1 as scripted, in harsh-q2 as the experts
+    do (a second reading of each cell)."""
+    lines = scripted_csv.read_text().splitlines()
+    rows = [f"{line},qualification,{line.split(',')[1]}-q1,2026-01-02" for line in lines[1:]]
+    practice = []
+    for line in lines[1:]:
+        anchor, who, criterion, score = line.split(",")
+        if who == "exact":
+            low = max(int(score) - 1, 1)
+            practice.append(f"{anchor},harsh,{criterion},{low},practice,harsh-p1,2026-01-01")
+            rows.append(f"{anchor},harsh,{criterion},{score},qualification,harsh-q2,2026-01-03")
+    out = scripted_csv.with_name("retaken.csv")
+    out.write_text(
+        "\n".join(["submission,assessor,criterion,score,context,round,timestamp", *practice, *rows])
+        + "\n"
+    )
+    return out
+
+
+def _accuracy(calibrate: Run, source: Path, *args: str) -> dict[str, Any]:
+    result = calibrate(
+        "accuracy", str(source), "--anchors", str(ANCHORS), "--rubric-dir", str(RUBRICS),
+        "--json", *args,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    payload: dict[str, Any] = json.loads(result.stdout)
+    return payload
+
+
+def test_context_and_keep_on_a_file(calibrate: Run, retaken_csv: Path) -> None:
+    # Hand count: 32 anchors x 5 criteria = 160 cells per reading. In practice, harsh reads one
+    # level low wherever the expert score is above 1; in qualification, harsh reads one level
+    # low first (the scripted rows) and then exactly as the experts (the retake).
+    rubric = load_rubric(RUBRICS / "crsel-intro.yaml")
+    expert = [
+        a.scores[c]
+        for path in sorted(ANCHORS.glob("*.yaml"))
+        for a in load_anchor_set(path, rubric).anchors
+        for c in rubric.criterion_ids
+    ]
+    at_floor = sum(e == 1 for e in expert)
+    assert len(expert) == 160
+
+    practice = _accuracy(calibrate, retaken_csv, "--context", "Practice")
+    assert practice["contexts"] == ["practice"]
+    (only,) = practice["assessors"]
+    assert only["id"] == "harsh" and only["n"] == 160
+    assert only["exact"] == pytest.approx(at_floor / 160)
+
+    every = _accuracy(calibrate, retaken_csv, "--context", "qualification")
+    rows = {r["id"]: r for r in every["assessors"]}
+    assert rows["harsh"]["n"] == 320 and rows["exact"]["n"] == 160  # both readings count
+    assert rows["harsh"]["exact"] == pytest.approx((at_floor + 160) / 320)
+
+    first = _accuracy(calibrate, retaken_csv, "--context", "qualification", "--keep", "first")
+    last = _accuracy(calibrate, retaken_csv, "--context", "qualification", "--keep", "last")
+    assert first["keep"] == "first" and last["keep"] == "last"
+    first_harsh = {r["id"]: r for r in first["assessors"]}["harsh"]
+    last_harsh = {r["id"]: r for r in last["assessors"]}["harsh"]
+    assert first_harsh["n"] == last_harsh["n"] == 160
+    assert first_harsh["exact"] == pytest.approx(at_floor / 160)
+    assert last_harsh["exact"] == 1.0 and last_harsh["mean_deviation"] == 0.0
+
+    # Without --context every anchor context counts: practice + qualification readings.
+    pooled = {r["id"]: r for r in _accuracy(calibrate, retaken_csv)["assessors"]}
+    assert pooled["harsh"]["n"] == 480
+    # --keep first across contexts: the practice reading (the earliest timestamp) counts.
+    earliest = _accuracy(calibrate, retaken_csv, "--keep", "first")["assessors"]
+    assert {r["id"]: r for r in earliest}["harsh"]["exact"] == pytest.approx(at_floor / 160)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--keep", "both"), "keep must be 'first' or 'last', not 'both'"),
+        (("--context", "live"), "accuracy compares ratings of anchors"),
+        (("--context", "rehearsal"), "unknown context 'rehearsal' (one of practice, qualif"),
+    ],
+)
+def test_bad_context_or_keep_give_one_line(
+    calibrate: Run,
+    demo: tuple[str, Path],
+    retaken_csv: Path,
+    args: tuple[str, ...],
+    message: str,
+) -> None:
+    url = demo[0]
+    on_file = calibrate(
+        "accuracy", str(retaken_csv), "--anchors", str(ANCHORS), "--rubric-dir", str(RUBRICS),
+        *args,
+    )  # fmt: skip
+    on_store = calibrate("accuracy", "--database", url, "--rubric", "crsel-intro", *args)
+    for result in (on_file, on_store):
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_context_and_keep_on_the_store(calibrate: Run, demo: tuple[str, Path]) -> None:
+    url, files = demo
+    for args in (("--context", "qualification", "--keep", "last"), ("--context", "validity")):
+        from_store = calibrate(
+            "accuracy", "--database", url, "--rubric", "crsel-intro", "--json", *args
+        )
+        assert from_store.returncode == 0, from_store.stderr
+        payload = json.loads(from_store.stdout)
+        assert payload == _accuracy(calibrate, files / "ratings.csv", *args)
+        assert payload["contexts"] == [args[1]]
+    every = calibrate("accuracy", "--database", url, "--rubric", "crsel-intro", "--json")
+    assert json.loads(every.stdout)["overall"]["n"] > payload["overall"]["n"]

@@ -238,8 +238,10 @@ NAVIGATION = {
     ],
     "demo-lead": [
         "overview",
+        "flags",
         "agreement",
         "raters",
+        "accuracy",
         "reliability",
         "attempts",
         "rubric-audit",
@@ -253,8 +255,10 @@ NAVIGATION = {
     ],
     "demo-admin": [
         "overview",
+        "flags",
         "agreement",
         "raters",
+        "accuracy",
         "reliability",
         "attempts",
         "rubric-audit",
@@ -265,8 +269,10 @@ NAVIGATION = {
     ],
     "demo-board": [
         "overview",
+        "flags",
         "agreement",
         "raters",
+        "accuracy",
         "reliability",
         "attempts",
         "rubric-audit",
@@ -292,8 +298,9 @@ def test_an_assessor_reaching_an_analysis_is_refused_in_one_line(
     # Not in an assessor's menu; and were a page reached, the service refuses, in words.
     from calibrate import dashboard
 
-    monkeypatch.setitem(dashboard.ROLE_PAGES, "assessor", ("agreement", "raters", "audit"))
-    for path in ("agreement", "raters", "audit"):
+    pages = ("flags", "agreement", "raters", "accuracy", "audit")
+    monkeypatch.setitem(dashboard.ROLE_PAGES, "assessor", pages)
+    for path in pages:
         at = app(monkeypatch, url, "demo-assessor", path)
         (error,) = at.error
         assert "demo\\-assessor \\(assessor\\) may not" in error.value
@@ -588,3 +595,18 @@ def test_hostile_rubric_is_escaped_on_the_overview_and_agreement(
     lines = [c.value for c in at.caption if "**first**" in c.value]
     assert lines and escape(HOSTILE_CRITERION) in lines[0]
     assert IMAGE not in texts(at) and LINK not in texts(at) and HTML_IMAGE not in texts(at)
+
+
+def test_board_sees_pseudonyms_on_the_accuracy_page(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    admin = app(monkeypatch, url, "demo-admin", "accuracy")
+    names = list(admin.dataframe[0].value["assessor"])
+    assert names and all(n.startswith("A0") for n in names)
+    board = app(monkeypatch, url, "demo-board", "accuracy")
+    shown = board.dataframe[0].value
+    assert len(shown) == len(names)
+    assert all(a.startswith("A-") and len(a) == 12 for a in shown["assessor"])
+    assert not any(n in texts(board) for n in names)
+    # the same figures under other names (anchors keep their ids: nobody's personal data)
+    assert sorted(shown["mean dev."]) == sorted(admin.dataframe[0].value["mean dev."])

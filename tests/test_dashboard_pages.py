@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
@@ -21,10 +22,11 @@ from streamlit.testing.v1 import AppTest
 
 from calibrate import services, store
 from calibrate.access import Actor
-from calibrate.analyses.accuracy import live_decision_agreement
+from calibrate.analyses.accuracy import accuracy_report, live_decision_agreement
 from calibrate.analyses.agreement import AgreementReport, agreement_report
 from calibrate.analyses.raters import unplaced_elements
 from calibrate.dashboard import data
+from calibrate.dashboard.accuracy import VERDICT_SENTENCES
 from calibrate.dashboard.session import TOKEN
 from calibrate.ratings import Ratings
 from calibrate.rules import rules_for
@@ -526,7 +528,7 @@ def test_agreement_page_shows_pass_decision_agreement_of_live_work(
     assert "Pass decisions" in [h.value for h in at.subheader]
     shown = metrics(at)
     assert shown["Read twice"] == f"{expected.n:,}"
-    assert shown["Same decision"] == f"{100 * expected.percent:.1f}%"
+    assert shown["Agreed"] == f"{100 * expected.percent:.1f}%"
     assert shown["Discrepant"] == f"{expected.n_discrepant:,}"
     assert shown["Gwet AC1"] == f"{expected.ac1.coefficient:.3f}"
     assert any(f"Cohen's κ {expected.kappa.kappa:.3f}" in c.value for c in at.caption)
@@ -573,3 +575,56 @@ def test_rules_page_shows_the_rules_in_force(
     assert not at.exception, at.exception
     table = at.table[0].value
     assert table.loc["qualification.min_exact", "value"] == "0.8"  # 3 levels
+
+
+# --- Accuracy ------------------------------------------------------------------------------------
+
+
+def test_accuracy_page_shows_the_library_report(
+    monkeypatch: pytest.MonkeyPatch, demo_url: str, demo_engine: Engine
+) -> None:
+    def library(context: str, keep: Any) -> Any:
+        return accuracy_report(
+            store.load_ratings(engine=demo_engine, rubric=FIRST, contexts=[context]),
+            store.stored_anchor_sets(engine=demo_engine, rubric=FIRST),
+            store.stored_rubric(FIRST, engine=demo_engine),
+            context=context,
+            keep=keep,
+        )
+
+    at = open_page(monkeypatch, demo_url, "accuracy")
+    assert at.title[0].value == "Accuracy"
+    assert at.selectbox(key="accuracy_context").value == "validity"
+    assert not at.radio  # validity anchors are read once each: no question
+    report = library("validity", None)
+    shown = metrics(at)
+    assert shown["Assessors"] == str(len(report.assessors))
+    assert shown["Ratings"] == f"{report.overall.n:,}"
+    assert shown["Anchors"] == str(report.overall.n_anchors)
+    assert shown["Exact"] == f"{100 * report.overall.exact:.0f}%"
+    assert shown["QWK"] == f"{report.overall.qwk:.2f}"
+    assessors, criteria = (d.value for d in at.dataframe)
+    assert list(assessors["assessor"]) == list(report.assessors)
+    rows = list(report.assessors.values())
+    same = np.testing.assert_array_equal  # NaN (one anchor: no interval) equals NaN
+    same(assessors["mean dev."], [r.mean_deviation for r in rows])
+    same(assessors["low"], [r.mean_deviation_ci.low for r in rows])
+    assert list(assessors["verdict"]) == [VERDICT_SENTENCES[r.verdict()] for r in rows]
+    assert list(criteria["criterion"]) == list(report.criteria)
+    same(criteria["exact"], [r.exact for r in report.criteria.values()])
+    assert at.get("vega_lite_chart")
+    said = " ".join(c.value for c in at.caption)
+    for term in ("Exact agreement:", "Mean signed deviation:", "QWK: quadratic weighted kappa"):
+        assert term in said
+
+    # Qualification rounds repeat anchors: the page asks which reading counts.
+    at.selectbox(key="accuracy_context").select("qualification").run()
+    assert not at.exception, at.exception
+    for keep in ("first", "last"):
+        at.radio(key="accuracy_keep").set_value(keep).run()
+        assert not at.exception, at.exception
+        report = library("qualification", keep)
+        assert metrics(at)["Ratings"] == f"{report.overall.n:,}"
+        table = at.dataframe[0].value
+        same(table["mean dev."], [r.mean_deviation for r in report.assessors.values()])
+    assert report.overall.n < library("qualification", None).overall.n  # one reading per cell

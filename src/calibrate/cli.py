@@ -495,6 +495,24 @@ def accuracy_cmd(
             "--rubric", metavar="ID[@VERSION]", help="Without RATINGS.csv: the rubric in the store."
         ),
     ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            help="Only ratings of this context (practice, qualification or validity; default "
+            "all three).",
+        ),
+    ] = None,
+    keep: Annotated[
+        str | None,
+        typer.Option(
+            "--keep",
+            metavar="first|last",
+            help="Which rating counts when an assessor scored an anchor on a criterion more than "
+            "once (practice or qualification retakes): first (the independent first reading) "
+            "or last. Default: every reading counts.",
+        ),
+    ] = None,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -504,12 +522,15 @@ def accuracy_cmd(
     from calibrate.report.text import accuracy_text
     from calibrate.services import accuracy_from_files, stored_accuracy
 
+    chosen_keep: Any = keep  # checked by the use case
     if path is not None:
         if anchors is None:
             raise CalibrateError("RATINGS.csv needs --anchors ANCHOR_SET (the expert scores)")
         if rubric is not None:
             raise CalibrateError("--rubric is for the store; with RATINGS.csv the sets name it")
-        report = accuracy_from_files(path, anchors=anchors, rubric_dir=rubric_dir)
+        report = accuracy_from_files(
+            path, anchors=anchors, rubric_dir=rubric_dir, context=context, keep=chosen_keep
+        )
     else:
         if rubric is None:
             raise CalibrateError(
@@ -518,7 +539,9 @@ def accuracy_cmd(
         if anchors is not None:
             raise CalibrateError("--anchors goes with RATINGS.csv; the store holds its anchor sets")
         with acting(database) as (engine, actor):
-            report = stored_accuracy(engine=engine, actor=actor, rubric=rubric)
+            report = stored_accuracy(
+                engine=engine, actor=actor, rubric=rubric, context=context, keep=chosen_keep
+            )
     if as_json:
         emit_json(report.to_dict())
     else:

@@ -247,8 +247,7 @@ class Ratings:
             Mixed contexts or rubrics with none chosen, no rows of the chosen one, or repeated
             cells with no ``keep``.
         """
-        if keep not in (None, "first", "last"):
-            raise CalibrateError(f"keep must be 'first' or 'last', not {keep!r}")
+        _check_keep(keep)
         keep_rows = np.ones(len(self), dtype=bool)
         for name, chosen in (("context", context and context.lower()), ("rubric", rubric)):
             default = "live" if name == "context" else ""
@@ -267,9 +266,18 @@ class Ratings:
                     f"the ratings mix {name}s ({', '.join(found)}): choose one with --{name}"
                 )
         chosen_rows = self if keep_rows.all() else self.subset(keep_rows)
-        return chosen_rows._one_per_cell(keep)
+        return chosen_rows.one_per_cell(keep)
 
-    def _one_per_cell(self, keep: Keep | None) -> Ratings:
+    def one_per_cell(self, keep: Keep | None) -> Ratings:
+        """One rating per assessor, submission and criterion: the first (``keep="first"``) or
+        the latest (``"last"``) as :meth:`select` orders them.
+
+        Raises
+        ------
+        CalibrateError
+            ``keep`` neither first nor last, or repeated cells with no ``keep``.
+        """
+        _check_keep(keep)
         n_raters, n_criteria = len(self.raters), len(self.criteria)
         cell = (self.unit * n_raters + self.rater) * n_criteria + self.criterion
         stamp = self.columns.get("timestamp")
@@ -296,6 +304,11 @@ class Ratings:
         rows = np.zeros(len(self), dtype=bool)
         rows[order[first]] = True
         return self.subset(rows)
+
+
+def _check_keep(keep: object) -> None:
+    if keep not in (None, "first", "last"):
+        raise CalibrateError(f"keep must be 'first' or 'last', not {keep!r}")
 
 
 def _version_of(rubric: str, found: Sequence[str]) -> str:

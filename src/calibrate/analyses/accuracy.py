@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from calibrate.anchors import AnchorSet, load_anchor_set_files
 from calibrate.errors import CalibrateError, StatisticsError
-from calibrate.ratings import ANCHOR_CONTEXTS, Ratings, factorize
+from calibrate.ratings import ANCHOR_CONTEXTS, CONTEXTS, Keep, Ratings, factorize
 from calibrate.rubric import Rubric, load_rubrics
 from calibrate.stats import ConfidenceInterval
 from calibrate.stats.accuracy import (
@@ -38,6 +38,7 @@ ANCHOR_PREFIX = "anchor:"
 """How the store labels anchors among submissions (``anchor:<anchor-id>``)."""
 
 IntArray = NDArray[np.int64]
+Verdict = Literal["harsher", "more lenient", "in line", "cannot tell yet", "too few anchors"]
 
 
 @dataclass(frozen=True)
@@ -85,10 +86,55 @@ class AccuracyRow:
     false_pass: int | None
     false_fail: int | None
 
+    def verdict(self, tolerance: float = 0.0) -> Verdict:
+        """Harsher or more lenient than the experts, judged by the interval of the mean
+        deviation against a tolerance band ``[-tolerance, +tolerance]`` (in levels).
+
+        ``"harsher"`` when the whole interval lies below ``-tolerance``, ``"more lenient"``
+        when it lies above ``+tolerance``, ``"in line"`` when it lies within the band (with no
+        tolerance: only an interval of zero width at zero, every rating equal to the experts'),
+        ``"cannot tell yet"`` when it crosses a bound of the band, and
+        ``"too few anchors"`` when there is no interval (one anchor).
+
+        Notes
+        -----
+        An equivalence reading of a confidence interval: a deviation is asserted only when the
+        interval excludes the band, and conformity only when the interval lies within it
+        (Schuirmann 1987; Walker & Nowacki 2011, Figure 1).
+
+        References
+        ----------
+        Schuirmann, D. J. (1987). A comparison of the two one-sided tests procedure and the
+        power approach for assessing the equivalence of average bioavailability. *Journal of
+        Pharmacokinetics and Biopharmaceutics*, 15(6), 657-680.
+        Walker, E., & Nowacki, A. S. (2011). Understanding equivalence and noninferiority
+        testing. *Journal of General Internal Medicine*, 26(2), 192-196.
+
+        Examples
+        --------
+        >>> from calibrate.stats import ConfidenceInterval
+        >>> row = AccuracyRow(20, 5, 0.6, 0.95, -0.3, 0.08, ConfidenceInterval(-0.52, -0.08, 0.95),
+        ...                   0.4, 0.7, None, None, None, None)
+        >>> row.verdict(), row.verdict(0.25), row.verdict(0.6)
+        ('harsher', 'cannot tell yet', 'in line')
+        """
+        low, high = self.mean_deviation_ci.low, self.mean_deviation_ci.high
+        if low != low or high != high:
+            return "too few anchors"
+        if high < -tolerance:
+            return "harsher"
+        if low > tolerance:
+            return "more lenient"
+        if -tolerance <= low and high <= tolerance:
+            return "in line"
+        return "cannot tell yet"
+
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object: the attributes, ``mean_deviation_ci`` as ``[low, high]``."""
+        """The JSON object: the attributes, ``mean_deviation_ci`` as ``[low, high]``, and
+        ``verdict`` (:meth:`verdict` with no tolerance)."""
         out = asdict(self)
         out["mean_deviation_ci"] = self.mean_deviation_ci.to_list()
+        out["verdict"] = self.verdict()
         return out
 
 
@@ -102,6 +148,11 @@ class AccuracyReport:
         ``id@version``.
     anchor_sets : tuple of str
         Ids of the anchor sets whose expert scores were used.
+    contexts : tuple of str
+        The contexts of the ratings used (practice, qualification, validity).
+    keep : {"first", "last"} or None
+        Which reading counted when an assessor scored an anchor on a criterion more than once;
+        None: every reading counted.
     confidence : float
         Coverage of the ``mean_deviation_ci`` intervals.
     assessors : dict of str to AccuracyRow
@@ -117,6 +168,8 @@ class AccuracyReport:
 
     rubric: str
     anchor_sets: tuple[str, ...]
+    contexts: tuple[str, ...]
+    keep: Keep | None
     confidence: float
     assessors: dict[str, AccuracyRow]
     criteria: dict[str, AccuracyRow]
@@ -125,12 +178,14 @@ class AccuracyReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``calibrate accuracy --json``: ``rubric``, ``anchor_sets``,
-        ``confidence``, ``assessors`` (list of ``{"id", ...row}``), ``criteria`` (same),
-        ``assessor_criteria`` (list of ``{"assessor", "criterion", ...row}``) and ``overall``,
-        each row as :meth:`AccuracyRow.to_dict`."""
+        ``contexts``, ``keep``, ``confidence``, ``assessors`` (list of ``{"id", ...row}``),
+        ``criteria`` (same), ``assessor_criteria`` (list of ``{"assessor", "criterion",
+        ...row}``) and ``overall``, each row as :meth:`AccuracyRow.to_dict`."""
         return {
             "rubric": self.rubric,
             "anchor_sets": list(self.anchor_sets),
+            "contexts": list(self.contexts),
+            "keep": self.keep,
             "confidence": self.confidence,
             "assessors": [{"id": k, **row.to_dict()} for k, row in self.assessors.items()],
             "criteria": [{"id": k, **row.to_dict()} for k, row in self.criteria.items()],
@@ -147,6 +202,8 @@ def accuracy_report(
     anchor_sets: Sequence[AnchorSet],
     rubric: Rubric,
     *,
+    context: str | None = None,
+    keep: Keep | None = None,
     confidence: float = 0.95,
 ) -> AccuracyReport:
     """Accuracy of every assessor against the anchors' expert scores.
@@ -162,6 +219,13 @@ def accuracy_report(
         The anchor sets, all of ``rubric``.
     rubric : Rubric
         The rubric version the anchors were scored under: its levels, criteria and pass rule.
+    context : str, optional
+        Only ratings of this context (practice, qualification or validity; any case); default
+        all three (:func:`anchor_contexts`).
+    keep : {"first", "last"}, optional
+        One rating per assessor, anchor and criterion: the first (the independent first
+        reading) or the latest (:meth:`calibrate.ratings.Ratings.one_per_cell`). Default:
+        every reading counts (retakes are readings too).
     confidence : float
         Coverage of the intervals of the mean deviation.
 
@@ -172,7 +236,8 @@ def accuracy_report(
     Raises
     ------
     CalibrateError
-        Anchor sets of another rubric or with a repeated anchor id; no anchor ratings; ratings
+        A context that is not an anchor context or a ``keep`` neither first nor last; anchor
+        sets of another rubric or with a repeated anchor id; no anchor ratings; ratings
         naming submissions that are not anchors of the sets, unknown criteria, or scores that
         are not levels of the rubric (each named).
 
@@ -192,10 +257,14 @@ def accuracy_report(
     expert = np.vstack([s.expert_scores(criteria) for s in sets])  # (n_anchors, n_criteria)
     expert_pass = rubric.passes(expert)
     names = ", ".join(s.id for s in sets)
-
-    rows = procedure_rows(ratings, rubric, ANCHOR_CONTEXTS)
+    contexts = anchor_contexts(context)
+    rows = procedure_rows(ratings, rubric, contexts)
+    if keep is not None:
+        rows = rows.one_per_cell(keep)
     if not len(rows):
-        raise CalibrateError(f"the ratings hold no ratings of the anchors of {names}")
+        raise CalibrateError(
+            f"the ratings hold no ratings of the anchors of {names} ({', '.join(contexts)})"
+        )
     unit_anchor = _lookup(
         tuple(u.removeprefix(ANCHOR_PREFIX) for u in rows.units),
         anchor_ids,
@@ -240,6 +309,8 @@ def accuracy_report(
     return AccuracyReport(
         rubric=rubric.key,
         anchor_sets=tuple(s.id for s in sets),
+        contexts=contexts,
+        keep=keep,
         confidence=confidence,
         assessors={rows.raters[j]: per_assessor[j] for j in by_label if per_assessor[j].n},
         criteria={criteria[c]: row for c, row in enumerate(per_criterion) if row.n},
@@ -360,6 +431,30 @@ def anchor_ids_of(sets: Sequence[AnchorSet], rubric: Rubric, *, empty: str) -> l
     if repeated:
         raise CalibrateError(f"anchor id(s) in more than one anchor set: {', '.join(repeated)}")
     return ids
+
+
+def anchor_contexts(context: str | None) -> tuple[str, ...]:
+    """The anchor contexts ``context`` names (any case), or all of them when it is None.
+
+    Raises
+    ------
+    CalibrateError
+        A context that is unknown, or live (earners' work has no expert scores).
+
+    >>> anchor_contexts("Validity"), anchor_contexts(None)
+    (('validity',), ('practice', 'qualification', 'validity'))
+    """
+    if context is None:
+        return ANCHOR_CONTEXTS
+    chosen = context.lower()
+    if chosen in ANCHOR_CONTEXTS:
+        return (chosen,)
+    if chosen in CONTEXTS:
+        raise CalibrateError(
+            f"accuracy compares ratings of anchors with the experts' scores: choose context "
+            f"{', '.join(ANCHOR_CONTEXTS)}, not {chosen}"
+        )
+    raise CalibrateError(f"unknown context {context!r} (one of {', '.join(ANCHOR_CONTEXTS)})")
 
 
 def procedure_rows(ratings: Ratings, rubric: Rubric, contexts: Sequence[str]) -> Ratings:

@@ -982,10 +982,15 @@ def calibration_progress(
                 )
             )
         if qualification:
+            known = [r for r in qualification if not math.isnan(r.qualified_by.estimate)]
             parts.append(
                 f"{_pct(qualification[0].pass_rate.estimate)} of assessors qualified on their "
-                f"first round and {_pct(qualification[-1].qualified_by.estimate)} by round "
-                f"{qualification[-1].round}"
+                "first round"
+                + (
+                    f" and {_pct(known[-1].qualified_by.estimate)} by round {known[-1].round}"
+                    if len(known) > 1
+                    else ""
+                )
             )
         sentence = "In calibration, " + "; ".join(parts) + "."
     else:
@@ -1529,9 +1534,13 @@ def _qualification(rounds: CalibrationRounds, confidence: float) -> tuple[Qualif
                 pass_rate=fig,
                 qualified_by=qfig,
                 sentence=(
-                    f"Of {int(n[g])} assessors taking a {nth} qualification round, "
-                    f"{int(x[g])} passed ({_pct(fig.estimate)}, {_ci_pct(fig.interval)}); "
-                    f"{_pct(qfig.estimate)} of those who started had qualified by then."
+                    f"Of {_many(int(n[g]), 'assessor')} taking a {nth} qualification round, "
+                    f"{int(x[g])} passed ({_pct(fig.estimate)}, {_ci_pct(fig.interval)})"
+                    + (
+                        "."
+                        if math.isnan(qfig.estimate)
+                        else f"; {_pct(qfig.estimate)} of those who started had qualified by then."
+                    )
                 ),
             )
         )
@@ -1856,6 +1865,11 @@ def _level(x: float) -> str:
     return f"{100 * x:.4g}%"
 
 
+def _many(n: int, noun: str) -> str:
+    """``1 assessor``, ``2 assessors``."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def _pct(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{100 * x:.0f}%"
 
@@ -1988,7 +2002,7 @@ def _calibration_sentence(
 ) -> str:
     nth = {"1": "first", "2": "second", "3": "third", "4+": "fourth and later"}[label]
     head = (
-        f"In {nth} rounds ({n_assessors} assessors, {exact.n_clusters} anchors), "
+        f"In {nth} rounds ({_many(n_assessors, 'assessor')}, {_many(exact.n_clusters, 'anchor')}), "
         f"{_pct(exact.estimate)} of scores matched the experts exactly ({_ci_pct(exact.interval)})"
         f" and {_pct(adjacent)} within one level"
     )

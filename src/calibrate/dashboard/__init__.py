@@ -15,6 +15,7 @@ import streamlit as st
 
 from calibrate.dashboard import (
     accounts,
+    accuracy,
     adjudication,
     agreement,
     assessors,
@@ -55,6 +56,7 @@ PAGES: dict[str, tuple[Render, str]] = {
     "rubrics": (rubrics.render, "Rubrics"),
     "agreement": (agreement.render, "Agreement"),
     "raters": (raters.render, "Rater effects"),
+    "accuracy": (accuracy.render, "Accuracy"),
     "reliability": (reliability.render, "Reliability (G study)"),
     "attempts": (attempts.render, "Attempts"),
     "rubric-audit": (rubric_audit.render, "Rubric audit"),
@@ -66,8 +68,8 @@ PAGES: dict[str, tuple[Render, str]] = {
     "audit": (audit.render, "Audit log"),
 }
 ANALYSES = (
-    "overview", "flags", "agreement", "raters", "reliability", "attempts", "rubric-audit",
-    "rules",
+    "overview", "flags", "agreement", "raters", "accuracy", "reliability", "attempts",
+    "rubric-audit", "rules",
 )  # fmt: skip
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "assessor": ("practice", "qualification", "my-queue", "my-history", "my-ratings", "rubrics"),

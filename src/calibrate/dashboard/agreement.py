@@ -47,7 +47,7 @@ def render(actor: Actor) -> None:
     if not versions:
         data.no_rubrics_notice(actor)
         return
-    left, middle, right, far = st.columns([3, 2, 1, 1])
+    left, middle, right, far = st.columns([3, 2, 2, 2])
     rubric = data.choose_rubric(left, versions, key="agreement_rubric")
     context = data.choose_context(middle, key="agreement_context")
     n_boot = right.number_input(
@@ -91,7 +91,7 @@ def render(actor: Actor) -> None:
     cols[0].metric("Ratings", f"{pooled.n_ratings:,}")
     cols[1].metric("Submissions", f"{len(ratings.units):,}")
     cols[2].metric(
-        "Scored twice or more",
+        "Read by 2+",
         f"{twice:,}",
         help="Submissions scored by two or more assessors: agreement rests on these alone.",
     )
@@ -99,7 +99,12 @@ def render(actor: Actor) -> None:
     cols[4].metric("Criteria", f"{len(ratings.criteria):,}")
 
     st.subheader("Agreement statistics")
-    st.dataframe(_table(summaries, paired), height="content", key="agreement_table")
+    st.dataframe(
+        _table(summaries, paired),
+        height="content",
+        key="agreement_table",
+        column_config={"statistic": st.column_config.TextColumn(pinned=True)},
+    )
     intervals = (
         f"[low, high]: 95% percentile bootstrap interval over submissions, {int(n_boot):,} "
         f"resamples, seed {int(seed)}. "
@@ -112,6 +117,11 @@ def render(actor: Actor) -> None:
         "agreement uses the rubric's levels "
         + ", ".join(f"{v:g}" for v in pooled.levels)
         + ". ICC only when every assessor scored every submission. – : undefined on these data."
+        + (
+            " The statistic column stays in place: scroll the table sideways for every criterion."
+            if len(summaries) > 4
+            else ""
+        )
     )
     bands = data.programme_rules(url).reliability
     st.markdown(
@@ -143,9 +153,10 @@ def _decisions(agree: DecisionAgreement | None, rubric: str) -> None:
     cols = st.columns(4)
     cols[0].metric("Read twice", f"{agree.n:,}", help="Submissions with two complete readings.")
     cols[1].metric(
-        "Same decision",
+        "Agreed",
         f"{100 * agree.percent:.1f}%",
-        help="Share of them where the first and second reading agree on pass / not yet.",
+        help="Same decision: share of them where the first and second reading agree on pass / "
+        "not yet.",
     )
     cols[2].metric(
         "Discrepant",

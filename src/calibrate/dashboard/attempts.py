@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from calibrate.access import Actor
     from calibrate.analyses.attempts import Difference, Figure
 
-PERCENT = st.column_config.NumberColumn(format="percent")
-LEVELS = st.column_config.NumberColumn(format="%+.2f")
+PERCENT = "{:.0%}"
+LEVELS = "{:+.2f}"
+NOTHING = "–"
+"""Shown in a cell with nothing to compare (e.g. attempt 1 against itself)."""
 
 
 def render(actor: Actor) -> None:
@@ -55,42 +57,52 @@ def render(actor: Actor) -> None:
 
     st.subheader("Pass rate by attempt")
     st.dataframe(
-        pd.DataFrame(
-            {
-                "attempt": [r.attempt for r in report.pass_rates],
-                "decided": [r.n_decided for r in report.pass_rates],
-                "passed": [r.n_passed for r in report.pass_rates],
-                **_figure("pass rate", [r.pass_rate for r in report.pass_rates]),
-                **_difference("vs attempt 1", [r.vs_first for r in report.pass_rates]),
-            }
+        _shown(
+            pd.DataFrame(
+                {
+                    "attempt": [r.attempt for r in report.pass_rates],
+                    "decided": [r.n_decided for r in report.pass_rates],
+                    "passed": [r.n_passed for r in report.pass_rates],
+                    **_figure("pass rate", [r.pass_rate for r in report.pass_rates]),
+                    **_difference("vs attempt 1", [r.vs_first for r in report.pass_rates]),
+                }
+            ),
+            PERCENT,
+            ("pass rate", "low", "high", "vs attempt 1", "vs low", "vs high"),
         ),
         hide_index=True,
         height="content",
         key="attempts_pass_rates",
-        column_config={
-            c: PERCENT for c in ("pass rate", "low", "high", "vs attempt 1", "vs low", "vs high")
-        },
+    )
+    st.caption(
+        "low, high: the 95% interval. vs attempt 1: the pass rate's difference from first "
+        f"attempts, in percentage points, with its interval (vs low, vs high); {NOTHING} where "
+        "there is nothing to compare (attempt 1 itself)."
     )
     _sentences(r.sentence for r in report.pass_rates)
     _sentences(r.sentence for r in report.earned)
 
     st.subheader("Score change from one attempt to the next")
     st.dataframe(
-        pd.DataFrame(
-            {
-                "criterion": [r.criterion for r in report.score_changes],
-                **_difference("change (levels)", [r.change for r in report.score_changes]),
-            }
+        _shown(
+            pd.DataFrame(
+                {
+                    "criterion": [r.criterion for r in report.score_changes],
+                    **_difference("change (levels)", [r.change for r in report.score_changes]),
+                }
+            ),
+            LEVELS,
+            ("change (levels)", "vs low", "vs high"),
         ),
         hide_index=True,
         height="content",
         key="attempts_score_changes",
-        column_config={c: LEVELS for c in ("change (levels)", "vs low", "vs high")},
     )
     st.caption(
         "Mean change of each criterion's score between an earner's consecutive attempts, "
-        "with an interval clustered by earner. Those who resubmit were told 'not yet', so part "
-        "of any gain is regression to the mean."
+        "with an interval clustered by earner (vs low, vs high; "
+        f"{NOTHING}: no consecutive attempts to compare). Those who resubmit were told 'not "
+        "yet', so part of any gain is regression to the mean."
     )
 
     st.subheader("Same or new assessor on a resubmission")
@@ -101,30 +113,41 @@ def render(actor: Actor) -> None:
     rows = report.leniency.assessors
     if rows:
         st.dataframe(
-            pd.DataFrame(
-                {
-                    "assessor": [a.assessor for a in rows],
-                    "first attempts": [a.n_first for a in rows],
-                    "resubmissions": [a.n_later for a in rows],
-                    **_difference("later minus first (levels)", [a.within for a in rows]),
-                }
+            _shown(
+                pd.DataFrame(
+                    {
+                        "assessor": [a.assessor for a in rows],
+                        "first attempts": [a.n_first for a in rows],
+                        "resubmissions": [a.n_later for a in rows],
+                        **_difference("later minus first (levels)", [a.within for a in rows]),
+                    }
+                ),
+                LEVELS,
+                ("later minus first (levels)", "vs low", "vs high"),
             ),
             hide_index=True,
             height="content",
             key="attempts_leniency",
-            column_config={c: LEVELS for c in ("later minus first (levels)", "vs low", "vs high")},
         )
         st.caption(
             "On double-scored submissions: an assessor's score minus the other readers', on "
             "resubmissions against first attempts. Verdicts use intervals widened for the number "
             f"of assessors compared; none is given from fewer than "
-            f"{report.leniency.min_double_scored} of each."
+            f"{report.leniency.min_double_scored} of each ({NOTHING}: too few to compute)."
         )
 
     if report.calibration is not None and report.calibration.rounds:
         st.subheader("Assessors across their qualification rounds")
         st.markdown(escape(report.calibration.sentence))
         _sentences(r.sentence for r in report.calibration.rounds)
+
+
+def _shown(table: pd.DataFrame, number: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The table with ``columns`` as text formatted by ``number`` and an en dash in empty cells
+    (the data grid shows an empty number as "None", whatever a Styler says)."""
+    for column in columns:
+        table[column] = [NOTHING if x != x else number.format(x) for x in table[column]]
+    return table
 
 
 def _figure(name: str, figures: list[Figure]) -> dict[str, list[float]]:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from calibrate.access import Actor
+    from calibrate.analyses.accuracy import AccuracyReport
     from calibrate.analyses.attempts import AttemptReport
     from calibrate.analyses.raters import RaterReport
     from calibrate.analyses.rubric_audit import RubricAudit
@@ -248,6 +249,15 @@ def reliability(
             seed=SEED,
             progress=lambda done, total, text: show(done / total, text),
         )
+
+
+@st.cache_data(ttl=300, max_entries=32, show_spinner=False)
+def accuracy(url: str, actor: Actor, rubric: str, context: str, keep: Keep) -> AccuracyReport:
+    """Accuracy against the experts on one anchor context (:func:`calibrate.services.
+    stored_accuracy`, as ``calibrate accuracy --context CONTEXT --keep KEEP``)."""
+    return services.stored_accuracy(
+        engine=engine(url), actor=actor, rubric=rubric, context=context, keep=keep
+    )
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)

@@ -31,7 +31,7 @@ def render(actor: Actor) -> None:
     if not versions:
         data.no_rubrics_notice(actor)
         return
-    inputs = st.columns([3, 2, 1, 1])
+    inputs = st.columns([3, 2, 2, 2])
     rubric = data.choose_rubric(inputs[0], versions, key="reliability_rubric")
     context = data.choose_context(inputs[1], key="reliability_context")
     target = inputs[2].number_input(
@@ -64,17 +64,13 @@ def render(actor: Actor) -> None:
         return
 
     vc, obs = study.components, study.observed
-    sizes = st.columns(5)
+    sizes = st.columns(4)
     sizes[0].metric("Ratings", f"{vc.n_ratings:,}")
     sizes[1].metric("Submissions", f"{vc.n_submissions:,}")
     sizes[2].metric("Assessors", f"{vc.n_assessors:,}")
     sizes[3].metric("Criteria", f"{vc.n_criteria:,}")
-    sizes[4].metric(
-        "Assessors per submission",
-        f"{vc.assessors_per_submission:.2f}",
-        help="Harmonic mean over submissions.",
-    )
     st.caption(
+        f"{vc.assessors_per_submission:.2f} assessors per submission (harmonic mean). "
         f"Design: {vc.design} ({vc.notation}), {'balanced' if vc.balanced else 'unbalanced'}; "
         f"estimator: {vc.estimator}. p: submissions, r: assessors, i: criteria."
     )
@@ -82,7 +78,7 @@ def render(actor: Actor) -> None:
     ci = study.intervals
     assert ci is not None  # data.reliability resamples
     st.subheader("At the observed design")
-    coefficients = st.columns(4)
+    coefficients = [*st.columns(2), *st.columns(2)]  # two by two: labels and intervals fit
     coefficients[0].metric(
         "Φ (absolute)",
         _number(obs.phi),
@@ -174,8 +170,9 @@ def render(actor: Actor) -> None:
     )
     st.caption(
         f"With {rows[0].n_criteria:g} criteria per submission. Low and high: the 95% interval "
-        f"from {ci.n_boot:,} resamples of whole submissions (the band in the chart); a number "
-        "of assessors is enough when the interval's low end reaches the target."
+        f"from {ci.n_boot:,} resamples of whole submissions (the bands in the chart); a number "
+        "of assessors is enough when the interval's low end reaches the target. Where the two "
+        "lines coincide, G and Φ are equal."
     )
 
 
@@ -249,32 +246,61 @@ def _d_study(study: GStudy, rows: Sequence[Coefficients]) -> pd.DataFrame:
 
 
 def _chart(d_study: pd.DataFrame, target: float) -> alt.LayerChart:
-    long = d_study.melt(
-        id_vars="assessors", value_vars=["G", "Φ"], var_name="coefficient", value_name="value"
+    """G and Φ by assessors per submission, each with its bootstrap band, and the target."""
+    names = {"Φ": "Φ (absolute)", "G": "G (relative)"}
+    long = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "assessors": d_study["assessors"],
+                    "coefficient": name,
+                    "value": d_study[key],
+                    "low": d_study[f"{key} low"],
+                    "high": d_study[f"{key} high"],
+                }
+            )
+            for key, name in names.items()
+        ]
     )
+    colour = alt.Color(
+        "coefficient:N",
+        title="coefficient (band: 95% interval)",
+        scale=alt.Scale(domain=list(names.values()), range=["#4e79a7", "#f28e2b"]),
+        legend=alt.Legend(orient="bottom", labelLimit=0, titleLimit=0, symbolOpacity=1),
+    )
+    x = alt.X("assessors:Q", title="assessors per submission", axis=alt.Axis(tickMinStep=1))
+    band = alt.Chart(long).mark_area(opacity=0.15).encode(x=x, y="low:Q", y2="high:Q", color=colour)
     lines = (
         alt.Chart(long)
         .mark_line(point=True)
         .encode(
-            x=alt.X("assessors:Q", title="assessors per submission", axis=alt.Axis(tickMinStep=1)),
+            x=x,
             y=alt.Y("value:Q", title="coefficient", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color(
+            color=colour,
+            strokeDash=alt.StrokeDash(
                 "coefficient:N",
-                title=None,
-                scale=alt.Scale(domain=["Φ", "G"], range=["#4e79a7", "#f28e2b"]),
+                scale=alt.Scale(domain=list(names.values()), range=[[1, 0], [6, 3]]),
+                legend=None,
             ),
-            strokeDash=alt.StrokeDash("coefficient:N", title=None),
-            tooltip=["assessors", "coefficient", alt.Tooltip("value:Q", format=".3f")],
+            shape=alt.Shape(
+                "coefficient:N",
+                scale=alt.Scale(domain=list(names.values()), range=["circle", "diamond"]),
+                legend=None,
+            ),
+            tooltip=[
+                "assessors",
+                "coefficient",
+                alt.Tooltip("value:Q", format=".3f"),
+                alt.Tooltip("low:Q", format=".3f"),
+                alt.Tooltip("high:Q", format=".3f"),
+            ],
         )
     )
-    band = (
-        alt.Chart(d_study)
-        .mark_area(opacity=0.2, color="#4e79a7")
-        .encode(x="assessors:Q", y="Φ low:Q", y2="Φ high:Q")
+    mark = pd.DataFrame({"target": [target], "label": [f"target {target:g}"]})
+    rule = alt.Chart(mark).mark_rule(strokeDash=[2, 2], color="gray").encode(y="target:Q")
+    label = (
+        alt.Chart(mark)
+        .mark_text(align="left", baseline="bottom", dx=3, dy=-3, color="gray")
+        .encode(y="target:Q", x=alt.value(0), text="label:N")
     )
-    rule = (
-        alt.Chart(pd.DataFrame({"target": [target]}))
-        .mark_rule(strokeDash=[4, 4], color="gray")
-        .encode(y="target:Q", tooltip=[alt.Tooltip("target:Q", title="target")])
-    )
-    return alt.LayerChart(layer=[band, lines, rule])
+    return alt.LayerChart(layer=[band, lines, rule, label])

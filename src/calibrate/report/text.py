@@ -122,7 +122,8 @@ def accuracy_text(report: AccuracyReport, *, source: str) -> str:
     lines = [
         f"{source}: accuracy against the anchors of {report.rubric} "
         f"({', '.join(report.anchor_sets)}): {o.n:,} ratings of {o.n_anchors} anchors by "
-        f"{len(report.assessors)} assessors",
+        f"{len(report.assessors)} assessors ({', '.join(report.contexts)}; "
+        + ("every reading)" if report.keep is None else f"{report.keep} reading of each)"),
         "",
     ]
     rows = [["assessor", *head], *(line(k, r) for k, r in report.assessors.items())]

@@ -18,7 +18,7 @@ from calibrate.access import Actor, pseudonym, require
 from calibrate.analyses.agreement import AgreementReport, agreement_report
 from calibrate.analyses.selection import Selection, file_selection, pass_decisions
 from calibrate.errors import AccessDenied, CalibrateError
-from calibrate.ratings import ANCHOR_CONTEXTS, CONTEXTS, Keep, Ratings, read_ratings_csv
+from calibrate.ratings import CONTEXTS, Keep, Ratings, read_ratings_csv
 from calibrate.services.connection import connected
 from calibrate.stats import Progress
 from calibrate.stats.gtheory import Design, GStudy, gstudy
@@ -311,22 +311,48 @@ def reliability(
 
 
 def accuracy_from_files(
-    path: Path, *, anchors: Path, rubric_dir: Path, confidence: float = 0.95
+    path: Path,
+    *,
+    anchors: Path,
+    rubric_dir: Path,
+    context: str | None = None,
+    keep: Keep | None = None,
+    confidence: float = 0.95,
 ) -> AccuracyReport:
     """Accuracy against the experts of the ratings of anchors in a CSV file, with the expert
     scores of an anchor-set file or folder validated against the rubric files in
-    ``rubric_dir``."""
-    from calibrate.analyses.accuracy import accuracy_report, load_anchor_definitions
+    ``rubric_dir``: the ratings of ``context`` (default every anchor context), every reading
+    or the one ``keep`` names (:func:`calibrate.analyses.accuracy.accuracy_report`)."""
+    from calibrate.analyses.accuracy import (
+        accuracy_report,
+        anchor_contexts,
+        load_anchor_definitions,
+    )
 
+    anchor_contexts(context)  # a bad context is refused before any file is read
     rubric_version, sets = load_anchor_definitions(anchors, rubric_dir)
-    return accuracy_report(read_ratings_csv(path), sets, rubric_version, confidence=confidence)
+    return accuracy_report(
+        read_ratings_csv(path),
+        sets,
+        rubric_version,
+        context=context,
+        keep=keep,
+        confidence=confidence,
+    )
 
 
 def stored_accuracy(
-    *, engine: Engine, actor: Actor, rubric: str, confidence: float = 0.95
+    *,
+    engine: Engine,
+    actor: Actor,
+    rubric: str,
+    context: str | None = None,
+    keep: Keep | None = None,
+    confidence: float = 0.95,
 ) -> AccuracyReport:
-    """Accuracy against the experts of the anchor ratings (practice, qualification, validity)
-    of one rubric version in the store, with its stored anchor sets: for a lead assessor,
+    """Accuracy against the experts of the anchor ratings of ``context`` (practice,
+    qualification or validity; default all three) of one rubric version in the store, every
+    reading or the one ``keep`` names, with its stored anchor sets: for a lead assessor,
     administrator or board reviewer (pseudonyms) of the rubric's issuer, or the operator. An
     assessor's own results come from :func:`calibrate.services.ratings.my_ratings`, which never
     tells validity anchors from live work.
@@ -338,19 +364,28 @@ def stored_accuracy(
     AccessDenied
         An assessor.
     CalibrateError
-        Unknown rubric, several versions and none chosen, no anchor sets or no anchor ratings.
+        Unknown rubric, several versions and none chosen, a context other than an anchor
+        context, a ``keep`` neither first nor last, no anchor sets or no anchor ratings.
     """
-    from calibrate.analyses.accuracy import accuracy_report
+    from calibrate.analyses.accuracy import accuracy_report, anchor_contexts
     from calibrate.store import load_ratings, stored_anchor_sets
 
     require(actor, "accuracy.read")
+    contexts = anchor_contexts(context)
     chosen = _scoped_rubric(rubric, engine=engine, actor=actor)
     sets = stored_anchor_sets(engine=engine, rubric=chosen.key)
     if not sets:
         raise CalibrateError(f"the store holds no anchor sets of {chosen.key}")
-    ratings = load_ratings(engine=engine, rubric=chosen.key, contexts=ANCHOR_CONTEXTS)
+    ratings = load_ratings(engine=engine, rubric=chosen.key, contexts=contexts)
     if not len(ratings):
-        raise CalibrateError(f"the store holds no ratings of anchors of {chosen.key}")
+        raise CalibrateError(
+            f"the store holds no ratings of anchors of {chosen.key} ({', '.join(contexts)})"
+        )
     return accuracy_report(
-        _for(actor, ratings, engine, units=False), sets, chosen, confidence=confidence
+        _for(actor, ratings, engine, units=False),
+        sets,
+        chosen,
+        context=context,
+        keep=keep,
+        confidence=confidence,
     )

@@ -269,7 +269,7 @@ class Ratings:
         order = (
             np.arange(len(self))
             if stamp is None
-            else np.argsort(_moments(stamp).view(np.int64), kind="stable")  # NaT: earliest
+            else np.argsort(rating_times(stamp).view(np.int64), kind="stable")  # NaT: earliest
         )
         if keep == "last":
             order = order[::-1]
@@ -993,7 +993,7 @@ def iso_utc(moments: NDArray[np.datetime64]) -> NDArray[np.object_]:
     return out
 
 
-def _moments(text: ObjectArray) -> NDArray[np.datetime64]:
+def rating_times(text: ObjectArray) -> NDArray[np.datetime64]:
     """Rating times from their text (:func:`iso_utc`'s form, or any ISO 8601); NaT where empty or
     unreadable, so that rows without a time count as earliest when sorted by their int64 view."""
     parsed = pd.to_datetime(

@@ -21,6 +21,7 @@ from calibrate.dashboard import (
     attempts,
     audit,
     data,
+    drift,
     my_history,
     my_queue,
     my_ratings,
@@ -56,6 +57,7 @@ PAGES: dict[str, tuple[Render, str]] = {
     "raters": (raters.render, "Rater effects"),
     "reliability": (reliability.render, "Reliability (G study)"),
     "attempts": (attempts.render, "Attempts"),
+    "drift": (drift.render, "Drift"),
     "rubric-audit": (rubric_audit.render, "Rubric audit"),
     "rules": (rules.render, "Programme rules"),
     "adjudication": (adjudication.render, "Adjudication"),
@@ -64,7 +66,8 @@ PAGES: dict[str, tuple[Render, str]] = {
     "audit": (audit.render, "Audit log"),
 }
 ANALYSES = (
-    "overview", "agreement", "raters", "reliability", "attempts", "rubric-audit", "rules",
+    "overview", "agreement", "raters", "reliability", "attempts", "drift", "rubric-audit",
+    "rules",
 )  # fmt: skip
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "assessor": ("practice", "qualification", "my-queue", "my-history", "my-ratings", "rubrics"),

@@ -335,28 +335,42 @@ class DriftReport:
         raise CalibrateError(f"assessor {assessor!r} has no validity-anchor reading charted")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object (see README, Monitoring)."""
-        return {
-            "rubric": self.rubric,
-            "k": self.k,
-            "h": self.h,
-            "arl0": self.arl0,
-            "arl1": self.arl1,
-            "sd": None if math.isnan(self.sd) else self.sd,
-            "min_readings": self.min_readings,
-            "n_readings": self.n_readings,
-            "expected_false_alarms": self.expected_false_alarms,
-            "alarms": [a.to_dict() for a in self.alarms],
-            "charts": [c.to_dict() for c in self.charts],
-            "window_days": self.window_days,
-            "windows": [list(w) for w in self.windows],
-            "severities": [s.to_dict() for s in self.severities],
-            "severity_shifts": [s.to_dict() for s in self.severity_shifts],
-            "expected_false_shifts": self.expected_false_shifts,
-            "pool": [p.to_dict() for p in self.pool],
-            "confidence": self.confidence,
-            "notes": list(self.notes),
-        }
+        """The JSON object (see README, Monitoring); NaN (no figure) as None."""
+        out: dict[str, Any] = _no_nan(
+            {
+                "rubric": self.rubric,
+                "k": self.k,
+                "h": self.h,
+                "arl0": self.arl0,
+                "arl1": self.arl1,
+                "sd": self.sd,
+                "min_readings": self.min_readings,
+                "n_readings": self.n_readings,
+                "expected_false_alarms": self.expected_false_alarms,
+                "alarms": [a.to_dict() for a in self.alarms],
+                "charts": [c.to_dict() for c in self.charts],
+                "window_days": self.window_days,
+                "windows": [list(w) for w in self.windows],
+                "severities": [s.to_dict() for s in self.severities],
+                "severity_shifts": [s.to_dict() for s in self.severity_shifts],
+                "expected_false_shifts": self.expected_false_shifts,
+                "pool": [p.to_dict() for p in self.pool],
+                "confidence": self.confidence,
+                "notes": list(self.notes),
+            }
+        )
+        return out
+
+
+def _no_nan(x: Any) -> Any:
+    """``x`` with every NaN float, at any depth of dicts and lists, as None."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_no_nan(v) for v in x]
+    return x
 
 
 def drift_report(
@@ -618,11 +632,16 @@ def _alarm(
     run = at - start + 1
     shift = (k + float(path[at]) / run) * (1 if lenient else -1)  # Montgomery (2009), Eq. 9.4
     direction: Direction = "lenient" if lenient else "severe"
+    since = (
+        f"the shift likely started at reading {start + 1} ({time[start]})"
+        if start
+        else f"{direction} from the first reading ({time[start]}) on, not a change"
+    )
     sentence = (
-        f"{assessor} turned {direction} on validity anchors: the CUSUM reached "
+        f"{assessor}: {direction} alarm on validity anchors, the CUSUM reached "
         f"{float(path[at]):.2f} > h = {h:.2f} at reading {at + 1} of {up.size} "
-        f"({time[at]}); the shift likely started at reading {start + 1} ({time[start]}), "
-        f"about {shift * sd:+.2f} score levels per criterion since"
+        f"({time[at]}); {since}: about {shift * sd:+.2f} score levels per criterion off the "
+        "experts"
     )
     return DriftAlarm(
         assessor=assessor,

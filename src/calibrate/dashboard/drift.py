@@ -152,7 +152,12 @@ def _chart(chart: AssessorChart, h: float) -> alt.LayerChart:
         .mark_rule(strokeDash=[6, 4], color="#555")
         .encode(y="h:Q")
     )
-    layers: list[alt.Chart] = [lines, limit]
+    limit_label = (
+        alt.Chart(pd.DataFrame({"h": [h], "time": [time[-1]], "label": [f"h = {h:.2f}"]}))
+        .mark_text(align="right", baseline="bottom", dy=-3, color="#555")
+        .encode(y="h:Q", x="time:T", text="label:N")
+    )
+    layers: list[alt.Chart] = [lines, limit, limit_label]
     if chart.alarm is not None:
         a = chart.alarm
         mark = pd.DataFrame(

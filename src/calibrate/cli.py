@@ -2869,6 +2869,59 @@ def attempts_cmd(
     _echo(lines)
 
 
+@app.command("drift")
+def drift_cmd(
+    rubric: Annotated[
+        str, typer.Option("--rubric", metavar="ID[@VERSION]", help="The stored rubric version.")
+    ],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Drift of the assessors of a stored rubric version over time: a CUSUM control chart per
+    assessor on their validity-anchor readings (rules drift.k, drift.arl0: the in-control
+    average run length), alarms with their time, direction and likely start; severity per
+    window of drift.window_days days and its change; the whole pool's drift between windows on
+    anchors read in both. Lead assessors, administrators, board reviewers (pseudonyms)."""
+    from calibrate.services import drift_report
+
+    with acting(database) as (engine, actor):
+        report = drift_report(
+            engine=engine, actor=actor, rubric=rubric, progress=progress_printer("severity: ")
+        )
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    charted = len(report.charts)
+    lines = [
+        f"{report.rubric}: {charted} assessors charted on {report.n_readings:,} validity-anchor "
+        f"readings; CUSUM k = {report.k:g}, h = {report.h:.2f}: an assessor who has not "
+        f"drifted raises a false alarm once in {report.arl0:.0f} readings on average, a shift "
+        f"of {2 * report.k:g} SD is caught after {report.arl1:.1f}; "
+        f"{report.expected_false_alarms:.2f} false alarms expected over these readings",
+        "",
+        f"Alarms ({len(report.alarms)})",
+        *(f"  {a.sentence}" for a in report.alarms),
+        "Assessors without alarm",
+        *(
+            f"  {c.assessor}: {c.status} ({c.n_readings} readings)"
+            for c in report.charts
+            if c.alarm is None
+        ),
+        f"Pool drift between windows of {report.window_days} days",
+        *(f"  {p.sentence}" for p in report.pool),
+        "Severity changes between windows whose interval excludes 0 "
+        f"({report.expected_false_shifts:.1f} expected by chance)",
+        *(
+            f"  {s.assessor}: window {s.window_from + 1} to {s.window_to + 1}, "
+            f"{s.change:+.2f} logits [{s.interval.low:+.2f}, {s.interval.high:+.2f}]: {s.verdict}"
+            for s in report.severity_shifts
+            if s.verdict in ("more lenient", "more severe")
+        ),
+    ]
+    lines += [f"note: {n}" for n in report.notes]
+    _echo(lines)
+
+
 @app.command("audit-rubric")
 def audit_rubric_cmd(
     rubric: Annotated[

@@ -197,7 +197,7 @@ class Ratings:
         has none (every row without the column)."""
         if "timestamp" not in self.columns:
             return np.full(len(self), np.datetime64("NaT"), dtype="datetime64[us]")
-        return _moments(self.columns["timestamp"])
+        return rating_times(self.columns["timestamp"])
 
     def subset(self, keep: NDArray[np.bool_]) -> Ratings:
         """The rows in ``keep``; codes renumbered densely, labels of unused codes dropped."""
@@ -284,7 +284,7 @@ class Ratings:
         order = (
             np.arange(len(self))
             if stamp is None
-            else np.argsort(_moments(stamp).view(np.int64), kind="stable")  # NaT: earliest
+            else np.argsort(rating_times(stamp).view(np.int64), kind="stable")  # NaT: earliest
         )
         if keep == "last":
             order = order[::-1]
@@ -1013,7 +1013,7 @@ def iso_utc(moments: NDArray[np.datetime64]) -> NDArray[np.object_]:
     return out
 
 
-def _moments(text: ObjectArray) -> NDArray[np.datetime64]:
+def rating_times(text: ObjectArray) -> NDArray[np.datetime64]:
     """Rating times from their text (:func:`iso_utc`'s form, or any ISO 8601); NaT where empty or
     unreadable, so that rows without a time count as earliest when sorted by their int64 view."""
     parsed = pd.to_datetime(

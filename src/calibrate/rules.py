@@ -57,8 +57,9 @@ Kind = Literal[
 ]  # fmt: skip
 KINDS: tuple[Kind, ...] = get_args(Kind)
 Group = Literal[
-    "qualification", "practice", "live", "resubmission", "adjudication", "flags", "reliability"
-]
+    "qualification", "practice", "live", "resubmission", "adjudication", "flags", "drift",
+    "reliability",
+]  # fmt: skip
 GROUPS: tuple[Group, ...] = get_args(Group)
 
 FloatArray = NDArray[np.float64]
@@ -73,6 +74,7 @@ _GROUP_TITLES: dict[Group, str] = {
     "resubmission": "Resubmissions",
     "adjudication": "Adjudication of discrepant double scores",
     "flags": "Flags: findings about an assessor",
+    "drift": "Drift: change over time",
     "reliability": "Reliability conventions",
 }
 
@@ -155,6 +157,14 @@ BLOOMBOARD_WINDOW = (
 WASHINGTON_PILOT = (
     "Washington Professional Educator Standards Board. The potential of micro-credentials in "
     "Washington State (report on the 2016-2019 pilots)"
+)
+MONTGOMERY_2009 = (
+    "Montgomery, D. C. (2009). Introduction to statistical quality control (6th ed.). Wiley, "
+    "Sect. 9.1 (the tabular CUSUM), Tables 9.3 and 9.4"
+)
+HAWKINS_1993 = (
+    "Hawkins, D. M. (1993). Cumulative sum control charting: An underutilized SPC tool. "
+    "Quality Engineering, 5(3), 463-477"
 )
 DESIGN_BRIEF = "calibrate design brief (DESIGN.md), Decisions"
 NO_FIGURE = "Programme choice; the field publishes no figure."
@@ -824,6 +834,63 @@ RULES: tuple[Rule, ...] = (
         bounds=(0.001, 0.5),
     ),
     *(_suspend_rule(kind, words) for kind, words in SUSPENDING),
+    # drift -----------------------------------------------------------------------------------
+    Rule(
+        "drift.k",
+        0.5,
+        "sd units",
+        "Reference value of each assessor's control chart on validity anchors: half the shift "
+        "it is tuned to catch, in standard deviations of one reading's mean deviation from the "
+        "experts (0.5 tunes it to a shift of one SD, about half a score level per criterion).",
+        _source(
+            "k = 0.5 is the standard design: it detects a shift of one SD fastest for a given "
+            "false-alarm rate.",
+            MONTGOMERY_2009,
+        ),
+        bounds=(0.0, 2.0),
+    ),
+    Rule(
+        "drift.arl0",
+        370,
+        "count",
+        "Readings of validity anchors an assessor who has not drifted makes, on average, "
+        "before a false alarm (in-control average run length); the chart's width is set to "
+        "give it.",
+        _source(
+            "370 is the in-control ARL of a Shewhart chart with 3-sigma limits, the usual "
+            "benchmark; k = 0.5 then needs h = 4.77 and detects a one-SD shift after about 10 "
+            "readings.",
+            MONTGOMERY_2009,
+            HAWKINS_1993,
+        ),
+        bounds=(20, 100_000),
+    ),
+    Rule(
+        "drift.min_readings",
+        10,
+        "count",
+        "Fewest validity-anchor readings an assessor must have before a chart without alarm "
+        "counts as no drift detected (with fewer it is too few to tell); alarms count at any "
+        "number.",
+        _source(
+            "About the readings the chart needs on average to signal the one-SD shift it is "
+            "tuned for (9.9 at k = 0.5 and an in-control ARL of 370).",
+            MONTGOMERY_2009,
+        ),
+        bounds=(1, None),
+    ),
+    Rule(
+        "drift.window_days",
+        90,
+        "days",
+        "Length of the time windows (terms) over which severity is estimated and compared, "
+        "from the first rating on.",
+        _source(
+            NO_FIGURE + " About one academic term, long enough for an assessor's live "
+            "readings to place their severity."
+        ),
+        bounds=(7, 730),
+    ),
     # reliability -----------------------------------------------------------------------------
     Rule(
         "reliability.alpha_reliable",
@@ -1088,6 +1155,16 @@ class FlagThresholds:
 
 
 @dataclass(frozen=True)
+class DriftDesign:
+    """Control charts on validity anchors and severity by time window (rules ``drift.*``)."""
+
+    k: float
+    arl0: int
+    min_readings: int
+    window_days: int
+
+
+@dataclass(frozen=True)
 class ReliabilityBands:
     """Krippendorff's (2004) conventions for alpha (rules ``reliability.*``)."""
 
@@ -1252,6 +1329,15 @@ class ProgrammeRules:
             min_ratings=self._int("flags.min_ratings"),
             fdr=self._float("flags.fdr"),
             suspend=frozenset(k for k, _ in SUSPENDING if self._bool(f"flags.suspend_{k}")),
+        )
+
+    @property
+    def drift(self) -> DriftDesign:
+        return DriftDesign(
+            k=self._float("drift.k"),
+            arl0=self._int("drift.arl0"),
+            min_readings=self._int("drift.min_readings"),
+            window_days=self._int("drift.window_days"),
         )
 
     @property

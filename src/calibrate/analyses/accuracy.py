@@ -265,12 +265,14 @@ def accuracy_report(
         raise CalibrateError(
             f"the ratings hold no ratings of the anchors of {names} ({', '.join(contexts)})"
         )
-    unit_anchor = _lookup(
+    unit_anchor = lookup_labels(
         tuple(u.removeprefix(ANCHOR_PREFIX) for u in rows.units),
         anchor_ids,
         f"the ratings name submission(s) that are not anchors of {names}",
     )
-    crit = _lookup(rows.criteria, criteria, f"unknown criterion for {rubric.key}")[rows.criterion]
+    crit = lookup_labels(rows.criteria, criteria, f"unknown criterion for {rubric.key}")[
+        rows.criterion
+    ]
     anchor = unit_anchor[rows.unit]
     value = rows.value
     bad = ~np.isin(value, rubric.scores)
@@ -287,7 +289,7 @@ def accuracy_report(
         )
 
     reading_anchor, reading_rater, scores, _ = _readings(
-        anchor, rater, crit, _round_codes(rows), n_crit, value
+        anchor, rater, crit, round_codes(rows), n_crit, value
     )
     complete = ~np.isnan(scores).any(axis=1)
     passed = rubric.passes(scores[complete].astype(np.int64))
@@ -355,11 +357,13 @@ def live_decision_agreement(ratings: Ratings, rubric: Rubric) -> DecisionAgreeme
     """
     rows = procedure_rows(ratings, rubric, ("live",))
     criteria = rubric.criterion_ids
-    crit = _lookup(rows.criteria, criteria, f"unknown criterion for {rubric.key}")[rows.criterion]
+    crit = lookup_labels(rows.criteria, criteria, f"unknown criterion for {rubric.key}")[
+        rows.criterion
+    ]
     if not np.isin(rows.value, rubric.scores).all():
         raise CalibrateError(f"the ratings hold scores that are not levels of {rubric.key}")
     unit, _, scores, first_row = _readings(
-        rows.unit, rows.rater, crit, _round_codes(rows), len(criteria), rows.value
+        rows.unit, rows.rater, crit, round_codes(rows), len(criteria), rows.value
     )
     complete = ~np.isnan(scores).any(axis=1)
     unit, first_row = unit[complete], first_row[complete]
@@ -468,7 +472,7 @@ def procedure_rows(ratings: Ratings, rubric: Rubric, contexts: Sequence[str]) ->
     return ratings if keep.all() else ratings.subset(keep)
 
 
-def _lookup(labels: Sequence[str], known: Sequence[str], what: str) -> IntArray:
+def lookup_labels(labels: Sequence[str], known: Sequence[str], what: str) -> IntArray:
     """Index of each label in ``known``; a CalibrateError naming the labels not in it."""
     index = {k: i for i, k in enumerate(known)}
     missing = [x for x in labels if x not in index]
@@ -479,11 +483,39 @@ def _lookup(labels: Sequence[str], known: Sequence[str], what: str) -> IntArray:
     return np.array([index[x] for x in labels], dtype=np.int64)
 
 
-def _round_codes(ratings: Ratings) -> IntArray:
+def round_codes(ratings: Ratings) -> IntArray:
     """Codes of the ``round`` column (all 0 without one)."""
     if "round" not in ratings.columns:
         return np.zeros(len(ratings), dtype=np.int64)
     return factorize(ratings.columns["round"])[0]
+
+
+def reading_index(
+    unit: IntArray, rater: IntArray, criterion: IntArray, round_code: IntArray
+) -> tuple[IntArray, IntArray]:
+    """The reading of each row (n,): one assessor's scoring of one unit in one round, the k-th
+    score of each criterion in row order forming the k-th reading (so rows must come in time
+    order when a unit is read twice in one round).
+
+    Returns
+    -------
+    ids : ndarray of int64, shape (m, 4)
+        Per reading: unit, rater, round code and occurrence (0 for the first reading).
+    reading : ndarray of int64, shape (n,)
+        The reading of each row, indexing ``ids``.
+    """
+    n = unit.size
+    row = np.arange(n)
+    order = np.lexsort((row, round_code, criterion, unit, rater))
+    keys = np.stack([rater, unit, criterion, round_code])[:, order]
+    starts = np.flatnonzero(np.r_[True, (keys[:, 1:] != keys[:, :-1]).any(axis=0)])
+    run_length = np.diff(np.r_[starts, n])
+    occurrence = np.empty(n, dtype=np.int64)
+    occurrence[order] = row - np.repeat(starts, run_length)
+    ids, reading = np.unique(
+        np.stack([unit, rater, round_code, occurrence], axis=1), axis=0, return_inverse=True
+    )
+    return ids.astype(np.int64), reading.ravel().astype(np.int64)
 
 
 def _readings(
@@ -508,16 +540,7 @@ def _readings(
     """
     n = unit.size
     row = np.arange(n)
-    order = np.lexsort((row, round_code, criterion, unit, rater))
-    keys = np.stack([rater, unit, criterion, round_code])[:, order]
-    starts = np.flatnonzero(np.r_[True, (keys[:, 1:] != keys[:, :-1]).any(axis=0)])
-    run_length = np.diff(np.r_[starts, n])
-    occurrence = np.empty(n, dtype=np.int64)
-    occurrence[order] = row - np.repeat(starts, run_length)
-    ids, reading = np.unique(
-        np.stack([unit, rater, round_code, occurrence], axis=1), axis=0, return_inverse=True
-    )
-    reading = reading.ravel()
+    ids, reading = reading_index(unit, rater, criterion, round_code)
     scores = np.full((ids.shape[0], n_criteria), np.nan)
     scores[reading, criterion] = value
     first_row = np.full(ids.shape[0], n, dtype=np.int64)

@@ -22,6 +22,7 @@ from calibrate.dashboard import (
     attempts,
     audit,
     data,
+    drift,
     flags,
     my_history,
     my_queue,
@@ -59,6 +60,7 @@ PAGES: dict[str, tuple[Render, str]] = {
     "accuracy": (accuracy.render, "Accuracy"),
     "reliability": (reliability.render, "Reliability (G study)"),
     "attempts": (attempts.render, "Attempts"),
+    "drift": (drift.render, "Drift"),
     "rubric-audit": (rubric_audit.render, "Rubric audit"),
     "flags": (flags.render, "Flags"),
     "rules": (rules.render, "Programme rules"),
@@ -69,7 +71,7 @@ PAGES: dict[str, tuple[Render, str]] = {
 }
 ANALYSES = (
     "overview", "flags", "agreement", "raters", "accuracy", "reliability", "attempts",
-    "rubric-audit", "rules",
+    "drift", "rubric-audit", "rules",
 )  # fmt: skip
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "assessor": ("practice", "qualification", "my-queue", "my-history", "my-ratings", "rubrics"),

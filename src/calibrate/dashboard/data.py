@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from calibrate.access import Actor
     from calibrate.analyses.accuracy import AccuracyReport
     from calibrate.analyses.attempts import AttemptReport
+    from calibrate.analyses.drift import DriftReport
     from calibrate.analyses.raters import RaterReport
     from calibrate.analyses.rubric_audit import RubricAudit
     from calibrate.analyses.selection import Selection
@@ -264,6 +265,12 @@ def accuracy(url: str, actor: Actor, rubric: str, context: str, keep: Keep) -> A
 def attempts(url: str, actor: Actor, rubric: str) -> AttemptReport:
     """Consistency across earners' attempts (:func:`calibrate.services.attempt_consistency`)."""
     return services.attempt_consistency(engine=engine(url), actor=actor, rubric=rubric)
+
+
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def drift(url: str, actor: Actor, rubric: str) -> DriftReport:
+    """Drift of the rubric's assessors over time (:func:`calibrate.services.drift_report`)."""
+    return services.drift_report(engine=engine(url), actor=actor, rubric=rubric)
 
 
 @st.cache_data(ttl=300, max_entries=16, show_spinner=False)

@@ -14,7 +14,9 @@ result, so the doors never diverge.
 - :mod:`~calibrate.services.audit`: the audit log and ``verify``
 - :mod:`~calibrate.services.calibration`: practice on anchors, qualification rounds
 - :mod:`~calibrate.services.queue`: live scoring queue, final results, adjudication, suspensions
-- :mod:`~calibrate.services.monitoring`: consistency across attempts, assessor flags, drift
+- :mod:`~calibrate.services.monitoring`: consistency across attempts, assessor flags, the rubric
+  audit
+- :mod:`~calibrate.services.drift`: drift of assessors and of the pool over time
 - :mod:`~calibrate.services.exports`: CSV exports, spreadsheet formulas neutralised
 - :mod:`~calibrate.services.session_file`: the CLI's saved login and acting account
 
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
     from calibrate.services.connection import connected, open_store, store_status
     from calibrate.services.definitions import import_definitions, rubrics, validate_definitions
     from calibrate.services.demo import build_demo, simulate, simulate_demo, store_demo
+    from calibrate.services.drift import drift_report
     from calibrate.services.exports import export_ratings
     from calibrate.services.monitoring import (
         assessor_flags,
@@ -115,6 +118,7 @@ __all__ = [
     "connected",
     "correct",
     "create_first_admin",
+    "drift_report",
     "export_ratings",
     "flags_from_files",
     "grant_board",
@@ -241,6 +245,7 @@ _MODULE_OF = {
     "audit_rubric": "monitoring",
     "assessor_flags": "monitoring",
     "flags_from_files": "monitoring",
+    "drift_report": "drift",
     "export_ratings": "exports",
     "programme_rules": "rules",
 }

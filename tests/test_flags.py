@@ -19,6 +19,8 @@ from calibrate.stats.discrepancy import HaloIndex
 from calibrate.stats.severity import fit_severity
 from tests.conftest import DEMO_RUBRIC
 from tests.stats.test_severity import simulate
+from tests.test_drift_report import _anchor_readings as anchor_readings
+from tests.test_drift_report import _definitions as drift_definitions
 
 
 def test_the_tolerance_test_is_one_sided_beyond_the_tolerance() -> None:
@@ -207,3 +209,22 @@ def test_the_halo_threshold_keeps_half_the_reference_variance() -> None:
     result = halo_test(["A", "B"], found, share=0.5, min_readings=6, fdr=0.05)
     assert result.threshold == pytest.approx(-(1 - np.sqrt(0.5)) * 0.6)
     assert [f.assessor for f in result.flags] == ["A"]
+
+
+def test_a_drifting_assessor_is_flagged_by_the_control_chart() -> None:
+    # Five steady assessors and D, who turns lenient at reading 31 of 60 on validity anchors
+    # (tests.test_drift_report): D's chart signals after the start; the drift test states its
+    # false flags as readings / in-control ARL (6 x 60 / 370), not as a false discovery rate.
+    rubric, sets = drift_definitions()
+    ratings = anchor_readings(np.random.default_rng(7), n_steady=5, n_readings=60, drift_from=30)
+    rules = rules_for(rubric)
+    report = assessor_flags(ratings, rubric, rules.flags, anchor_sets=sets, drift=rules.drift)
+    (drift,) = [r for r in report.results if r.test.name == "drift"]
+    assert [(f.assessor, f.kind) for f in drift.flags] == [("D", "drift")]
+    (flag,) = drift.flags
+    assert flag.value > 0 and flag.low < flag.value < flag.high and flag.n == 60
+    assert "lenient alarm on validity anchors" in flag.reason
+    assert drift.expected_false == pytest.approx(6 * 60 / 370, rel=2e-3)
+    assert drift.tested == 6 and not drift.not_tested
+    shown = report.to_dict()
+    assert shown["tests"][-1]["expected_false_flags"] == pytest.approx(drift.expected_false)

@@ -40,6 +40,12 @@ thresholds [4]_):
   same submissions (the other reader's in double scoring, the experts' on validity anchors) by
   more than keeping ``flags.halo_share`` of the reference's variance allows
   (:func:`calibrate.stats.discrepancy.halo_index`).
+- ``drift``: the assessor's two-sided CUSUM on validity-anchor readings against the experts
+  (:func:`calibrate.analyses.drift.control_charts`, rules ``drift.*``) signals. A chart is a
+  sequential test, not a p-value: its false alarms are held by the in-control average run
+  length ``drift.arl0`` (an assessor who has not drifted signals once in that many readings,
+  on average), so the expected number of false drift flags is the readings charted over
+  ``drift.arl0``, not ``fdr`` x flags.
 
 References
 ----------
@@ -69,10 +75,11 @@ from scipy.stats import false_discovery_control, norm
 from calibrate.errors import CalibrateError
 
 if TYPE_CHECKING:
+    from calibrate.analyses.drift import AssessorChart
     from calibrate.anchors import AnchorSet
     from calibrate.ratings import Ratings
     from calibrate.rubric import Rubric
-    from calibrate.rules import FlagThresholds
+    from calibrate.rules import DriftDesign, FlagThresholds
     from calibrate.stats import Progress
     from calibrate.stats.discrepancy import HaloIndex, ReaderDiscrepancy
     from calibrate.stats.rater_effects import MeanSquareTest
@@ -215,8 +222,13 @@ HALO = FlagTest(
     ("halo",),
     "double scoring, validity anchors",
 )
+DRIFT = FlagTest(
+    "drift", "mean deviation from the experts since the control chart's alarm run began",
+    "score levels", "drift.arl0", "beyond", ("drift", "drift"), "control chart",
+)  # fmt: skip
 TESTS: tuple[FlagTest, ...] = (
     SEVERITY, DEVIATION, DIFFERENTIAL, INCONSISTENT, CENTRAL, *DISCREPANCY.values(), HALO,
+    DRIFT,
 )  # fmt: skip
 """Every test, in report order."""
 
@@ -312,10 +324,16 @@ class FlagTestResult:
     tested: int
     not_tested: dict[str, str]
     fdr: float
+    false_by_chance: float | None = None
+    """Expected false flags when the test holds them otherwise than by the false discovery
+    rate (a control chart: readings / in-control ARL)."""
 
     @property
     def expected_false(self) -> float:
-        """Expected number of false flags among those raised, at most (``fdr`` x flags)."""
+        """Expected number of false flags among those raised, at most (``fdr`` x flags), or
+        :attr:`false_by_chance` where the test says so."""
+        if self.false_by_chance is not None:
+            return self.false_by_chance
         return self.fdr * len(self.flags)
 
     def to_dict(self) -> dict[str, Any]:
@@ -845,6 +863,71 @@ def halo_test(
     )  # fmt: skip
 
 
+def drift_test(
+    charts: Sequence[AssessorChart],
+    *,
+    sd: float,
+    k: float,
+    arl0: int,
+    min_readings: int,
+    level: float = 0.95,
+    window: str = "",
+) -> FlagTestResult:
+    """Drift: an assessor's control chart on validity anchors signalled. The figure is the
+    mean deviation from the experts over the run of readings that raised the alarm (the
+    CUSUM's estimate of the shift, Montgomery 2009 Eq. 9.4), in score levels, with a normal
+    interval from the charts' in-control SD (optimistic: the run was chosen by the chart);
+    the threshold is the drift the chart is tuned beyond (``k`` SDs, in levels). Charts
+    without alarm on fewer than ``min_readings`` readings are not tested (too few to say no
+    drift); the false flags expected are the readings charted over ``arl0``."""
+    z = float(norm.ppf(0.5 + level / 2))
+    flags: list[Flag] = []
+    not_tested: dict[str, str] = {}
+    tested = 0
+    for chart in charts:
+        alarm = chart.alarm
+        if alarm is None:
+            if chart.n_readings < min_readings:
+                not_tested[chart.assessor] = (
+                    f"{chart.n_readings:,} validity readings, fewer than {min_readings:,}"
+                )
+            else:
+                tested += 1
+            continue
+        tested += 1
+        run = alarm.reading - alarm.start_reading + 1
+        half = z * sd / float(np.sqrt(run))
+        value = alarm.shift_score
+        flags.append(
+            Flag(
+                kind="drift",
+                assessor=chart.assessor,
+                test=DRIFT.name,
+                value=value,
+                low=value - half,
+                high=value + half,
+                threshold=k * sd,
+                n=alarm.readings,
+                p_value=float("nan"),
+                q_value=float("nan"),
+                reason=(
+                    f"{alarm.sentence} ({level:.0%} interval {value - half:+.2f} to "
+                    f"{value + half:+.2f} levels), on {alarm.readings:,} validity readings"
+                    f"{_of(window)}; the chart signals by chance once in {arl0:,} readings."
+                ),
+            )
+        )
+    return FlagTestResult(
+        test=DRIFT,
+        threshold=k * sd,
+        flags=tuple(flags),
+        tested=tested,
+        not_tested=not_tested,
+        fdr=float("nan"),
+        false_by_chance=sum(c.n_readings for c in charts) / arl0,
+    )
+
+
 def _check(tolerance: float, level: float) -> None:
     if tolerance < 0 or not 0 < level < 1:
         raise CalibrateError("flags: a tolerance >= 0 and a level in (0, 1)")
@@ -863,6 +946,7 @@ def assessor_flags(
     thresholds: FlagThresholds,
     *,
     anchor_sets: Sequence[AnchorSet] = (),
+    drift: DriftDesign | None = None,
     level: float = 0.95,
     window: str = "",
     progress: Progress | None = None,
@@ -881,6 +965,9 @@ def assessor_flags(
         The rubric's programme rules ``flags.*``.
     anchor_sets : sequence of AnchorSet
         The rubric's anchor sets, for the tests against the experts (left out without them).
+    drift : DriftDesign, optional
+        The rubric's rules ``drift.*``: the control charts on validity anchors (left out
+        without them, or without anchor sets).
     level : float
         Coverage of the intervals.
     window : str
@@ -899,7 +986,7 @@ def assessor_flags(
     work = procedure_rows(ratings, rubric, ("live", "validity"))
     if not len(work):
         raise CalibrateError(f"no live ratings of {rubric.key} to flag from")
-    steps = 4
+    steps = 5
     say = progress or (lambda step, total, label: None)
     t = thresholds
     names = list(work.raters)
@@ -930,22 +1017,43 @@ def assessor_flags(
                      "were not run")  # fmt: skip
     say(2, steps, "double scoring")
     live = ~_is_validity(work)
-    results += discrepancy_tests(
-        names,
-        reader_discrepancy(
-            work.unit[live], work.rater[live], work.criterion[live], work.value[live],
-            n_raters=len(names), levels=rubric.scores,
-        ),
-        t, level=level, window=window,
-    )  # fmt: skip
+    cells = work.unit[live] * (len(work.criteria) + 1) + work.criterion[live]
+    double = np.unique(cells).size < cells.size  # some submission and criterion read twice
+    if double:
+        results += discrepancy_tests(
+            names,
+            reader_discrepancy(
+                work.unit[live], work.rater[live], work.criterion[live], work.value[live],
+                n_raters=len(names), levels=rubric.scores,
+            ),
+            t, level=level, window=window,
+        )  # fmt: skip
+    else:
+        notes.append("no live submission was read twice: the tests of double scoring were not "
+                     "run")  # fmt: skip
     say(3, steps, "halo")
-    n_criteria = max(len(rubric.criterion_ids), 1)
-    results.append(
-        halo_test(
-            names, _halo(work, live, expert), share=t.halo_share,
-            min_readings=-(-t.min_ratings // n_criteria), fdr=t.fdr, level=level, window=window,
-        )
-    )  # fmt: skip
+    if len(work.criteria) > 1 and (double or (~live & ~np.isnan(expert)).any()):
+        n_criteria = max(len(rubric.criterion_ids), 1)
+        results.append(
+            halo_test(
+                names, _halo(work, live, expert), share=t.halo_share,
+                min_readings=-(-t.min_ratings // n_criteria), fdr=t.fdr, level=level,
+                window=window,
+            )
+        )  # fmt: skip
+    say(4, steps, "control charts")
+    if drift is not None and validity is not None:
+        from calibrate.analyses.drift import control_charts
+
+        _, sd, charts, chart_notes = control_charts(
+            work, anchor_sets, rubric, k=drift.k, arl0=drift.arl0,
+            min_readings=drift.min_readings,
+        )  # fmt: skip
+        notes += chart_notes
+        results.append(
+            drift_test(charts, sd=sd, k=drift.k, arl0=drift.arl0,
+                       min_readings=drift.min_readings, level=level, window=window)
+        )  # fmt: skip
     say(steps, steps, "done")
     return FlagReport(
         results=tuple(results),

@@ -442,18 +442,9 @@ def drift_report(
        Sect. 9.1. Wiley.
     .. [2] Page, E. S. (1954). Continuous inspection schemes. Biometrika, 41(1/2), 100-115.
     """
-    rows = procedure_rows(ratings, rubric, ["live", "validity"])
-    stamps = rating_times(rows.columns.get("timestamp", np.full(len(rows), "", dtype=object)))
-    timed = ~np.isnat(stamps)
-    notes = []
-    if not timed.all():
-        notes.append(f"{int((~timed).sum()):,} ratings without a time are left out")
-        rows, stamps = rows.subset(timed), stamps[timed]
-    if not len(rows):
-        raise CalibrateError(f"no live or validity rating of {rubric.key} with a time")
+    rows, stamps, days, notes = _timed(ratings, rubric)
     micros = stamps.view(np.int64)
     origin = int(micros.min())
-    days = (micros - origin) / _DAY_US
     window = np.floor(days / window_days).astype(np.int64)
     n_windows = int(window.max()) + 1
     windows = tuple(
@@ -468,14 +459,8 @@ def drift_report(
     )  # fmt: skip
 
     h, arl0_chart, arl1 = chart_design(k, arl0)
-    context = rows.columns.get("context", np.full(len(rows), "live", dtype=object))
-    validity = context == "validity"
-    anchors = _anchor_rows(rows, validity, anchor_sets, rubric)
-    sd = math.nan
-    charts: tuple[AssessorChart, ...] = ()
-    if anchors is not None:
-        sd, charts, note = _charts(rows, anchors, days, stamps, k, h, min_readings)
-        notes += note
+    validity, anchors = _validity_rows(rows, anchor_sets, rubric)
+    sd, charts = _charted(rows, anchors, days, stamps, k, h, min_readings, notes)
     n_readings = sum(c.n_readings for c in charts)
     severities, shifts = _severities(rows, window, rubric, confidence, progress, notes)
     pool = _pool(rows, validity, anchors, window, n_windows, confidence)
@@ -500,6 +485,74 @@ def drift_report(
         confidence=confidence,
         notes=tuple(notes),
     )
+
+
+def control_charts(
+    ratings: Ratings,
+    anchor_sets: Sequence[AnchorSet],
+    rubric: Rubric,
+    *,
+    k: float,
+    arl0: int,
+    min_readings: int,
+) -> tuple[float, float, tuple[AssessorChart, ...], tuple[str, ...]]:
+    """The assessors' control charts on validity anchors alone (as :func:`drift_report`
+    draws them, without the severity fits): the decision interval ``h``, the in-control SD
+    of a reading's mean deviation (score levels), the charts, and notes on what was left out.
+
+    Raises
+    ------
+    CalibrateError
+        As :func:`drift_report`.
+    """
+    rows, stamps, days, notes = _timed(ratings, rubric)
+    h = chart_design(k, arl0)[0]
+    _, anchors = _validity_rows(rows, anchor_sets, rubric)
+    sd, charts = _charted(rows, anchors, days, stamps, k, h, min_readings, notes)
+    return h, sd, charts, tuple(notes)
+
+
+def _timed(
+    ratings: Ratings, rubric: Rubric
+) -> tuple[Ratings, NDArray[np.datetime64], FloatArray, list[str]]:
+    """The live and validity rows of ``rubric`` that have a time, their times and days since
+    the first, and a note on the rows left out."""
+    rows = procedure_rows(ratings, rubric, ["live", "validity"])
+    stamps = rating_times(rows.columns.get("timestamp", np.full(len(rows), "", dtype=object)))
+    timed = ~np.isnat(stamps)
+    notes = []
+    if not timed.all():
+        notes.append(f"{int((~timed).sum()):,} ratings without a time are left out")
+        rows, stamps = rows.subset(timed), stamps[timed]
+    if not len(rows):
+        raise CalibrateError(f"no live or validity rating of {rubric.key} with a time")
+    micros = stamps.view(np.int64)
+    return rows, stamps, (micros - int(micros.min())) / _DAY_US, notes
+
+
+def _validity_rows(
+    rows: Ratings, anchor_sets: Sequence[AnchorSet], rubric: Rubric
+) -> tuple[NDArray[np.bool_], _Anchored | None]:
+    context = rows.columns.get("context", np.full(len(rows), "live", dtype=object))
+    validity = np.asarray(context == "validity", dtype=bool)
+    return validity, _anchor_rows(rows, validity, anchor_sets, rubric)
+
+
+def _charted(
+    rows: Ratings,
+    anchors: _Anchored | None,
+    days: FloatArray,
+    stamps: NDArray[np.datetime64],
+    k: float,
+    h: float,
+    min_readings: int,
+    notes: list[str],
+) -> tuple[float, tuple[AssessorChart, ...]]:
+    if anchors is None:
+        return math.nan, ()
+    sd, charts, note = _charts(rows, anchors, days, stamps, k, h, min_readings)
+    notes += note
+    return sd, charts
 
 
 @functools.lru_cache(maxsize=16)

@@ -173,13 +173,15 @@ def assessor_flags(
     work = load_ratings(engine=engine, rubric=version.key, contexts=["live", "validity"])
     if not len(work):
         raise CalibrateError(f"the store holds no live ratings of {version.key} to flag from")
-    thresholds = programme_rules(rubric=version).flags
+    rules = programme_rules(rubric=version)
+    thresholds = rules.flags
     chosen, window = flag_window(work, days or thresholds.window_days, until)
     return flag(
         _for(actor, chosen, engine, units=False),
         version,
         thresholds,
         anchor_sets=stored_anchor_sets(engine=engine, rubric=version.key),
+        drift=rules.drift,
         window=f"live work on {version.key}, {window}",
         progress=progress,
     )
@@ -226,11 +228,11 @@ def flags_from_files(
         version = found[0]
     else:
         raise CalibrateError("give the anchor sets (--anchors) or the rubric (--rubric)")
-    thresholds = programme_rules(rubric=version).flags
+    rules = programme_rules(rubric=version)
     ratings = read_ratings_csv(path)
-    chosen, window = flag_window(ratings, days or thresholds.window_days, until)
+    chosen, window = flag_window(ratings, days or rules.flags.window_days, until)
     return flag(
-        chosen, version, thresholds, anchor_sets=sets,
+        chosen, version, rules.flags, anchor_sets=sets, drift=rules.drift,
         window=f"{path.name} on {version.key}, {window}", progress=progress,
     )  # fmt: skip
 

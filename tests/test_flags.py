@@ -228,3 +228,21 @@ def test_a_drifting_assessor_is_flagged_by_the_control_chart() -> None:
     assert drift.tested == 6 and not drift.not_tested
     shown = report.to_dict()
     assert shown["tests"][-1]["expected_false_flags"] == pytest.approx(drift.expected_false)
+
+
+def test_an_assessor_who_misses_the_experts_is_flagged_inaccurate() -> None:
+    # Validity readings of five steady assessors (the experts' level, one off with probability
+    # .3) and S0, who scores at random: S0 gives the experts' score about a quarter of the
+    # time, below flags.min_exact (50%); the others about 70%.
+    rubric, sets = drift_definitions()
+    ratings = anchor_readings(np.random.default_rng(3), n_steady=5, n_readings=40, drift_from=40)
+    value = ratings.value.copy()
+    s0 = ratings.rater == ratings.raters.index("S0")
+    value[s0] = np.random.default_rng(4).choice(rubric.scores, int(s0.sum()))
+    ratings = replace(ratings, value=value)
+    report = assessor_flags(ratings, rubric, rules_for(rubric).flags, anchor_sets=sets)
+    (result,) = [r for r in report.results if r.test.name == "inaccurate"]
+    assert [f.assessor for f in result.flags] == ["S0"] and result.tested == 6
+    (flag,) = result.flags
+    assert flag.kind == "inaccurate" and flag.high < 0.5 and flag.n == 40 * len(rubric.criteria)
+    assert "gives the experts' score on" in flag.reason

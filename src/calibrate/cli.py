@@ -3046,7 +3046,7 @@ def flag_lines(report: FlagReport) -> list[str]:
     for r in report.results:
         lines.append(
             f"  {r.test.statistic}: {r.tested} tested, {len(r.flags)} flagged "
-            f"(threshold {r.threshold:g} {r.test.unit}, rule {r.test.rule})"
+            f"(threshold {r.threshold:.3g} {r.test.unit}, rule {r.test.rule})"
         )
     lines += [f"  - {f.reason}" for f in flags]
     lines += [f"  note: {n}" for n in report.notes]

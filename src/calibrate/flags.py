@@ -30,6 +30,9 @@ thresholds [4]_):
 - ``central``: the assessor's rating-scale thresholds spread wider than the pool's by more than
   ``flags.central_spread`` (:func:`calibrate.stats.rater_effects.scale_spread`): the middle
   levels take more of the continuum.
+- ``inaccurate``: exact agreement with the experts' scores of the validity anchors below
+  ``flags.min_exact`` (the floor RSMTool sets for agreement between two human readers: an
+  assessor should agree with the experts at least as often), clustered by reading.
 - ``discrepant``: in double scoring, the assessor's exact and adjacent agreement, quadratic
   weighted kappa and correlation with the other readers of the same submissions below
   ``flags.min_exact``, ``flags.min_adjacent``, ``flags.min_qwk``, ``flags.min_correlation``,
@@ -166,6 +169,10 @@ DEVIATION = FlagTest(
     "anchor_deviation", "mean deviation from the experts on validity anchors", "score levels",
     "flags.deviation_levels", "beyond", ("lenient", "severe"), "validity anchors",
 )  # fmt: skip
+INACCURATE = FlagTest(
+    "inaccurate", "exact agreement with the experts on validity anchors", "share",
+    "flags.min_exact", "below", ("inaccurate",), "validity anchors",
+)  # fmt: skip
 DISCREPANCY: dict[str, FlagTest] = {
     "exact": FlagTest(
         "exact",
@@ -227,8 +234,8 @@ DRIFT = FlagTest(
     "score levels", "drift.arl0", "beyond", ("drift", "drift"), "control chart",
 )  # fmt: skip
 TESTS: tuple[FlagTest, ...] = (
-    SEVERITY, DEVIATION, DIFFERENTIAL, INCONSISTENT, CENTRAL, *DISCREPANCY.values(), HALO,
-    DRIFT,
+    SEVERITY, DIFFERENTIAL, INCONSISTENT, CENTRAL, DEVIATION, INACCURATE,
+    *DISCREPANCY.values(), HALO, DRIFT,
 )  # fmt: skip
 """Every test, in report order."""
 
@@ -824,6 +831,37 @@ def _discrepancy_words(
     )
 
 
+def inaccurate_test(
+    assessors: Sequence[str],
+    found: ReaderDiscrepancy,
+    thresholds: FlagThresholds,
+    *,
+    level: float = 0.95,
+    window: str = "",
+) -> FlagTestResult:
+    """Low accuracy on validity anchors: the assessor's exact agreement with the experts'
+    scores below ``flags.min_exact``; ``found`` pairs each assessor's scores with the experts'
+    (:func:`calibrate.stats.discrepancy.reader_discrepancy`, one unit per reading), t test on
+    the readings less one."""
+    t = thresholds
+    ci = found.confidence_interval("exact", level)
+    p = one_sided(found.exact, found.exact_se, t.min_exact, "below", found.n_units - 1)
+    exact, pairs, readings = found.exact, found.n_pairs, found.n_units
+
+    def reason(j: int, kind: Kind) -> str:
+        return (
+            f"{assessors[j]} gives the experts' score on {exact[j]:.0%} of {pairs[j]:,} scores "
+            f"of validity anchors ({level:.0%} interval {ci.low[j]:.0%} to {ci.high[j]:.0%}), "
+            f"below {t.min_exact:.0%}, on {readings[j]:,} readings{_of(window)}; "
+            f"{_fdr_words(t.fdr)}."
+        )
+
+    return run_test(
+        INACCURATE, assessors, exact, ci.low, ci.high, p, pairs, threshold=t.min_exact,
+        min_n=t.min_ratings, fdr=t.fdr, reason=reason, evidence="scores of anchors",
+    )  # fmt: skip
+
+
 def halo_test(
     assessors: Sequence[str],
     found: HaloIndex,
@@ -877,24 +915,23 @@ def drift_test(
     mean deviation from the experts over the run of readings that raised the alarm (the
     CUSUM's estimate of the shift, Montgomery 2009 Eq. 9.4), in score levels, with a normal
     interval from the charts' in-control SD (optimistic: the run was chosen by the chart);
-    the threshold is the drift the chart is tuned beyond (``k`` SDs, in levels). Charts
-    without alarm on fewer than ``min_readings`` readings are not tested (too few to say no
-    drift); the false flags expected are the readings charted over ``arl0``."""
+    the threshold is the drift the chart is tuned beyond (``k`` SDs, in levels). Charts on
+    fewer than ``min_readings`` readings are not tested, alarm or not (ten ratings never make
+    a flag); the false flags expected are the readings charted over ``arl0``."""
     z = float(norm.ppf(0.5 + level / 2))
     flags: list[Flag] = []
     not_tested: dict[str, str] = {}
     tested = 0
     for chart in charts:
         alarm = chart.alarm
-        if alarm is None:
-            if chart.n_readings < min_readings:
-                not_tested[chart.assessor] = (
-                    f"{chart.n_readings:,} validity readings, fewer than {min_readings:,}"
-                )
-            else:
-                tested += 1
+        if chart.n_readings < min_readings:  # an alarm too: the chart's SD is the pool's
+            not_tested[chart.assessor] = (
+                f"{chart.n_readings:,} validity readings, fewer than {min_readings:,}"
+            )
             continue
         tested += 1
+        if alarm is None:
+            continue
         run = alarm.reading - alarm.start_reading + 1
         half = z * sd / float(np.sqrt(run))
         value = alarm.shift_score
@@ -1012,6 +1049,8 @@ def assessor_flags(
                 level=level, window=window,
             )
         )  # fmt: skip
+        results.append(inaccurate_test(names, _against_experts(work, expert, rubric), t,
+                                       level=level, window=window))  # fmt: skip
     else:
         notes.append("no validity anchors with expert scores: the tests against the experts "
                      "were not run")  # fmt: skip
@@ -1174,10 +1213,36 @@ def _validity(
     return work.subset(is_validity), expert
 
 
+def _against_experts(work: Ratings, expert: FloatArray, rubric: Rubric) -> ReaderDiscrepancy:
+    """Each assessor's scores of validity anchors paired with the experts' (a reader of code
+    ``len(raters)``), one unit per reading so that assessors are never paired together."""
+    from calibrate.analyses.accuracy import reading_index, round_codes
+    from calibrate.stats.discrepancy import ReaderDiscrepancy, reader_discrepancy
+
+    rows = np.flatnonzero(~np.isnan(expert))
+    _, reading = reading_index(
+        work.unit[rows], work.rater[rows], work.criterion[rows], round_codes(work)[rows]
+    )  # an anchor read twice by one assessor is two readings
+    n = len(work.raters)
+    found = reader_discrepancy(
+        np.concatenate([reading, reading]),
+        np.concatenate([work.rater[rows], np.full(rows.size, n)]),
+        np.concatenate([work.criterion[rows], work.criterion[rows]]),
+        np.concatenate([work.value[rows], expert[rows]]),
+        n_raters=n + 1, levels=rubric.scores,
+    )  # fmt: skip
+    kept: dict[str, Any] = {
+        f: getattr(found, f)[:n] if f != "levels" else found.levels
+        for f in ReaderDiscrepancy.__dataclass_fields__
+    }
+    return ReaderDiscrepancy(**kept)
+
+
 def _halo(work: Ratings, live: NDArray[np.bool_], expert: FloatArray) -> HaloIndex:
     """:func:`~calibrate.stats.discrepancy.halo_index` over paired readings: each live reading
     against every other reading of the same submission (both ways), and each reading of a
-    validity anchor against the experts' scores (an assessor's first reading of an anchor)."""
+    validity anchor against the experts' scores."""
+    from calibrate.analyses.accuracy import reading_index, round_codes
     from calibrate.stats._tabulate import pairs_within
     from calibrate.stats.discrepancy import halo_index
 
@@ -1189,14 +1254,13 @@ def _halo(work: Ratings, live: NDArray[np.bool_], expert: FloatArray) -> HaloInd
     both = np.concatenate([first, second])
     other = np.concatenate([second, first])
     anchors = np.flatnonzero(~live & ~np.isnan(expert))
-    _, once = np.unique(
-        np.stack([work.unit[anchors], work.rater[anchors], work.criterion[anchors]]),
-        axis=1, return_index=True,
+    _, occasion = reading_index(
+        work.unit[anchors], work.rater[anchors], work.criterion[anchors],
+        round_codes(work)[anchors],
     )  # fmt: skip
-    anchors = anchors[np.sort(once)]
     rows = np.concatenate([both, anchors])
     reference = np.concatenate([work.value[other], expert[anchors]])
-    partner = np.concatenate([work.rater[other], np.full(anchors.size, -1)])
+    partner = np.concatenate([work.rater[other], -1 - occasion])  # the experts, per reading
     _, reading = np.unique(
         np.stack([work.unit[rows], work.rater[rows], partner]), axis=1, return_inverse=True
     )

@@ -309,6 +309,39 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """One assessor's (or assessor x criterion cell's) statistic in a test, flagged or not.
+
+    Attributes
+    ----------
+    assessor : str
+    criterion : str or None
+    value, low, high : float
+        The statistic and its interval (NaN where undefined).
+    n : int
+        Its evidence.
+    tested : bool
+        Whether the entry was tested (enough evidence, placed by the data).
+    """
+
+    assessor: str
+    criterion: str | None
+    value: float
+    low: float
+    high: float
+    n: int
+    tested: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "interval": [self.low, self.high],
+            "n": self.n,
+            "tested": self.tested,
+        }
+
+
+@dataclass(frozen=True)
 class FlagTestResult:
     """One test over the assessors.
 
@@ -323,6 +356,8 @@ class FlagTestResult:
     not_tested : dict of str -> str
         Assessors not tested, with why (``"12 ratings, fewer than 30"``).
     fdr : float
+    figures : tuple of Figure
+        Every entry's statistic, tested or not (for tables and charts of the whole pool).
     """
 
     test: FlagTest
@@ -331,6 +366,7 @@ class FlagTestResult:
     tested: int
     not_tested: dict[str, str]
     fdr: float
+    figures: tuple[Figure, ...] = ()
     false_by_chance: float | None = None
     """Expected false flags when the test holds them otherwise than by the false discovery
     rate (a control chart: readings / in-control ARL)."""
@@ -391,6 +427,10 @@ class FlagReport:
         """The flags of one assessor."""
         return tuple(f for f in self.flags if f.assessor == assessor)
 
+    def result(self, name: str) -> FlagTestResult | None:
+        """The result of the test named ``name`` (None when it did not run)."""
+        return next((r for r in self.results if r.test.name == name), None)
+
     def to_dict(self) -> dict[str, Any]:
         by: dict[str, list[dict[str, Any]]] = {a: [] for a in self.assessors}
         for f in self.flags:
@@ -399,6 +439,11 @@ class FlagReport:
         for r in self.results:
             for who, why in r.not_tested.items():
                 not_tested.setdefault(who.split(" / ")[0], {})[r.test.name] = why
+        figures: dict[str, dict[str, Any]] = {a: {} for a in self.assessors}
+        for r in self.results:
+            for g in r.figures:
+                key = r.test.name if g.criterion is None else f"{r.test.name}/{g.criterion}"
+                figures.setdefault(g.assessor, {})[key] = g.to_dict()
         return {
             "window": self.window,
             "fdr": self.fdr,
@@ -406,7 +451,13 @@ class FlagReport:
             "expected_false_flags": self.expected_false,
             "tests": [r.to_dict() for r in self.results],
             "assessors": [
-                {"id": a, "flags": by[a], "not_tested": not_tested.get(a, {})} for a in by
+                {
+                    "id": a,
+                    "flags": by[a],
+                    "not_tested": not_tested.get(a, {}),
+                    "figures": figures.get(a, {}),
+                }
+                for a in by
             ],
             "notes": list(self.notes),
         }
@@ -548,7 +599,14 @@ def run_test(
         tested=int(idx.size),
         not_tested={label(j): why for j, why in sorted(untested.items())},
         fdr=fdr,
-    )
+        figures=tuple(
+            Figure(
+                assessors[j], None if criteria is None else criteria[j], float(v[j]),
+                float(lo[j]), float(hi[j]), int(counts[j]), j not in untested,
+            )
+            for j in range(v.size)
+        ),
+    )  # fmt: skip
 
 
 def _normal_interval(value: FloatArray, se: FloatArray, level: float) -> tuple[FloatArray, ...]:
@@ -954,6 +1012,26 @@ def drift_test(
                 ),
             )
         )
+    figures = []
+    for chart in charts:  # the mean deviation of all readings (of the alarm's run if any)
+        mine = [f for f in flags if f.assessor == chart.assessor]
+        if mine:
+            value, low, high = mine[0].value, mine[0].low, mine[0].high
+        else:
+            value = float(np.mean(chart.deviation))
+            half = z * sd / float(np.sqrt(chart.n_readings))
+            low, high = value - half, value + half
+        figures.append(
+            Figure(
+                chart.assessor,
+                None,
+                value,
+                low,
+                high,
+                chart.n_readings,
+                chart.assessor not in not_tested,
+            )  # fmt: skip
+        )
     return FlagTestResult(
         test=DRIFT,
         threshold=k * sd,
@@ -961,6 +1039,7 @@ def drift_test(
         tested=tested,
         not_tested=not_tested,
         fdr=float("nan"),
+        figures=tuple(figures),
         false_by_chance=sum(c.n_readings for c in charts) / arl0,
     )
 

@@ -403,7 +403,7 @@ def test_raters_page_jmle_for_comparison(
     result = library_raters(demo_engine, FIRST)
     shown = metrics(at)
     assert shown["Ratings"] == f"{result.n:,}"
-    assert shown["In estimation"] == f"{result.n_estimation:,}"
+    assert shown["Estimated"] == f"{result.n_estimation:,}"
     assessors, facets, thresholds = (d.value for d in at.dataframe)
     unplaced = unplaced_elements(result)["assessors"]
 

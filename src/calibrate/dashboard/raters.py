@@ -173,16 +173,16 @@ def _random(report: SeverityReport) -> None:
         column_config={
             "assessor": st.column_config.TextColumn(width=75, pinned=True),
             "severity": st.column_config.NumberColumn(
-                format="%.2f", width=70, help="Logits; + = harsher, 0 = average assessor."
+                format="%.2f", width=65, help="Logits; + = harsher, 0 = average assessor."
             ),
             "interval": st.column_config.TextColumn(
                 f"{level} interval",
-                width=110,
+                width=105,
                 help="Where the severity plausibly lies (logits), given the assessor's ratings "
                 "and how they link to other assessors' work.",
             ),
             "interval says": st.column_config.TextColumn(
-                width="large",
+                width=185,
                 help="What the interval says against the average (0) and the programme's "
                 "tolerance; 'not placed' where the data cannot place the assessor (why: below "
                 "the chart).",
@@ -416,9 +416,10 @@ def _jmle(report: RaterReport) -> None:
     cols = st.columns(4)
     cols[0].metric("Ratings", f"{result.n:,}", help="All live ratings of this rubric version.")
     cols[1].metric(
-        "In estimation",
+        "Estimated",
         f"{result.n_estimation:,}",
-        help="Ratings not involving an extreme element (all lowest or all highest scores).",
+        help="Ratings in the estimation: those not involving an extreme element (all lowest "
+        "or all highest scores).",
     )
     cols[2].metric("Submissions", f"{len(ratings.units):,}")
     cols[3].metric("Assessors", f"{len(ratings.raters):,}")
@@ -440,6 +441,8 @@ def _jmle(report: RaterReport) -> None:
             "severity": st.column_config.NumberColumn(
                 format="%.2f", width="small", help="Logits; + = harsher"
             ),
+            "low": st.column_config.NumberColumn(format="%.2f", width="small"),
+            "high": st.column_config.NumberColumn(format="%.2f", width="small"),
             "se": st.column_config.NumberColumn(
                 "SE",
                 format="%.2f",

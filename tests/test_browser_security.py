@@ -167,7 +167,7 @@ def test_board_reviewer_sees_pseudonyms(server: str, chromium: Browser, shots: A
     page = chromium.context.new_page()
     log_in(page, server, "demo-board")
     page.get_by_role("link", name="Rater effects").click()
-    page.get_by_text("Separation and reliability").wait_for(timeout=60_000)
+    page.get_by_text("Spread of severities").wait_for(timeout=60_000)
     pseudonym = page.locator("[role=gridcell]", has_text=re.compile(r"^A-[0-9a-f]{10}$"))
     pseudonym.first.wait_for(state="attached", timeout=30_000)
     cells = page.locator("[role=gridcell]").all_inner_texts()
@@ -178,6 +178,6 @@ def test_board_reviewer_sees_pseudonyms(server: str, chromium: Browser, shots: A
     page.get_by_role("button", name="Log out").click()
     page.get_by_label("User name").wait_for(timeout=30_000)
     # the page's elements go once the run that replaced them ends
-    page.get_by_text("Separation and reliability").wait_for(state="detached", timeout=30_000)
+    page.get_by_text("Spread of severities").wait_for(state="detached", timeout=30_000)
     assert page.locator("[role=gridcell]").count() == 0
     assert not chromium.foreign(server)

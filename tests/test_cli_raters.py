@@ -1,4 +1,5 @@
-"""``calibrate raters``: the many-facet Rasch model from a ratings CSV."""
+"""``calibrate raters``: the random-effects rater model (default) and JMLE as FACETS from a ratings
+CSV."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from calibrate.analyses.raters import interval_reading
 from calibrate.cli import app
 from calibrate.stats import rasch
 from tests.conftest import Result
@@ -45,10 +47,14 @@ def ratings_csv(tmp_path: Path) -> Path:
     return write_ratings(tmp_path / "ratings.csv")
 
 
+JMLE = ("--model", "jmle")
+
+
 def test_json_has_the_documented_keys(ratings_csv: Path) -> None:
-    result = runner.invoke(app, ["raters", str(ratings_csv), "--json"])
+    result = runner.invoke(app, ["raters", str(ratings_csv), *JMLE, "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
+    assert out["model"] == "jmle" and out["scale"] == "rating-scale"
     assert {"assessors", "criteria", "submissions", "separation", "reliability"} <= set(out)
     assert {"thresholds", "subsets", "bias", "categories", "connected"} <= set(out)
     a = out["assessors"][0]
@@ -66,7 +72,7 @@ def test_json_has_the_documented_keys(ratings_csv: Path) -> None:
 
 
 def test_text_output_and_progress(ratings_csv: Path) -> None:
-    result = runner.invoke(app, ["raters", str(ratings_csv)])
+    result = runner.invoke(app, ["raters", str(ratings_csv), *JMLE])
     assert result.exit_code == 0, result.output
     text = result.stdout
     assert text.startswith("ratings.csv: 720 ratings")
@@ -77,7 +83,7 @@ def test_text_output_and_progress(ratings_csv: Path) -> None:
 
 
 def test_partial_credit_and_extra_facet(ratings_csv: Path) -> None:
-    args = ["raters", str(ratings_csv), "--model", "partial-credit", "--facet", "attempt"]
+    args = ["raters", str(ratings_csv), *JMLE, "--scale", "partial-credit", "--facet", "attempt"]
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
@@ -90,8 +96,11 @@ def test_partial_credit_and_extra_facet(ratings_csv: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--facet", "window"], "facet 'window': no such column (other columns: attempt)"),
-        (["--model", "graded"], "model must be 'rating-scale' or 'partial-credit'"),
+        ([*JMLE, "--facet", "window"], "facet 'window': no such column (other columns: attempt)"),
+        ([*JMLE, "--scale", "graded"], "model must be 'rating-scale' or 'partial-credit'"),
+        (["--model", "graded"], "model must be 'random' or 'jmle', got 'graded'"),
+        (["--facet", "attempt"], "an extra facet or the partial-credit scale needs model 'jmle'"),
+        (["--scale", "partial-credit"], "the random-effects model has one rating scale"),
         (["--keep", "both"], "keep must be 'first' or 'last'"),
     ],
 )
@@ -110,7 +119,7 @@ def test_disconnected_design_is_reported(tmp_path: Path) -> None:
     moved = [line.replace("S", "T", 1).replace(",A", ",B", 1) for line in b[1:]]
     both = tmp_path / "both.csv"
     both.write_text("\n".join([*a, *moved]) + "\n")
-    result = runner.invoke(app, ["raters", str(both), "--json"])
+    result = runner.invoke(app, ["raters", str(both), *JMLE, "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert not out["connected"]
@@ -122,7 +131,7 @@ def test_joint_se_beyond_the_direct_limit_is_null_and_warned(
     ratings_csv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rasch, "JOINT_SE_LIMIT", 2)  # as if the design had > 3,000 unknowns
-    result = runner.invoke(app, ["raters", str(ratings_csv), "--json"])
+    result = runner.invoke(app, ["raters", str(ratings_csv), *JMLE, "--json"])
     assert result.exit_code == 0, result.output
     assert all(e["se_joint"] is None for e in json.loads(result.stdout)["assessors"])
     assert "warning: joint standard errors not computed" in result.stderr
@@ -152,7 +161,7 @@ def drifting_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_model_that_did_not_converge_is_unmistakable_in_text(
     calibrate: Callable[..., Result], drifting_csv: Path
 ) -> None:
-    result = calibrate("raters", str(drifting_csv))
+    result = calibrate("raters", str(drifting_csv), *JMLE)
     assert result.returncode == 3  # results printed, not trustworthy
     lines = result.stdout.splitlines()
     assert lines[0] == (
@@ -170,7 +179,7 @@ def test_a_model_that_did_not_converge_is_unmistakable_in_text(
 def test_a_model_that_did_not_converge_is_unmistakable_in_json(
     calibrate: Callable[..., Result], drifting_csv: Path
 ) -> None:
-    result = calibrate("raters", str(drifting_csv), "--json")
+    result = calibrate("raters", str(drifting_csv), *JMLE, "--json")
     assert result.returncode == 3
     out = json.loads(result.stdout)  # still one JSON object
     assert out["converged"] is False
@@ -189,7 +198,7 @@ def test_a_model_that_did_not_converge_is_unmistakable_in_json(
 def test_a_converged_model_has_no_warnings_and_every_element_identified(
     ratings_csv: Path,
 ) -> None:
-    result = runner.invoke(app, ["raters", str(ratings_csv), "--json"])
+    result = runner.invoke(app, ["raters", str(ratings_csv), *JMLE, "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["converged"] is True and out["warnings"] == []
@@ -207,12 +216,105 @@ def test_an_assessor_alone_in_a_subset_is_not_measured(
     scores |= {("U1", "C1"): 2, ("U1", "C2"): 3}
     with path.open("a") as fh:
         fh.writelines(f"{u},Y,{c},{s},1\n" for (u, c), s in scores.items())
-    text = calibrate("raters", str(path))
+    text = calibrate("raters", str(path), *JMLE)
     assert text.returncode == 0, text.stderr  # converged: the others are measured
     assert text.stdout.splitlines()[0] == (
         "WARNING: 1 assessor cannot be placed and show as not measured"
     )
-    out = json.loads(calibrate("raters", str(path), "--json").stdout)
+    out = json.loads(calibrate("raters", str(path), *JMLE, "--json").stdout)
     (y,) = [e for e in out["assessors"] if e["id"] == "Y"]
     assert y["identified"] is False and y["severity"] is None
     assert any("Y is alone in a subset" in w for w in out["warnings"])
+
+
+# --- the random-effects model (the default) ------------------------------------------------------
+
+
+def test_the_default_is_the_random_effects_model(ratings_csv: Path) -> None:
+    """Planted severities -1..+1 (A0..A7) come back in order, each interval read against the
+    programme's default tolerance (0.5 logits) as :func:`interval_reading` reads it."""
+    result = runner.invoke(app, ["raters", str(ratings_csv), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["model"] == "random" and out["converged"] is True
+    assert out["tolerance"] == 0.5 and out["level"] == 0.95
+    assert out["n_ratings"] == 720 and out["n_submissions"] == 120
+    keys = {"id", "severity", "se", "low", "high", "information", "infit", "outfit", "n"}
+    assert all(keys | {"status", "reading", "reason"} <= set(a) for a in out["assessors"])
+    by_id = {a["id"]: a for a in out["assessors"]}
+    assert all(a["status"] == "placed" and a["reason"] is None for a in by_id.values())
+    severities = [by_id[f"A{j}"]["severity"] for j in range(8)]
+    # planted linspace(-1, 1, 8): Spearman's rho with the truth
+    ranks = np.argsort(np.argsort(severities))
+    assert 1 - 6 * np.sum((ranks - np.arange(8)) ** 2) / (8 * 63) > 0.9
+    assert abs(sum(severities)) < 1e-6  # deviations from the assessors' mean
+    for a in by_id.values():
+        assert a["low"] == pytest.approx(a["severity"] - 1.959964 * a["se"], abs=1e-6)
+        assert a["reading"] == interval_reading(a["low"], a["high"], 0.5)
+    assert by_id["A7"]["reading"].startswith("harsher")
+    assert by_id["A0"]["reading"].startswith("more lenient")
+    assert [c["id"] for c in out["criteria"]] == ["C0", "C1", "C2"]
+    assert out["thresholds"]["categories"] == [1, 2, 3, 4]
+    assert out["thresholds"]["disordered"] is False
+    # separation from the EB reliability: G = sqrt(R / (1 - R)), strata = (4G + 1) / 3
+    r = np.mean([a["information"] for a in out["assessors"]])
+    assert out["reliability"] == pytest.approx(r)
+    assert out["strata"] == pytest.approx((4 * np.sqrt(r / (1 - r)) + 1) / 3)
+    assert out["warnings"] == []
+
+
+def write_thin(path: Path) -> Path:
+    """:func:`write_ratings` plus assessor Y, who scores two submissions (6 ratings, fewer than
+    the 10 the random model needs to place anyone)."""
+    write_ratings(path)
+    with path.open("a") as fh:
+        fh.writelines(
+            f"S00{u},Y,C{c},{2 + (u + c) % 2},{1 + u}\n" for u in range(2) for c in range(3)
+        )
+    return path
+
+
+def test_an_assessor_not_placed_has_no_number_and_a_reason(
+    calibrate: Callable[..., Result], tmp_path: Path
+) -> None:
+    path = write_thin(tmp_path / "ratings.csv")
+    out = json.loads(calibrate("raters", str(path), "--json").stdout)
+    (y,) = [a for a in out["assessors"] if a["id"] == "Y"]
+    assert y["status"] == "not placed" and y["n"] == 6
+    assert y["severity"] is y["se"] is y["low"] is y["high"] is y["reading"] is None
+    assert y["reason"] == "6 ratings, fewer than the 10 needed"
+    assert out["warnings"] == [
+        "The data cannot place 1 assessor (Y): no severity is shown for them, only why."
+    ]
+    text = calibrate("raters", str(path))
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert "random-effects model, converged in" in lines[0]
+    start = lines.index("not placed (the data cannot place them: no severity)")
+    assert lines[start + 1].split() == [
+        "Y",
+        "6",
+        "ratings,",
+        "fewer",
+        "than",
+        "the",
+        "10",
+        "needed",
+    ]
+    assert not any(line.startswith("Y ") for line in lines[:start])  # not in the table: no rank
+    assert "warning: the data cannot place 1 assessor (Y)" in text.stderr
+
+
+def test_the_random_model_converges_where_jmle_drifts(
+    calibrate: Callable[..., Result], drifting_csv: Path
+) -> None:
+    """The separated group that makes JMLE drift (no finite estimate: exit 3) is finite under
+    the random-effects model; Z's 9 ratings are too few to place him."""
+    result = calibrate("raters", str(drifting_csv), "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["converged"] is True
+    by_id = {a["id"]: a for a in out["assessors"]}
+    assert by_id["Z"]["severity"] is None
+    assert by_id["Z"]["reason"] == "9 ratings, fewer than the 10 needed"
+    assert all(abs(a["severity"]) < 3 for name, a in by_id.items() if name != "Z")

@@ -76,9 +76,10 @@ ANALYSES: list[tuple[str, str, str, Keep | None, tuple[str, ...]]] = [
     ("agreement", "live", "ct-unplugged@1", None, ("--bootstrap", "200", "--seed", "7")),
     ("agreement", "qualification", "crsel-intro@1", "first", ()),
     ("raters", "live", "crsel-intro@1", None, ()),
-    ("raters", "live", "crsel-intro@1", None, ("--facet", "attempt")),
-    ("raters", "live", "inquiry-lead@1", None, ("--model", "partial-credit")),
-    ("raters", "qualification", "ct-unplugged@1", "last", ("--facet", "round")),
+    ("raters", "live", "ct-unplugged@1", None, ("--model", "jmle")),
+    ("raters", "live", "crsel-intro@1", None, ("--model", "jmle", "--facet", "attempt")),
+    ("raters", "live", "inquiry-lead@1", None, ("--model", "jmle", "--scale", "partial-credit")),
+    ("raters", "qualification", "ct-unplugged@1", "last", ("--model", "jmle", "--facet", "round")),
     ("gstudy", "live", "crsel-intro@1", None, ()),
     ("gstudy", "practice", "ct-unplugged@1", "last", ("--target", "0.7")),
 ]
@@ -181,7 +182,9 @@ def test_raters_facet_attempt_from_the_store(
 ) -> None:
     """The reported failure: ``--facet attempt`` from the store said "no such column"."""
     url, _, _ = demo
-    result = calibrate("raters", "--rubric", "crsel-intro@1", "--facet", "attempt", db=url)
+    result = calibrate(
+        "raters", "--rubric", "crsel-intro@1", "--model", "jmle", "--facet", "attempt", db=url
+    )
     assert result.returncode == 0, result.stderr
     assert "no such column" not in result.stderr
 

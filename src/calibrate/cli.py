@@ -607,12 +607,23 @@ def simulate_cmd(
 def raters_cmd(
     path: StoredRatingsPath = None,
     model: Annotated[
-        str, typer.Option("--model", help="rating-scale (one scale) or partial-credit.")
+        str,
+        typer.Option(
+            "--model",
+            help="random (random-effects model: finite severities with honest intervals on "
+            "sparse live designs) or jmle (joint maximum likelihood as FACETS, for comparison).",
+        ),
+    ] = "random",
+    scale: Annotated[
+        str,
+        typer.Option("--scale", help="With --model jmle: rating-scale or partial-credit."),
     ] = "rating-scale",
     facet: Annotated[
         str | None,
         typer.Option(
-            "--facet", metavar="COLUMN", help="Extra facet from a CSV column (e.g. attempt, round)."
+            "--facet",
+            metavar="COLUMN",
+            help="With --model jmle: extra facet from a CSV column (e.g. attempt, round).",
         ),
     ] = None,
     context: ContextOption = None,
@@ -622,13 +633,15 @@ def raters_cmd(
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Rater effects by the many-facet Rasch model (FACETS conventions): assessor severity,
-    criterion difficulty, submission measures, fit, separation, thresholds, bias terms.
+    """Rater effects: each assessor's severity with its interval, read against the programme's
+    tolerance, and fit; criterion difficulties and thresholds.
 
-    Elements the data cannot place are shown as not measured (JSON: identified false, null
-    measure). When the model did not converge, the results are printed after a NOT TRUSTWORTHY
-    banner (JSON: converged false, warnings) and the exit status is 3."""
-    from calibrate.report.text import raters_table
+    By default the random-effects model: an assessor the data cannot place is listed with the
+    reason and no severity (JSON: status "not placed", null severity). --model jmle gives
+    FACETS-style tables (separation, fair averages, bias terms). When the model did not
+    converge, the results are printed after a NOT TRUSTWORTHY banner (JSON: converged false,
+    warnings) and the exit status is 3."""
+    from calibrate.report.text import raters_table, severity_table
     from calibrate.services import programme_rules, rater_effects
 
     data = analysed_ratings(
@@ -647,7 +660,8 @@ def raters_cmd(
 
     report = rater_effects(
         data,
-        model=model,  # type: ignore[arg-type]  # checked by fit_mfrm
+        model=model,  # type: ignore[arg-type]  # checked by rater_report
+        scale=scale,  # type: ignore[arg-type]  # checked by fit_mfrm
         facet=facet,
         progress=show,
     )
@@ -658,10 +672,12 @@ def raters_cmd(
     payload = report.to_dict()
     if as_json:
         emit_json(payload)
+    elif report.model == "random":
+        typer.echo(severity_table(payload, source=data.source))
     else:
         bias_t = programme_rules(rubric=data.rubric).flags.bias_t
         typer.echo(raters_table(payload, source=data.source, bias_t=bias_t))
-    if not payload["converged"]:
+    if not report.converged:
         raise typer.Exit(NOT_TRUSTWORTHY)
 
 

@@ -1030,7 +1030,7 @@ def drift_test(
                 high,
                 chart.n_readings,
                 chart.assessor not in not_tested,
-            )  # fmt: skip
+            )
         )
     return FlagTestResult(
         test=DRIFT,

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from calibrate.analyses.accuracy import AccuracyReport
     from calibrate.analyses.attempts import AttemptReport
     from calibrate.analyses.drift import DriftReport
-    from calibrate.analyses.raters import RaterReport
+    from calibrate.analyses.raters import Estimator, RaterReport, SeverityReport
     from calibrate.analyses.rubric_audit import RubricAudit
     from calibrate.analyses.selection import Selection
     from calibrate.flags import FlagReport
@@ -218,13 +218,16 @@ def agreement(
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner=False)
-def rater_effects(url: str, actor: Actor, rubric: str, context: str = "live") -> RaterReport:
-    """The many-facet Rasch fit (:func:`calibrate.services.rater_effects`, as ``calibrate
-    raters``), with a progress bar while it runs."""
+def rater_effects(
+    url: str, actor: Actor, rubric: str, context: str = "live", model: Estimator = "random"
+) -> SeverityReport | RaterReport:
+    """The rater model (:func:`calibrate.services.rater_effects`, as ``calibrate raters``): the
+    random-effects model by default, ``jmle`` for comparison with FACETS; with a progress bar
+    while it runs."""
     chosen = selection(url, actor, rubric, context)
     with progress_bar("Fitting the rater model") as show:
         return services.rater_effects(
-            chosen, progress=lambda done, total, text: show(done / total, text)
+            chosen, model=model, progress=lambda done, total, text: show(done / total, text)
         )
 
 

@@ -234,7 +234,7 @@ def raters_table(payload: dict[str, Any], *, source: str, bias_t: float) -> str:
         *([banner, ""] if banner else []),
         f"{source}: {payload['n_ratings']:,} ratings ({payload['n_estimation']:,} in estimation), "
         f"{n_sub:,} submissions, {len(payload['assessors'])} assessors, "
-        f"{len(payload['criteria'])} criteria; {payload['model']} model, "
+        f"{len(payload['criteria'])} criteria; JMLE {payload['scale']} model, "
         + (
             f"converged in {payload['iterations']} iterations"
             if payload["converged"]
@@ -301,6 +301,99 @@ def raters_table(payload: dict[str, Any], *, source: str, bias_t: float) -> str:
         else f"design: {len(subsets)} disconnected subsets; "
         + "; ".join(f"{len(s['assessors'])} assessors" for s in subsets),
     ]
+    return "\n".join(lines)
+
+
+def severity_table(payload: dict[str, Any], *, source: str) -> str:
+    """The text form of ``calibrate raters`` (random-effects model): placed assessors by
+    severity with interval and what it says, then those the data cannot place with why and no
+    number; criteria, thresholds, spreads. A NOT TRUSTWORTHY line first when the model did not
+    converge."""
+    tol = payload["tolerance"]
+    level = f"{payload['level']:.0%}"
+    lines = []
+    if not payload["converged"]:
+        lines += [
+            f"NOT TRUSTWORTHY (exit status 3): the rater model did not converge after "
+            f"{payload['iterations']} iterations",
+            "",
+        ]
+    lines += [
+        f"{source}: {payload['n_ratings']:,} ratings, {payload['n_submissions']:,} submissions, "
+        f"{len(payload['assessors'])} assessors, {len(payload['criteria'])} criteria; "
+        "random-effects model, "
+        + (
+            f"converged in {payload['iterations']} iterations"
+            if payload["converged"]
+            else f"NOT converged after {payload['iterations']} iterations"
+        ),
+        "",
+        f"assessors (severity in logits, + = harsher, 0 = the average assessor; {level} "
+        "interval"
+        + (
+            f"; tolerance -+{tol:.2g} logits, {payload['tolerance_levels']:g} score levels, rule "
+            "flags.severity_levels)"
+            if tol is not None
+            else ")"
+        ),
+    ]
+    placed = sorted(
+        (a for a in payload["assessors"] if a["status"] == "placed"), key=lambda a: -a["severity"]
+    )
+    rows = [
+        ["id", "interval says", "severity", "se", "low", "high", "info", "infit", "outfit", "n"]
+    ]
+    rows += [
+        [
+            str(a["id"]),
+            str(a["reading"]),
+            _num(a["severity"], ".2f"),
+            _num(a["se"], ".2f"),
+            _num(a["low"], ".2f"),
+            _num(a["high"], ".2f"),
+            _num(a["information"], ".2f"),
+            _num(a["infit"], ".2f"),
+            _num(a["outfit"], ".2f"),
+            str(a["n"]),
+        ]
+        for a in placed
+    ]
+    lines += _columns(rows, left=2)
+    unplaced = sorted(
+        (a for a in payload["assessors"] if a["status"] != "placed"), key=lambda a: a["id"]
+    )
+    if unplaced:
+        lines += ["", "not placed (the data cannot place them: no severity)"]
+        lines += _columns([[str(a["id"]), a["reason"]] for a in unplaced], left=2, indent="  ")
+    spread = f"\nseverity SD {_num(payload['severity_sd'], '.2f')} logits"
+    if payload["reliability"] is not None:
+        spread += (
+            f"; reliability {_num(payload['reliability'], '.2f')}, separation "
+            f"{_num(payload['separation'], '.2f')}, strata {_num(payload['strata'], '.2f')}"
+        )
+    lines += [spread, ""]
+    rows = [["id", "difficulty", "se", "n"]]
+    rows += [
+        [str(c["id"]), _num(c["difficulty"], ".2f"), _num(c["se"], ".2f"), str(c["n"])]
+        for c in sorted(payload["criteria"], key=lambda c: -c["difficulty"])
+    ]
+    lines += ["criteria (difficulty in logits, + = harder)", *_columns(rows), ""]
+    t = payload["thresholds"]
+    cats = t["categories"]
+    steps = ", ".join(
+        f"{cats[k]:g}->{cats[k + 1]:g} {_num(tau, '.2f')} ({_num(se, '.2f')})"
+        for k, (tau, se) in enumerate(zip(t["tau"], t["se"], strict=True))
+    )
+    lines.append(f"thresholds: {steps}" + ("  DISORDERED" if t["disordered"] else ""))
+    lines.append(
+        f"submissions: mean {_num(payload['submission_mean'], '.2f')}, SD "
+        f"{_num(payload['submission_sd'], '.2f')} logits"
+        + (
+            f"; design: {payload['n_subsets']} disconnected subsets"
+            if payload["n_subsets"] > 1
+            else "; design: connected (one subset)"
+        )
+    )
     return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from calibrate.analyses.accuracy import AccuracyReport
-    from calibrate.analyses.raters import RaterReport
+    from calibrate.analyses.raters import Estimator, RaterReport, SeverityReport
     from calibrate.rubric import Rubric
     from calibrate.stats.accuracy import DecisionAgreement
     from calibrate.stats.rasch import Model
@@ -265,18 +265,30 @@ def _double_scored(ratings: Ratings) -> tuple[int, dict[str, int]]:
 def rater_effects(
     selection: Selection,
     *,
-    model: Model = "rating-scale",
+    model: Estimator = "random",
+    scale: Model = "rating-scale",
     facet: str | None = None,
     progress: Progress | None = None,
-) -> RaterReport:
-    """The many-facet Rasch model (FACETS conventions) on a selection, on the rubric's levels
-    when known. ``progress(iteration, max_iter, "iteration 7, largest change 0.00012 logits")``
-    after every iteration (:data:`calibrate.stats.Progress`); the fit stops at convergence,
-    usually long before ``max_iter``."""
+) -> SeverityReport | RaterReport:
+    """Rater effects on a selection, on the rubric's levels when known
+    (:func:`calibrate.analyses.raters.rater_report`): the random-effects model by default
+    (finite severities with honest intervals on sparse live designs, assessors it cannot place
+    said so), or ``model="jmle"``, the many-facet Rasch model as FACETS (``scale``, ``facet``).
+    Each interval is read against the programme's tolerance, rule ``flags.severity_levels`` of
+    the selection's rubric. ``progress(iteration, max_iter, "iteration 7, largest change ...")``
+    after every iteration (:data:`calibrate.stats.Progress`); the fit stops at convergence."""
     from calibrate.analyses.raters import rater_report
+    from calibrate.services.rules import programme_rules
 
+    tolerance = programme_rules(rubric=selection.rubric).flags.severity_levels
     return rater_report(
-        selection.ratings, levels=selection.levels, model=model, facet=facet, progress=progress
+        selection.ratings,
+        model=model,
+        scale=scale,
+        facet=facet,
+        levels=selection.levels,
+        tolerance=tolerance,
+        progress=progress,
     )
 
 

@@ -14,7 +14,10 @@ from typer.testing import CliRunner
 
 from calibrate.analyses.raters import interval_reading
 from calibrate.cli import app
+from calibrate.ratings import read_ratings_csv
 from calibrate.stats import rasch
+from calibrate.stats.rater_effects import rating_moments
+from calibrate.stats.severity import fit_severity
 from tests.conftest import Result
 
 runner = CliRunner()
@@ -232,12 +235,19 @@ def test_an_assessor_alone_in_a_subset_is_not_measured(
 
 def test_the_default_is_the_random_effects_model(ratings_csv: Path) -> None:
     """Planted severities -1..+1 (A0..A7) come back in order, each interval read against the
-    programme's default tolerance (0.5 logits) as :func:`interval_reading` reads it."""
+    programme's default tolerance (0.25 score levels, in logits at the mean slope of the
+    expected score, the mean model variance of a rating) as :func:`interval_reading` reads
+    it."""
     result = runner.invoke(app, ["raters", str(ratings_csv), "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["model"] == "random" and out["converged"] is True
-    assert out["tolerance"] == 0.5 and out["level"] == 0.95
+    data = read_ratings_csv(ratings_csv)
+    long = (data.unit, data.rater, data.criterion, data.value)
+    slope = rating_moments(fit_severity(*long), *long).variance.mean()
+    assert 0.2 < slope < 1.0  # a 4-level scale: about a third of a level per logit
+    assert out["tolerance_levels"] == 0.25 and out["level"] == 0.95
+    assert out["tolerance"] == pytest.approx(0.25 / slope, rel=1e-6)
     assert out["n_ratings"] == 720 and out["n_submissions"] == 120
     keys = {"id", "severity", "se", "low", "high", "information", "infit", "outfit", "n"}
     assert all(keys | {"status", "reading", "reason"} <= set(a) for a in out["assessors"])
@@ -250,7 +260,7 @@ def test_the_default_is_the_random_effects_model(ratings_csv: Path) -> None:
     assert abs(sum(severities)) < 1e-6  # deviations from the assessors' mean
     for a in by_id.values():
         assert a["low"] == pytest.approx(a["severity"] - 1.959964 * a["se"], abs=1e-6)
-        assert a["reading"] == interval_reading(a["low"], a["high"], 0.5)
+        assert a["reading"] == interval_reading(a["low"], a["high"], out["tolerance"])
     assert by_id["A7"]["reading"].startswith("harsher")
     assert by_id["A0"]["reading"].startswith("more lenient")
     assert [c["id"] for c in out["criteria"]] == ["C0", "C1", "C2"]

@@ -33,6 +33,7 @@ from calibrate.rules import rules_for
 from calibrate.services.demo import DEMO_PASSWORD, build_demo
 from calibrate.stats.gtheory import gstudy
 from calibrate.stats.rasch import RaschResult, fit_mfrm
+from calibrate.stats.rater_effects import rating_moments
 from calibrate.stats.severity import SeverityResult, fit_severity
 from tests.conftest import ROOT
 
@@ -357,13 +358,17 @@ def test_raters_page_shows_the_random_effects_fit(
     unplaced = sorted(n for n, ok in zip(names, a.placed, strict=True) if not ok)
     assert list(table["assessor"]) == [n for _, n in placed] + unplaced  # not placed last
     by_name = dict(zip(names, range(len(names)), strict=True))
+    # the programme's tolerance, 0.25 score levels, in logits at the mean slope of the expected
+    # score (the mean model variance of a rating)
+    long = (ratings.unit, ratings.rater, ratings.criterion, ratings.value)
+    tolerance = 0.25 / rating_moments(fit, *long).variance.mean()
     for _, row in table.iterrows():
         j = by_name[row["assessor"]]
         if a.placed[j]:
             assert row["severity"] == pytest.approx(a.severity[j], abs=1e-9)
             low, high = a.interval.low[j], a.interval.high[j]
             assert row["interval"] == f"{low:.2f} to {high:.2f}"
-            assert row["interval says"] == interval_reading(low, high, 0.5)
+            assert row["interval says"] == interval_reading(low, high, tolerance)
         else:  # no number for an assessor the data cannot place
             assert row["severity"] != row["severity"] and pd.isna(row["interval"])
             assert row["interval says"] == "not placed"

@@ -103,9 +103,10 @@ def test_store_answers_as_the_file(
     chosen = ["--context", context, "--rubric", rubric, *options, "--json"]
     chosen += ["--keep", keep] if keep else []
     from_store = calibrate(command, *chosen, db=url)
-    assert from_store.returncode == 0, from_store.stderr
+    # 3: a JMLE fit that did not converge (sparse live designs), said on both doors alike
+    assert from_store.returncode in (0, 3), from_store.stderr
     from_file = calibrate(command, str(csv), *chosen, "--rubric-dir", str(ROOT / "rubrics"))
-    assert from_file.returncode == 0, from_file.stderr
+    assert from_file.returncode == from_store.returncode, from_file.stderr
     stored, filed = json.loads(from_store.stdout), json.loads(from_file.stdout)
     if context != "live":  # by design: the store labels anchors anchor:<id>
         stored = relabel(stored, lambda label: label.removeprefix("anchor:"))
@@ -121,17 +122,24 @@ def test_a_file_without_its_rubric_differs_only_where_the_rubric_counts(
     ``decisions``) and counts only the levels used: AC1 and AC2 of a criterion that leaves a
     level unused differ (chance agreement counts categories), the rest agrees to rounding."""
     url, csv, engine = demo
-    chosen = ["--context", "live", "--rubric", "crsel-intro@1", "--json"]
+    chosen = ["--context", "live", "--rubric", "inquiry-lead@1", "--json"]
     stored = json.loads(calibrate("agreement", *chosen, db=url).stdout)
     bare = calibrate("agreement", str(csv), *chosen, cwd=tmp_path)  # no ./rubrics there
     assert bare.returncode == 0, bare.stderr
     filed = json.loads(bare.stdout)
     assert set(stored) - set(filed) == {"decisions"}
     stored.pop("decisions")
-    unused = unused_levels(engine, "crsel-intro@1", "live", None)
+    unused = unused_levels(engine, "inquiry-lead@1", "live", None)
     assert unused  # the case under test: the simulation leaves a level unused
     for criterion in unused:
         for part in (stored["criteria"][criterion], filed["criteria"][criterion]):
+            for key in LEVEL_COUNTED:
+                part.pop(key)
+    ratings = store.load_ratings(engine=engine, rubric="inquiry-lead@1", contexts=["live"])
+    if set(ratings.value.astype(int).tolist()) != set(
+        store.stored_rubric("inquiry-lead@1", engine=engine).scores
+    ):  # a level nobody used: the pooled figures count categories too
+        for part in (stored, filed):
             for key in LEVEL_COUNTED:
                 part.pop(key)
     assert_same(stored, filed, ROUNDING, any_order=False)  # the store keeps the file order
@@ -180,13 +188,14 @@ def test_load_ratings_carries_the_files_columns(
 def test_raters_facet_attempt_from_the_store(
     calibrate: Run, demo: tuple[str, Path, Engine]
 ) -> None:
-    """The reported failure: ``--facet attempt`` from the store said "no such column"."""
+    """The reported failure: ``--facet attempt`` from the store said "no such column". (JMLE
+    may not converge on the demo's sparse live design: exit 3 with the fit, not an error.)"""
     url, _, _ = demo
     result = calibrate(
         "raters", "--rubric", "crsel-intro@1", "--model", "jmle", "--facet", "attempt", db=url
     )
-    assert result.returncode == 0, result.stderr
-    assert "no such column" not in result.stderr
+    assert result.returncode in (0, 3), result.stderr
+    assert "attempt" in result.stdout and "no such column" not in result.stderr
 
 
 def demo_batch(engine: Engine) -> int:

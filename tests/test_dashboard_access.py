@@ -239,6 +239,7 @@ NAVIGATION = {
     "demo-lead": [
         "overview",
         "flags",
+        "assessor",
         "agreement",
         "raters",
         "accuracy",
@@ -257,6 +258,7 @@ NAVIGATION = {
     "demo-admin": [
         "overview",
         "flags",
+        "assessor",
         "agreement",
         "raters",
         "accuracy",
@@ -272,6 +274,7 @@ NAVIGATION = {
     "demo-board": [
         "overview",
         "flags",
+        "assessor",
         "agreement",
         "raters",
         "accuracy",

@@ -99,6 +99,8 @@ Kind = Literal[
     "drift",
 ]
 Direction = Literal["beyond", "above", "below"]
+BOUNDS = {"share": (0.0, 1.0), "coefficient": (-1.0, 1.0)}
+"""The range of a statistic by its unit: intervals are clipped to it."""
 FloatArray = NDArray[np.float64]
 
 
@@ -547,6 +549,8 @@ def run_test(
     ([('A', 'severe')], {'C': '10 ratings, fewer than 30'})
     """
     v, lo, hi, p = (np.asarray(a, dtype=float) for a in (value, low, high, p_value))
+    if test.unit in BOUNDS:  # a Wald interval of a share or a coefficient stays in its range
+        lo, hi = (np.clip(x, *BOUNDS[test.unit]) for x in (lo, hi))
     counts = np.asarray(n, dtype=np.int64)
     if not (len(assessors) == v.size == lo.size == hi.size == p.size == counts.size):
         raise CalibrateError(f"flags ({test.name}): the arrays differ in length")

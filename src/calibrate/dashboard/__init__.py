@@ -18,6 +18,7 @@ from calibrate.dashboard import (
     accuracy,
     adjudication,
     agreement,
+    assessor,
     assessors,
     attempts,
     audit,
@@ -63,6 +64,7 @@ PAGES: dict[str, tuple[Render, str]] = {
     "drift": (drift.render, "Drift"),
     "rubric-audit": (rubric_audit.render, "Rubric audit"),
     "flags": (flags.render, "Flags"),
+    "assessor": (assessor.render, "Assessor"),
     "rules": (rules.render, "Programme rules"),
     "adjudication": (adjudication.render, "Adjudication"),
     "assessors": (assessors.render, "Assessors"),
@@ -70,8 +72,8 @@ PAGES: dict[str, tuple[Render, str]] = {
     "audit": (audit.render, "Audit log"),
 }
 ANALYSES = (
-    "overview", "flags", "agreement", "raters", "accuracy", "reliability", "attempts",
-    "drift", "rubric-audit", "rules",
+    "overview", "flags", "assessor", "agreement", "raters", "accuracy", "reliability",
+    "attempts", "drift", "rubric-audit", "rules",
 )  # fmt: skip
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "assessor": ("practice", "qualification", "my-queue", "my-history", "my-ratings", "rubrics"),

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from calibrate.dashboard import data
+from calibrate.dashboard import charts, data
 from calibrate.dashboard.text import escape
 
 if TYPE_CHECKING:
     from calibrate.access import Actor
-    from calibrate.analyses.drift import AssessorChart, DriftReport
 
 LEVELS = st.column_config.NumberColumn(format="%+.2f")
 
@@ -108,95 +106,5 @@ def render(actor: Actor) -> None:
         key="drift_assessor",
     )
     chart = report.chart(chosen)
-    st.altair_chart(_chart(chart, report.h), key=f"drift_chart_{rubric}_{chosen}")
-    st.caption(_caption(report, chart))
-
-
-def _chart(chart: AssessorChart, h: float) -> alt.LayerChart:
-    """The CUSUM's two paths against time, the decision interval ``h`` and the alarm."""
-    time = pd.to_datetime(list(chart.time), utc=True)
-    reading = list(range(1, chart.n_readings + 1))
-    paths = pd.DataFrame(
-        {
-            "time": [*time, *time],
-            "reading": [*reading, *reading],
-            "statistic": [*chart.upper, *chart.lower],
-            "path": ["lenient (upper)"] * chart.n_readings + ["severe (lower)"] * chart.n_readings,
-        }
-    )
-    colour = alt.Color(
-        "path:N",
-        title="CUSUM",
-        scale=alt.Scale(domain=["lenient (upper)", "severe (lower)"], range=["#c0504d", "#4f81bd"]),
-        legend=alt.Legend(orient="top"),
-    )
-    x = alt.X("time:T", title="reading time")
-    y = alt.Y("statistic:Q", title="cumulative sum (SD units)")
-    lines = (
-        alt.Chart(paths)
-        .mark_line(point=True)
-        .encode(
-            x=x,
-            y=y,
-            color=colour,
-            tooltip=[
-                alt.Tooltip("reading:Q", title="reading"),
-                alt.Tooltip("time:T", title="time", format="%Y-%m-%d %H:%M"),
-                alt.Tooltip("path:N", title="statistic"),
-                alt.Tooltip("statistic:Q", format=".2f"),
-            ],
-        )
-    )
-    limit = (
-        alt.Chart(pd.DataFrame({"h": [h], "label": [f"h = {h:.2f}"]}))
-        .mark_rule(strokeDash=[6, 4], color="#555")
-        .encode(y="h:Q")
-    )
-    limit_label = (
-        alt.Chart(pd.DataFrame({"h": [h], "time": [time[-1]], "label": [f"h = {h:.2f}"]}))
-        .mark_text(align="right", baseline="bottom", dy=-3, color="#555")
-        .encode(y="h:Q", x="time:T", text="label:N")
-    )
-    layers: list[alt.Chart] = [lines, limit, limit_label]
-    if chart.alarm is not None:
-        a = chart.alarm
-        mark = pd.DataFrame(
-            {
-                "time": pd.to_datetime([a.time], utc=True),
-                "statistic": [a.statistic],
-                "label": [f"alarm: {a.direction}"],
-            }
-        )
-        layers.append(
-            alt.Chart(mark)
-            .mark_point(shape="diamond", size=220, filled=True, color="#222")
-            .encode(x="time:T", y="statistic:Q", tooltip=["label:N"])
-        )
-        layers.append(
-            alt.Chart(mark)
-            .mark_text(align="left", dx=10, dy=-10, fontWeight="bold")
-            .encode(x="time:T", y="statistic:Q", text="label:N")
-        )
-    return alt.LayerChart(layer=layers).properties(height=320)
-
-
-def _caption(report: DriftReport, chart: AssessorChart) -> str:
-    """What the chart is, in plain words, and the assessor's outcome."""
-    what = (
-        f"Each point is one validity-anchor reading by {chart.assessor}. The red line adds up "
-        "how far their readings score above the experts, the blue line how far below, beyond a "
-        f"margin of {report.k:g} standard deviation of a reading (one SD is "
-        f"{report.sd:.2f} score levels per criterion); each falls back to 0 when readings "
-        f"agree with the experts. A line crossing the dashed line (h = {report.h:.2f}) is an "
-        f"alarm. An assessor who has not drifted crosses it by chance about once in "
-        f"{report.arl0:.0f} readings; a shift of {2 * report.k:g} SD is caught after about "
-        f"{report.arl1:.0f} readings on average."
-    )
-    if chart.alarm is not None:
-        return f"{what} {chart.alarm.sentence}."
-    if chart.status == "too few readings":
-        return (
-            f"{what} No alarm on {chart.n_readings} readings: too few to tell (the programme "
-            f"asks for {report.min_readings})."
-        )
-    return f"{what} No alarm on {chart.n_readings} readings: no drift detected."
+    st.altair_chart(charts.cusum_chart(chart, report.h), key=f"drift_chart_{rubric}_{chosen}")
+    st.caption(charts.cusum_caption(report, chart))

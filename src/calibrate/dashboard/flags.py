@@ -118,24 +118,27 @@ def _assessors(report: FlagReport) -> None:
         rows.append(
             {
                 "assessor": who,
+                "page": f"assessor?assessor={who}",
                 "flags": len(mine),
                 "kinds": ", ".join(sorted({f.kind for f in mine})),
-                "reason": mine[0].reason if mine else "",
                 "not tested on": untested.get(who, 0),
             }
         )
-    frame = pd.DataFrame(rows, columns=["assessor", "flags", "kinds", "reason", "not tested on"])
+    frame = pd.DataFrame(rows, columns=["assessor", "page", "flags", "kinds", "not tested on"])
     st.dataframe(
         frame.sort_values(["flags", "assessor"], ascending=[False, True]),
         hide_index=True,
         key="flags_assessors",
         column_config={
             "assessor": st.column_config.TextColumn(width=90, pinned=True),
+            "page": st.column_config.LinkColumn(
+                "details", display_text="open", width=70,
+                help="The assessor's page: every figure with its interval among their peers, "
+                "their control chart and calibration rounds (opens in a new tab).",
+            ),
             "flags": st.column_config.NumberColumn(width=60),
-            "kinds": st.column_config.TextColumn(width=150),
-            "reason": st.column_config.TextColumn(
-                "strongest flag, in words", width="large",
-                help="The flag with the strongest evidence; every flag is in the table below.",
+            "kinds": st.column_config.TextColumn(
+                width="large", help="Every flag, in words, is listed below the table."
             ),
             "not tested on": st.column_config.NumberColumn(
                 width=110,
@@ -160,6 +163,8 @@ def _details(report: FlagReport) -> None:
         "Assessor", ["all", *sorted({f.assessor for f in flags})], key="flags_who",
     )  # fmt: skip
     shown = [f for f in flags if who in ("all", f.assessor)]
+    for f in shown:
+        st.markdown(f"- **{escape(f.assessor)} · {escape(f.kind)}**: {escape(f.reason)}")
     st.dataframe(
         pd.DataFrame(
             {
@@ -172,7 +177,6 @@ def _details(report: FlagReport) -> None:
                 "threshold": [f.threshold for f in shown],
                 "evidence": [f.n for f in shown],
                 "q": [f.q_value for f in shown],
-                "reason": [f.reason for f in shown],
             }
         ),
         hide_index=True,
@@ -180,7 +184,7 @@ def _details(report: FlagReport) -> None:
         column_config={
             "assessor": st.column_config.TextColumn(width=90, pinned=True),
             "kind": st.column_config.TextColumn(width=90),
-            "figure": st.column_config.TextColumn(width=200),
+            "figure": st.column_config.TextColumn(width="large"),
             "value": st.column_config.NumberColumn(format="%.3f", width=70),
             "low": st.column_config.NumberColumn(
                 format="%.3f", width=70, help="95% interval, lower end."
@@ -195,9 +199,9 @@ def _details(report: FlagReport) -> None:
             "q": st.column_config.NumberColumn(
                 format="%.4f", width=70,
                 help="Benjamini-Hochberg adjusted p-value; flagged at or below the false "
-                "discovery rate.",
+                "discovery rate (empty for a control chart, which holds false alarms by its "
+                "run length instead).",
             ),
-            "reason": st.column_config.TextColumn(width="large"),
         },
     )  # fmt: skip
 

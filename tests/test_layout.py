@@ -1,8 +1,8 @@
 """Imports point inward (STYLE.md guideline 2): the layout shows the data flow, for every module.
 
 inputs (rubric, anchors, ratings files) -> stats (pure) -> analyses (use cases over ratings) ->
-rules (programme rules as data) and the simulator -> store -> services -> doors (CLI, dashboard,
-reports). Each module belongs to one layer and may import only what its layer allows; the doors
+rules (programme rules as data) -> flags (statistics weighed against the rules), and the
+simulator -> store -> services -> doors (CLI, dashboard, reports). Each module belongs to one layer and may import only what its layer allows; the doors
 import inner layers for type annotations only (under ``TYPE_CHECKING``), so at run time they
 reach the store and the estimators through the services alone.
 """
@@ -37,8 +37,13 @@ LAYERS: dict[str, tuple[set[str], set[str]]] = {
         NUMERIC | DATA | BASE | INPUTS | {"calibrate.stats", "calibrate.analyses"},
     ),
     "rules": (
-        {"calibrate.rules", "calibrate.access", "calibrate.workflow", "calibrate.flags"},
+        {"calibrate.rules", "calibrate.access", "calibrate.workflow"},
         NUMERIC | BASE | INPUTS | {"calibrate.rules"},
+    ),
+    # flags weigh the use cases' statistics against the programme rules' thresholds
+    "flags": (
+        {"calibrate.flags"},
+        NUMERIC | BASE | INPUTS | {"calibrate.stats", "calibrate.analyses", "calibrate.rules"},
     ),
     "simulate": (
         {"calibrate.simulate"},

@@ -6,10 +6,12 @@ seeded among them) three ways:
 - **Accuracy on validity anchors, charted**: each reading of an anchor gives the mean signed
   deviation of the assessor's scores from the experts' (positive = lenient), standardised by
   the in-control SD of one assessor's readings
-  (:func:`~calibrate.stats.drift.anchor_observations`); a two-sided tabular CUSUM per
-  assessor (:func:`~calibrate.stats.drift.cusum`) with the reference value ``drift.k`` and the
-  decision interval ``h`` that gives the in-control average run length ``drift.arl0``
-  (:func:`~calibrate.stats.drift.cusum_h`). An alarm says when, in which direction, and from
+  (:func:`~calibrate.stats.drift.anchor_observations`) and centred on the assessor's own level
+  over their first ``drift.min_readings`` readings (a steady leniency is the severity tests'
+  finding; drift is change); a two-sided tabular CUSUM per assessor
+  (:func:`~calibrate.stats.drift.cusum`) with the reference value ``drift.k`` and the decision
+  interval ``h`` that gives the in-control average run length ``drift.arl0`` allowing for the
+  estimated centre (:func:`chart_design`). An alarm says when, in which direction, and from
   which reading the shift likely started.
 - **Severity per time window**: one random-effects rater model
   (:func:`~calibrate.stats.severity.fit_severity`) over the whole period in which each
@@ -33,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import brentq
 
 from calibrate.analyses.accuracy import (
     ANCHOR_PREFIX,
@@ -422,9 +425,11 @@ def drift_report(
 
     Notes
     -----
-    *Charts.* The observations hold every assessor to the experts (target 0); the in-control
-    SD is that of one assessor's consecutive readings (pooled moving ranges), so the anchors'
-    own spread of difficulty is part of it. The chart's ARLs assume normal observations; a
+    *Charts.* The observations are deviations from the experts, each assessor's centred on
+    their mean over their first ``min_readings`` readings (Phase I); ``h`` is widened for that
+    estimated centre (:func:`chart_design`); the in-control SD is that of one assessor's
+    consecutive readings (pooled moving ranges), so the anchors' own spread of difficulty is
+    part of it. The chart's ARLs assume normal observations; a
     mean over a few criteria of a few levels is coarser, which the tests check by simulation.
 
     *Severity by window.* Fitting each window alone would put each on its own scale (the
@@ -458,7 +463,7 @@ def drift_report(
         for w in range(n_windows)
     )  # fmt: skip
 
-    h, arl0_chart, arl1 = chart_design(k, arl0)
+    h, arl0_chart, arl1 = chart_design(k, arl0, min_readings)
     validity, anchors = _validity_rows(rows, anchor_sets, rubric)
     sd, charts = _charted(rows, anchors, days, stamps, k, h, min_readings, notes)
     n_readings = sum(c.n_readings for c in charts)
@@ -506,7 +511,7 @@ def control_charts(
         As :func:`drift_report`.
     """
     rows, stamps, days, notes = _timed(ratings, rubric)
-    h = chart_design(k, arl0)[0]
+    h = chart_design(k, arl0, min_readings)[0]
     _, anchors = _validity_rows(rows, anchor_sets, rubric)
     sd, charts = _charted(rows, anchors, days, stamps, k, h, min_readings, notes)
     return h, sd, charts, tuple(notes)
@@ -556,17 +561,38 @@ def _charted(
 
 
 @functools.lru_cache(maxsize=16)
-def chart_design(k: float, arl0: int) -> tuple[float, float, float]:
-    """The decision interval ``h`` of a two-sided CUSUM with reference value ``k`` and target
+def chart_design(k: float, arl0: int, baseline: int = 0) -> tuple[float, float, float]:
+    r"""The decision interval ``h`` of a two-sided CUSUM with reference value ``k`` and target
     in-control ARL ``arl0``, its in-control ARL and its ARL for a shift of ``2k`` SDs (Markov
     chain, :func:`~calibrate.stats.drift.cusum_h` on 200 states, the ARLs on 400).
+
+    With ``baseline`` = m > 0 the chart's centre is each assessor's mean over their first m
+    readings, itself uncertain (SD :math:`1/\sqrt{m}`): a chart centred off the true level
+    alarms sooner, so ``h`` is widened until the false-alarm rate per reading averaged over
+    that uncertainty, :math:`E_e[1 / ARL(h, e)]` with :math:`e \sim N(0, 1/m)` (15-point
+    Gauss-Hermite), is ``1 / arl0`` (the effect of estimated parameters on the CUSUM: Jones,
+    Champ & Rigdon 2004, J. Quality Technology 36(1), 95-108). The ARLs returned are then
+    ``1 / rate`` and the shift's ARL at the true centre.
 
     >>> h, arl0, arl1 = chart_design(0.5, 370)
     >>> round(h, 2), round(arl0), round(arl1, 1)
     (4.77, 370, 9.9)
+    >>> h10, arl0_10, _ = chart_design(0.5, 370, baseline=10)
+    >>> bool(h10 > h), round(arl0_10)
+    (True, 370)
     """
     h = cusum_h(float(arl0), k=k, states=200)
-    return h, cusum_arl(k, h), cusum_arl(k, h, shift=2 * k)
+    if baseline <= 0:
+        return h, cusum_arl(k, h), cusum_arl(k, h, shift=2 * k)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(15)
+    shifts, weights = nodes / np.sqrt(baseline), weights / weights.sum()
+
+    def rate(width: float) -> float:
+        return float(sum(w / cusum_arl(k, width, shift=e, states=200)
+                         for e, w in zip(shifts, weights, strict=True)))  # fmt: skip
+
+    wide = brentq(lambda width: rate(width) - 1.0 / arl0, h, h + 10.0, xtol=1e-4)
+    return wide, 1.0 / rate(wide), cusum_arl(k, wide, shift=2 * k)
 
 
 @dataclass(frozen=True)
@@ -625,7 +651,8 @@ def _charts(
         )
     except StatisticsError as exc:
         return math.nan, (), [f"no control charts: {exc}"]
-    chart = cusum(obs.group, obs.time, obs.x, k=k, h=h, n_groups=len(rows.raters))
+    x = obs.x - _baseline(obs.group, obs.time, obs.x, min_readings, len(rows.raters))
+    chart = cusum(obs.group, obs.time, x, k=k, h=h, n_groups=len(rows.raters))
     # a reading's time stamp: the latest of its ratings'
     reading_stamp = np.full(obs.reading.size, np.datetime64("NaT"), dtype="datetime64[us]")
     latest = np.full(obs.reading.size, -np.inf)
@@ -666,6 +693,25 @@ def _charts(
     return obs.sd, tuple(charts), []
 
 
+def _baseline(
+    group: IntArray, time: FloatArray, x: FloatArray, first: int, n_groups: int
+) -> FloatArray:
+    """Each observation's group baseline: the mean of the group's first ``first`` observations
+    in time order (Phase I of a control chart, Montgomery 2009, Sect. 9.1: the chart watches
+    for a change from the assessor's own level, so that an assessor lenient from the start is
+    the severity tests' finding, not drift)."""
+    order = np.lexsort((np.arange(group.size), time, group))
+    g = group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    rank = np.arange(g.size) - np.repeat(starts, np.diff(np.r_[starts, g.size]))
+    early = order[rank < first]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(group[early], x[early], n_groups) / np.bincount(
+            group[early], None, n_groups
+        )
+    return np.asarray(mean[group], dtype=np.float64)
+
+
 def _alarm(
     assessor: str,
     at: int,
@@ -693,8 +739,8 @@ def _alarm(
     sentence = (
         f"{assessor}: {direction} alarm on validity anchors, the CUSUM reached "
         f"{float(path[at]):.2f} > h = {h:.2f} at reading {at + 1} of {up.size} "
-        f"({time[at]}); {since}: about {shift * sd:+.2f} score levels per criterion off the "
-        "experts"
+        f"({time[at]}); {since}: about {shift * sd:+.2f} score levels per criterion from "
+        "their own level over their first readings"
     )
     return DriftAlarm(
         assessor=assessor,

@@ -2,9 +2,10 @@
 
 inputs (rubric, anchors, ratings files) -> stats (pure) -> analyses (use cases over ratings) ->
 rules (programme rules as data) -> flags (statistics weighed against the rules), and the
-simulator -> store -> services -> doors (CLI, dashboard, reports). Each module belongs to one layer and may import only what its layer allows; the doors
-import inner layers for type annotations only (under ``TYPE_CHECKING``), so at run time they
-reach the store and the estimators through the services alone.
+simulator -> store -> services -> doors (CLI, dashboard, reports). Each module belongs to one
+layer and may import only what its layer allows; the doors import inner layers for type
+annotations only (under ``TYPE_CHECKING``), so at run time they reach the store and the
+estimators through the services alone.
 """
 
 from __future__ import annotations

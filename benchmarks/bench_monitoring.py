@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--postgres", help="a PostgreSQL URL (its tables are dropped)")
+    parser.add_argument(
+        "--keep", type=Path, help="a folder to keep the largest programme's SQLite store in"
+    )
     args = parser.parse_args(argv)
     print(f"Python {platform.python_version()}, {platform.machine()}, {args.bootstrap} resamples")
     print()
@@ -86,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
+            if args.keep is not None and size == max(args.sizes):
+                folder = args.keep
+                folder.mkdir(parents=True, exist_ok=True)
             url = args.postgres or f"sqlite:///{folder / 'store.db'}"
             if args.postgres:
                 from tests.conftest import _reset_postgres

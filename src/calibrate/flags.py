@@ -1349,5 +1349,5 @@ def _halo(work: Ratings, live: NDArray[np.bool_], expert: FloatArray) -> HaloInd
     )
     return halo_index(
         reading.ravel(), work.rater[rows], work.criterion[rows], work.value[rows], reference,
-        unit=work.unit[rows], n_raters=len(work.raters),
+        cluster=work.unit[rows], n_raters=len(work.raters),
     )  # fmt: skip

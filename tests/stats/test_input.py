@@ -36,6 +36,9 @@ SYNONYMS = {"anchor", "submission", "assessor", "judge", "coder", "item", "score
 # Paired forms: two raters' scores of the same units (their long forms are cohen_kappa_pairs and
 # summarize), and pass decisions; and the control charts, whose ``x`` is one standardised
 # observation per reading of an assessor (stats.drift.anchor_observations makes them).
+CONDITIONAL = {"fit", "result"}
+"""The first argument of functions that read ratings under a fitted model (the fit, then the
+ratings it was fitted to: stats.rater_effects, severity.rating_posterior)."""
 PAIRED = {"cohen_kappa", "standardized_mean_difference", "decision_agreement", "cusum", "ewma"}
 
 
@@ -60,8 +63,9 @@ def test_every_public_function_follows_the_argument_order(
     params = list(inspect.signature(function).parameters)
     used = [p for p in params if p in CONTRACT]
     assert used == [c for c in CONTRACT if c in used], f"{name}{tuple(params)}"
-    if "unit" in used:
-        assert params[0] == "unit", f"{name}{tuple(params)}"
+    if "unit" in used:  # first, or right after the model fit the function conditions on
+        first = params[1] if params[0] in CONDITIONAL else params[0]
+        assert first == "unit", f"{name}{tuple(params)}"
     assert not SYNONYMS & set(params), f"{name}{tuple(params)}"
 
 
@@ -82,6 +86,13 @@ def test_the_contract_covers_the_long_entry_points() -> None:
         "rasch.fit_mfrm": CONTRACT,
         "severity.fit_severity": CONTRACT,
         "drift.pool_drift": ("unit", "rater", "value"),
+        "discrepancy.reader_discrepancy": CONTRACT,
+        "severity.rating_posterior": CONTRACT,
+        "rater_effects.rating_moments": CONTRACT,
+        "rater_effects.score_shift": CONTRACT,
+        "rater_effects.local_shift": CONTRACT,
+        "rater_effects.scale_spread": CONTRACT,
+        "rater_effects.mean_squares": CONTRACT,
         "_input.long_ratings": CONTRACT,
     }
     found = {

@@ -405,7 +405,7 @@ def halo_index(
     value: ArrayLike,
     reference: ArrayLike,
     *,
-    unit: ArrayLike | None = None,
+    cluster: ArrayLike | None = None,
     n_raters: int | None = None,
 ) -> HaloIndex:
     r"""Halo per assessor: their spread across criteria within a reading against a reference's.
@@ -415,7 +415,7 @@ def halo_index(
     reading : array_like of int, shape (n,)
         Reading code of each row: one assessor's reading of one submission compared with one
         reference reading of it. (With three readers of a submission, give each pairing of a
-        reading with another reading its own code, and pass ``unit``.)
+        reading with another reading its own code, and pass ``cluster``.)
     rater : array_like of int, shape (n,)
         Assessor code of each row; one per reading.
     criterion : array_like of int, shape (n,)
@@ -425,7 +425,7 @@ def halo_index(
     reference : array_like of float, shape (n,)
         The reference score of the same submission and criterion: the experts' score of a
         validity anchor, or the other reader's score in double scoring; NaN = missing.
-    unit : array_like of int, shape (n,), optional
+    cluster : array_like of int, shape (n,), optional
         Submission code of each row; one per reading. Readings of the same submission are then
         one cluster of the standard error (default: each reading its own cluster).
     n_raters : int, optional
@@ -517,7 +517,7 @@ def halo_index(
     c = codes(criterion, "criterion", n_all, like="reading")
     v = scores(value, "value", n_all, like="reading", allow_nan=True)
     ref = scores(reference, "reference", n_all, like="reading", allow_nan=True)
-    s = None if unit is None else codes(unit, "unit", n_all, like="reading")
+    s = None if cluster is None else codes(cluster, "cluster", n_all, like="reading")
     keep = ~(np.isnan(v) | np.isnan(ref))
     k, r, c, v, ref = k[keep], r[keep], c[keep], v[keep], ref[keep]
     n_g = _n_groups(int(r.max()) + 1 if r.size else 0, n_raters)

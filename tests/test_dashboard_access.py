@@ -120,7 +120,10 @@ def nav(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
     navigation = st.navigation
 
     def recording(pages: Any, **kwargs: Any) -> Any:
-        calls.append([paths[p.title] for p in pages])
+        listed = (
+            [p for group in pages.values() for p in group] if isinstance(pages, dict) else pages
+        )
+        calls.append([paths[p.title] for p in listed])
         return navigation(pages, **kwargs)
 
     monkeypatch.setattr(st, "navigation", recording)

@@ -129,8 +129,23 @@ def run() -> None:
         st.navigation(login, position="hidden").run()
         return
     session.sidebar(actor, url)
-    pages = [_page(actor, path) for path in ROLE_PAGES.get(actor.role, ())]
-    if not pages:  # the operator has no dashboard account
+    paths = ROLE_PAGES.get(actor.role, ())
+    if not paths:  # the operator has no dashboard account
         error(f"{actor.name} ({actor.role}) has no pages in the dashboard")
         return
-    st.navigation(pages).run()
+    sections: dict[str, list[Any]] = {}
+    for path in paths:
+        sections.setdefault(_section(path), []).append(_page(actor, path))
+    st.navigation(sections if len(sections) > 1 else _flat(sections), expanded=True).run()
+
+
+def _section(path: str) -> str:
+    """The menu section of a page: the issuer's monitoring, the administration, or one's own
+    scoring work."""
+    if path in ANALYSES:
+        return "Monitoring"
+    return "Administration" if path in ("assessors", "accounts", "audit") else "Scoring"
+
+
+def _flat(sections: dict[str, list[Any]]) -> list[Any]:
+    return [page for pages in sections.values() for page in pages]

@@ -70,6 +70,7 @@ from calibrate.errors import StatisticsError
 from calibrate.stats._distributions import norm_ppf
 from calibrate.stats._interval import ConfidenceIntervals
 from calibrate.stats.severity import (
+    W_FLOOR,
     RatingPosterior,
     SeverityResult,
     category_tables,
@@ -101,10 +102,6 @@ converges quadratically, so the estimates are then good to about ``TOL**2``."""
 _MAX_STEP = 1.0  # largest Newton step
 _CHUNK = 1 << 20  # floats per (rows x nodes) block
 _NEGLIGIBLE = 1e-13  # posterior node weight left out of the window
-
-
-W_FLOOR = 1e-10
-"""Smallest model variance of a rating used in the mean squares' terms."""
 
 
 # --------------------------------------------------------------------------- results

@@ -120,6 +120,8 @@ SD_FLOOR = 1e-3
 _SPAN = 8.0  # quadrature range, standard deviations of the submission distribution
 _MAX_STEP = 2.0  # largest Newton step (logits)
 _CHUNK = 1 << 21  # floats per chunk of the information pass
+W_FLOOR = 1e-10
+"""Smallest model variance of a rating at a node used in the outfit mean squares."""
 _EXACT_LIMIT = 300  # assessors up to which the severity block is inverted exactly
 
 
@@ -1375,7 +1377,12 @@ def _result(
     infit = np.bincount(d.cell_j, sq.sum(axis=1), minlength=d.nj) / np.bincount(
         d.cell_j, (ev.m0 * ev.w).sum(axis=1), minlength=d.nj
     )
-    outfit = np.bincount(d.cell_j, (sq / ev.w).sum(axis=1), minlength=d.nj) / d.n_rater
+    # a score all but impossible at a node (wide thresholds) has w ~ 1e-300 there: floored, so
+    # that nodes the posterior does not reach cannot make the mean square overflow
+    outfit = (
+        np.bincount(d.cell_j, (sq / np.maximum(ev.w, W_FLOOR)).sum(axis=1), minlength=d.nj)
+        / d.n_rater
+    )
     assessors = AssessorSeverities(
         code=d.rater_codes.astype(np.int64),
         severity=p.s.copy(),

@@ -26,8 +26,9 @@ def render(actor: Actor) -> None:
     st.caption(
         "An assessor who was accurate in spring can turn lenient by autumn. Validity anchors, "
         "expert-scored work slipped into live queues, show it as it happens; a control chart "
-        "per assessor says when an assessor's scoring has moved away from the experts', with "
-        "a stated rate of false alarms."
+        "per assessor says when their agreement with the experts has moved away from their own "
+        "earlier level, with a stated rate of false alarms. (An assessor lenient or severe from "
+        "the start is not drifting: the Flags page reports them.)"
     )
     url = data.database_url()
     versions = data.rubric_versions(url, actor)

@@ -40,7 +40,7 @@ def test_flags_page_shows_the_report(
     shown = metrics(at)
     assert shown["Assessors"] == f"{len(report.assessors):,}"
     assert shown["Flags"] == f"{len(report.flags):,}"
-    assert shown["False flags expected"] == f"≤ {report.expected_false:.1f}"
+    assert shown["Expected false"] == f"≤ {report.expected_false:.1f}"
     frames = [d.value for d in at.dataframe]  # assessors, every flag (if any), what was tested
     table = frames[0]
     assert sorted(table["assessor"]) == sorted(report.assessors)

@@ -85,7 +85,7 @@ def _summary(report: FlagReport) -> None:
     cols[1].metric("Flagged", f"{len(flagged):,}", help="Assessors with at least one flag.")
     cols[2].metric("Flags", f"{len(report.flags):,}")
     cols[3].metric(
-        "False flags expected",
+        "Expected false",
         f"≤ {report.expected_false:.1f}",
         help=f"Each test holds the false discovery rate at {report.fdr:.0%} (Benjamini & "
         "Hochberg 1995): of the flags a test raises, at most that share is expected to be "
@@ -138,7 +138,7 @@ def _assessors(report: FlagReport) -> None:
             ),
             "flags": st.column_config.NumberColumn(width=60),
             "kinds": st.column_config.TextColumn(
-                width="large", help="Every flag, in words, is listed below the table."
+                width=190, help="Every flag, in words, is listed below the table."
             ),
             "not tested on": st.column_config.NumberColumn(
                 width=110,

@@ -211,7 +211,7 @@ def test_flags_through_the_api_and_the_cli(
     assert empty.returncode == 1 and "no rating between" in empty.stderr
 
 
-@pytest.mark.parametrize("command", ["attempts", "audit-rubric", "flags"])
+@pytest.mark.parametrize("command", ["attempts", "audit-rubric", "flags", "suspend-flagged"])
 def test_monitoring_commands_refuse_an_unknown_rubric_in_one_line(
     demo: tuple[str, Engine], calibrate: Callable[..., Result], command: str
 ) -> None:

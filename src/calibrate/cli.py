@@ -2841,9 +2841,7 @@ def invoked_command(args: list[str]) -> str:
 
 @app.command("attempts")
 def attempts_cmd(
-    rubric: Annotated[
-        str, typer.Option("--rubric", metavar="ID[@VERSION]", help="The stored rubric version.")
-    ],
+    rubric: TakeRubricOption,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -2887,9 +2885,7 @@ def attempts_cmd(
 
 @app.command("drift")
 def drift_cmd(
-    rubric: Annotated[
-        str, typer.Option("--rubric", metavar="ID[@VERSION]", help="The stored rubric version.")
-    ],
+    rubric: TakeRubricOption,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -2940,9 +2936,7 @@ def drift_cmd(
 
 @app.command("audit-rubric")
 def audit_rubric_cmd(
-    rubric: Annotated[
-        str, typer.Option("--rubric", metavar="ID[@VERSION]", help="The stored rubric version.")
-    ],
+    rubric: TakeRubricOption,
     bootstrap: Annotated[
         int,
         typer.Option("--bootstrap", min=1, metavar="N", help="Resamples behind each interval."),

@@ -47,7 +47,7 @@ from calibrate.analyses.accuracy import (
 )
 from calibrate.anchors import AnchorSet
 from calibrate.errors import CalibrateError, StatisticsError
-from calibrate.ratings import Ratings, iso_utc, rating_times
+from calibrate.ratings import Ratings, iso_utc
 from calibrate.rubric import Rubric
 from calibrate.stats import ConfidenceInterval
 from calibrate.stats._input import Progress
@@ -523,7 +523,7 @@ def _timed(
     """The live and validity rows of ``rubric`` that have a time, their times and days since
     the first, and a note on the rows left out."""
     rows = procedure_rows(ratings, rubric, ["live", "validity"])
-    stamps = rating_times(rows.columns.get("timestamp", np.full(len(rows), "", dtype=object)))
+    stamps = rows.times()
     timed = ~np.isnat(stamps)
     notes = []
     if not timed.all():

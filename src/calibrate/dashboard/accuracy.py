@@ -132,8 +132,9 @@ def render(actor: Actor) -> None:
     st.altair_chart(_chart(report.assessors), key="accuracy_chart")
     st.caption(
         "Dot: the assessor's mean signed deviation; bar: its 95% interval; the dashed line at 0 "
-        "is the experts' score. The programme rules set no tolerance for this deviation, so a "
-        "verdict compares the interval with 0."
+        "is the experts' score. A verdict here compares the interval with 0 (any systematic "
+        "deviation); the Flags page tests it against the programme's tolerance, rule "
+        "flags.deviation_levels (a quarter of a level by default), over the validity anchors."
     )
     st.dataframe(
         _table("assessor", report.assessors),
